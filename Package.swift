@@ -1,0 +1,83 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Courier: the reliable event pipeline of Semble.
+//
+// Layering (each C library is imported by exactly one module of ours):
+//   CRabbitMQ  → CourierAMQP       (librabbitmq, one actor per connection on its own thread)
+//   CLibPQ     → CourierPostgres   (libpq, one actor per connection on its own thread)
+//   CourierConcurrency             (the dedicated-thread serial executor both of them run on)
+//   courierd, courier-bench        (executables on top; they never see C)
+//   CourierTesting                 (test kit: per-run vhost/database, unique names)
+
+let package = Package(
+    name: "courier",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "CourierAMQP", targets: ["CourierAMQP"]),
+        .library(name: "CourierPostgres", targets: ["CourierPostgres"]),
+        .library(name: "CourierTesting", targets: ["CourierTesting"]),
+        .executable(name: "courierd", targets: ["courierd"]),
+        .executable(name: "courier-bench", targets: ["courier-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // MARK: C libraries
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+
+        // MARK: Core modules
+        .target(name: "CourierConcurrency"),
+        .target(
+            name: "CourierAMQP",
+            dependencies: [
+                "CRabbitMQ",
+                "CourierConcurrency",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "CourierPostgres",
+            dependencies: [
+                "CLibPQ",
+                "CourierConcurrency",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "CourierTesting",
+            dependencies: ["CourierAMQP", "CourierPostgres"]
+        ),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "courierd",
+            dependencies: [
+                "CourierAMQP",
+                "CourierPostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "courier-bench",
+            dependencies: ["CourierAMQP", "CourierPostgres"]
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "CourierConcurrencyTests", dependencies: ["CourierConcurrency"]),
+        .testTarget(name: "CourierAMQPTests", dependencies: ["CourierAMQP", "CourierTesting"]),
+        .testTarget(name: "CourierPostgresTests", dependencies: ["CourierPostgres", "CourierTesting"]),
+    ]
+)

@@ -1,0 +1,206 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Synchronization
+
+/// A serial executor that owns one OS thread.
+///
+/// The C libraries Courier wraps (librabbitmq, libpq) are not thread-safe and make blocking calls.
+/// Each connection therefore lives in an actor whose `unownedExecutor` is one of these: every
+/// isolated method runs on the dedicated thread, so blocking never touches Swift's cooperative pool
+/// and the C state is never used from two threads.
+///
+/// Between batches of work the thread asks its ``ThreadExecutorIOSource`` (if any) to do
+/// non-blocking I/O, then sleeps in `poll(2)` on the source's socket *and* a self-pipe that
+/// `enqueue` writes to. New work therefore wakes the thread at once — acks, publishes and
+/// shutdown are never starved by a wait for network input — and network input wakes it too.
+public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
+    /// What the thread should wait for once its queue is empty.
+    public struct Wait: Sendable, Equatable {
+        /// A file descriptor to wait on for readability, or -1.
+        public var fileDescriptor: Int32
+        /// The longest sleep in milliseconds; -1 means until woken.
+        public var timeoutMilliseconds: Int32
+
+        public init(fileDescriptor: Int32 = -1, timeoutMilliseconds: Int32 = -1) {
+            self.fileDescriptor = fileDescriptor
+            self.timeoutMilliseconds = timeoutMilliseconds
+        }
+
+        /// Do not sleep: there is more I/O work to do right away.
+        public static let again = Wait(fileDescriptor: -1, timeoutMilliseconds: 0)
+        /// Sleep until new work is enqueued.
+        public static let idle = Wait()
+    }
+
+    private enum Work: @unchecked Sendable {  // UnownedJob is a handle; the executor runs it once
+        case job(UnownedJob)
+        case closure(@Sendable () -> Void)
+    }
+
+    private struct State: ~Copyable {
+        var queue: [Work] = []
+        var sleeping = false
+        var stopRequested = false
+        var ioSource: (any ThreadExecutorIOSource)?
+    }
+
+    /// The thread's name, as shown by `top -H` and in crash reports.
+    public let name: String
+    private let state = Mutex(State())
+    /// A non-blocking self-pipe: `enqueue` writes a byte to wake the thread out of `poll(2)`.
+    private let wakeReadFD: Int32
+    private let wakeWriteFD: Int32
+    private let threadID = Atomic<UInt>(0)
+    private let finished = Atomic<Bool>(false)
+
+    /// Starts a new thread named `name` (Linux keeps at most 15 characters of it).
+    public init(name: String) {
+        self.name = name
+        var fds: [Int32] = [-1, -1]
+        let rc = pipe(&fds)
+        precondition(rc == 0, "pipe failed: \(errno)")
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        self.wakeReadFD = fds[0]
+        self.wakeWriteFD = fds[1]
+        // The thread keeps the executor alive until `shutdown()` lets it finish.
+        let thread = Thread { [self] in self.run() }
+        thread.name = name
+        thread.start()
+    }
+
+    deinit {
+        close(wakeReadFD)
+        close(wakeWriteFD)
+    }
+
+    // MARK: SerialExecutor
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        submit(.job(UnownedJob(job)))
+    }
+
+    public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
+    }
+
+    public func checkIsolated() {
+        precondition(isCurrentThread, "not on the '\(name)' executor thread")
+    }
+
+    /// True when called from this executor's thread.
+    public var isCurrentThread: Bool {
+        Self.currentThreadID() == threadID.load(ordering: .acquiring)
+    }
+
+    // MARK: Closures and I/O
+
+    /// Runs `body` on the executor thread, after the work already queued.
+    ///
+    /// This is the low-latency path for fire-and-forget operations (an ack, a publish) that must
+    /// not wait for a task hop. `body` may use `assumeIsolated` on an actor that runs here.
+    public func execute(_ body: @escaping @Sendable () -> Void) {
+        submit(.closure(body))
+    }
+
+    /// Installs (or removes, with `nil`) the I/O source polled between batches of work.
+    /// The executor keeps a strong reference until it is replaced or the executor shuts down.
+    public func setIOSource(_ source: (any ThreadExecutorIOSource)?) {
+        state.withLock { $0.ioSource = source }
+        wake()
+    }
+
+    /// Asks the thread to finish: queued work still runs, then the thread exits and releases the
+    /// executor. Call it when nothing can enqueue work any more — typically from the `deinit` of
+    /// the actor that runs here — since work submitted after the thread has exited never runs.
+    public func shutdown() {
+        state.withLock {
+            $0.stopRequested = true
+            $0.ioSource = nil
+        }
+        wake()
+    }
+
+    /// True once the thread has exited after ``shutdown()``.
+    public var isFinished: Bool { finished.load(ordering: .acquiring) }
+
+    private func submit(_ work: Work) {
+        let mustWake = state.withLock { state -> Bool in
+            state.queue.append(work)
+            if state.sleeping {
+                state.sleeping = false
+                return true
+            }
+            return false
+        }
+        if mustWake { wake() }
+    }
+
+    private static func currentThreadID() -> UInt {
+        UInt(pthread_self())
+    }
+
+    private func wake() {
+        var one: UInt8 = 1
+        _ = write(wakeWriteFD, &one, 1)  // when the pipe is full the thread is already woken
+    }
+
+    // MARK: The thread
+
+    private func run() {
+        threadID.store(Self.currentThreadID(), ordering: .releasing)
+        var batch: [Work] = []
+        batch.reserveCapacity(64)
+        while true {
+            let (source, stop) = state.withLock { state -> ((any ThreadExecutorIOSource)?, Bool) in
+                swap(&batch, &state.queue)
+                return (state.ioSource, state.stopRequested)
+            }
+            for work in batch {
+                switch work {
+                case .job(let job): job.runSynchronously(on: asUnownedSerialExecutor())
+                case .closure(let body): body()
+                }
+            }
+            let ranWork = !batch.isEmpty
+            batch.removeAll(keepingCapacity: true)
+            if stop && !ranWork { break }
+
+            let wait = source?.service() ?? .idle
+            if wait.timeoutMilliseconds == 0 { continue }
+            if ranWork { continue }  // look at the queue again before sleeping
+
+            let sleep = state.withLock { state -> Bool in
+                guard state.queue.isEmpty, !state.stopRequested else { return false }
+                state.sleeping = true
+                return true
+            }
+            guard sleep else { continue }
+            var fds = [pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0)]
+            if wait.fileDescriptor >= 0 {
+                fds.append(pollfd(fd: wait.fileDescriptor, events: Int16(POLLIN), revents: 0))
+            }
+            _ = poll(&fds, nfds_t(fds.count), wait.timeoutMilliseconds)
+            state.withLock { $0.sleeping = false }
+            if fds[0].revents != 0 {
+                var drain = [UInt8](repeating: 0, count: 64)
+                while read(wakeReadFD, &drain, drain.count) > 0 {}
+            }
+        }
+        finished.store(true, ordering: .releasing)
+    }
+}
+
+/// Non-blocking I/O done on a ``ThreadExecutor``'s thread between batches of work.
+public protocol ThreadExecutorIOSource: AnyObject, Sendable {
+    /// Called on the executor thread whenever its queue has been drained: read what is available
+    /// without blocking, and say what to wait for next. Return ``ThreadExecutor/Wait/again`` to be
+    /// called again before sleeping.
+    func service() -> ThreadExecutor.Wait
+}

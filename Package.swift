@@ -55,10 +55,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(
-            name: "CourierTesting",
-            dependencies: ["CourierAMQP", "CourierPostgres"]
-        ),
+        .target(name: "CourierTesting"),
 
         // MARK: Executables
         .executableTarget(

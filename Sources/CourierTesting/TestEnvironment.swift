@@ -1,0 +1,34 @@
+import Foundation
+
+/// What `make test` hands the test suites: a RabbitMQ vhost and a Postgres database created for
+/// this run alone (see `deploy/local/with-test-env.sh`), so concurrent runs never collide.
+///
+/// Integration tests fail — they never skip — when these are missing: a green run must mean the
+/// real broker and database were exercised.
+public enum TestEnvironment {
+    public struct Missing: Error, CustomStringConvertible {
+        public var variable: String
+        public var description: String {
+            "\(variable) is not set: integration tests need the project's local RabbitMQ and Postgres. Run them with `make test`."
+        }
+    }
+
+    /// `amqp://user:password@host:port/vhost` for this run's own vhost.
+    public static func amqpURL() throws -> String { try value("COURIER_TEST_AMQP_URL") }
+
+    /// `postgres://user:password@host:port/database` for this run's own database.
+    public static func databaseURL() throws -> String { try value("COURIER_TEST_DATABASE_URL") }
+
+    /// A name no other test of this run (or any other run) uses: `prefix` plus a random suffix.
+    public static func uniqueName(_ prefix: String) -> String {
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        return "\(prefix)_\(suffix)"
+    }
+
+    static func value(_ variable: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+            throw Missing(variable: variable)
+        }
+        return value
+    }
+}

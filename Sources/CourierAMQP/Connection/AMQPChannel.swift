@@ -1,0 +1,265 @@
+import Synchronization
+
+/// The kind of an exchange.
+public struct AMQPExchangeType: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.rawValue = value }
+
+    public static let direct: Self = "direct"
+    public static let fanout: Self = "fanout"
+    public static let topic: Self = "topic"
+    public static let headers: Self = "headers"
+}
+
+/// One AMQP channel of an ``AMQPConnection``: a cheap, `Sendable` handle.
+///
+/// Every operation runs on the connection's own thread. Synchronous broker operations (declare,
+/// bind, qos, consume, ...) are `async` and throw an ``AMQPError`` carrying the broker's reply
+/// code and text when the broker refuses them — which also closes the channel, as AMQP says; open
+/// a new one to go on. Acks and streaming publishes are fire-and-forget calls that never wait for
+/// a task hop: they are queued to the connection thread in order.
+public struct AMQPChannel: Sendable, Hashable {
+    public let id: UInt16
+    public let connection: AMQPConnection
+    let shared: ChannelShared
+
+    public static func == (lhs: AMQPChannel, rhs: AMQPChannel) -> Bool {
+        lhs.id == rhs.id && lhs.connection === rhs.connection && lhs.shared === rhs.shared
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(ObjectIdentifier(shared))
+    }
+
+    // MARK: Exchanges
+
+    public func declareExchange(
+        _ name: String,
+        type: AMQPExchangeType,
+        durable: Bool = true,
+        autoDelete: Bool = false,
+        internal isInternal: Bool = false,
+        arguments: AMQPTable = [:]
+    ) async throws {
+        try await connection.declareExchange(
+            channel: id, name: name, type: type.rawValue, passive: false, durable: durable,
+            autoDelete: autoDelete, internal: isInternal, arguments: arguments)
+    }
+
+    /// Checks the exchange exists (404 NOT_FOUND closes the channel when it does not).
+    public func declareExchangePassive(_ name: String) async throws {
+        try await connection.declareExchange(
+            channel: id, name: name, type: "", passive: true, durable: false, autoDelete: false,
+            internal: false, arguments: [:])
+    }
+
+    public func deleteExchange(_ name: String, ifUnused: Bool = false) async throws {
+        try await connection.deleteExchange(channel: id, name: name, ifUnused: ifUnused)
+    }
+
+    // MARK: Queues
+
+    /// Declares a queue; an empty name asks the broker for a generated one (returned in the info).
+    @discardableResult
+    public func declareQueue(
+        _ name: String,
+        durable: Bool = true,
+        exclusive: Bool = false,
+        autoDelete: Bool = false,
+        arguments: AMQPTable = [:]
+    ) async throws -> AMQPQueueInfo {
+        try await connection.declareQueue(
+            channel: id, name: name, passive: false, durable: durable, exclusive: exclusive,
+            autoDelete: autoDelete, arguments: arguments)
+    }
+
+    /// The queue's depth and consumer count, without changing it (404 when it does not exist).
+    public func declareQueuePassive(_ name: String) async throws -> AMQPQueueInfo {
+        try await connection.declareQueue(
+            channel: id, name: name, passive: true, durable: false, exclusive: false,
+            autoDelete: false, arguments: [:])
+    }
+
+    /// Deletes a queue; returns how many messages it held.
+    @discardableResult
+    public func deleteQueue(_ name: String, ifUnused: Bool = false, ifEmpty: Bool = false) async throws -> UInt32 {
+        try await connection.deleteQueue(channel: id, name: name, ifUnused: ifUnused, ifEmpty: ifEmpty)
+    }
+
+    /// Removes every ready message; returns how many.
+    @discardableResult
+    public func purgeQueue(_ name: String) async throws -> UInt32 {
+        try await connection.purgeQueue(channel: id, name: name)
+    }
+
+    public func bindQueue(_ queue: String, exchange: String, routingKey: String, arguments: AMQPTable = [:]) async throws {
+        try await connection.bindQueue(
+            channel: id, queue: queue, exchange: exchange, routingKey: routingKey, arguments: arguments, bind: true)
+    }
+
+    public func unbindQueue(_ queue: String, exchange: String, routingKey: String, arguments: AMQPTable = [:]) async throws {
+        try await connection.bindQueue(
+            channel: id, queue: queue, exchange: exchange, routingKey: routingKey, arguments: arguments, bind: false)
+    }
+
+    // MARK: Consuming
+
+    /// Limits unacknowledged deliveries on this channel (per consumer unless `global`).
+    public func qos(prefetchCount: UInt16, global: Bool = false) async throws {
+        try await connection.qos(channel: id, prefetchCount: prefetchCount, global: global)
+    }
+
+    /// Starts a consumer. With `noAck: false` (the default) every delivery must be acked,
+    /// nacked or rejected.
+    public func consume(
+        queue: String,
+        consumerTag: String = "",
+        noAck: Bool = false,
+        exclusive: Bool = false,
+        arguments: AMQPTable = [:]
+    ) async throws -> AMQPConsumer {
+        try await connection.consume(
+            channel: self, queue: queue, consumerTag: consumerTag, noAck: noAck, exclusive: exclusive,
+            arguments: arguments)
+    }
+
+    /// Stops a consumer; its sequence ends normally once drained.
+    public func cancel(consumerTag: String) async throws {
+        try await connection.cancel(channel: id, consumerTag: consumerTag)
+    }
+
+    /// Fetches one message (`basic.get`), or `nil` when the queue is empty.
+    public func get(queue: String, noAck: Bool = false) async throws -> AMQPDelivery? {
+        try await connection.get(channel: id, queue: queue, noAck: noAck)
+    }
+
+    /// Acknowledges `deliveryTag` (and with `multiple` every earlier one). Queued in order on the
+    /// connection thread; returns at once.
+    public func ack(_ deliveryTag: UInt64, multiple: Bool = false) {
+        connection.settleDelivery(channel: id, .ack, deliveryTag: deliveryTag, multiple: multiple, requeue: false)
+    }
+
+    /// Negatively acknowledges; without `requeue` the message is dead-lettered (or dropped when the
+    /// queue has no dead-letter exchange).
+    public func nack(_ deliveryTag: UInt64, multiple: Bool = false, requeue: Bool) {
+        connection.settleDelivery(channel: id, .nack, deliveryTag: deliveryTag, multiple: multiple, requeue: requeue)
+    }
+
+    /// Rejects one delivery. On RabbitMQ 4.3+ only `reject` with requeue counts toward a quorum
+    /// queue's delivery limit.
+    public func reject(_ deliveryTag: UInt64, requeue: Bool) {
+        connection.settleDelivery(channel: id, .reject, deliveryTag: deliveryTag, multiple: false, requeue: requeue)
+    }
+
+    // MARK: Publishing
+
+    /// Puts the channel in confirm mode: from now on the broker acks or nacks every publish.
+    public func confirmSelect() async throws {
+        try await connection.confirmSelect(channel: id)
+    }
+
+    /// Publishes and, in confirm mode, waits for the broker's answer. Many tasks may publish on
+    /// one channel at once: their publishes are in flight together (streaming confirms), not one
+    /// round trip each.
+    ///
+    /// Returns `.acked`, `.nacked` or (mandatory, unroutable) `.returned`; `.sent` outside confirm
+    /// mode. Throws when the channel or connection is gone before the answer.
+    @discardableResult
+    public func publish(
+        _ body: [UInt8],
+        exchange: String,
+        routingKey: String,
+        properties: AMQPProperties = AMQPProperties(),
+        mandatory: Bool = false
+    ) async throws -> AMQPPublishOutcome {
+        try await withCheckedThrowingContinuation { continuation in
+            connection.enqueuePublish(
+                channel: id, body: body, exchange: exchange, routingKey: routingKey, properties: properties,
+                mandatory: mandatory
+            ) { result in continuation.resume(with: result) }
+        }
+    }
+
+    /// Publishes without waiting: `onOutcome` is called on the connection thread when the broker
+    /// answers (keep it short). Pair with ``waitForConfirmWindow(below:)`` to bound what is in flight.
+    public func publish(
+        _ body: [UInt8],
+        exchange: String,
+        routingKey: String,
+        properties: AMQPProperties = AMQPProperties(),
+        mandatory: Bool = false,
+        onOutcome: @escaping @Sendable (Result<AMQPPublishOutcome, AMQPError>) -> Void
+    ) {
+        connection.enqueuePublish(
+            channel: id, body: body, exchange: exchange, routingKey: routingKey, properties: properties,
+            mandatory: mandatory, completion: onOutcome)
+    }
+
+    /// Publishes awaiting their confirms (queued or written, not yet answered).
+    public var outstandingConfirms: Int { shared.outstanding.load(ordering: .relaxed) }
+
+    /// Returns once fewer than `limit` publishes await their confirm (at once when already so).
+    public func waitForConfirmWindow(below limit: Int) async {
+        await shared.waitUntilOutstanding(below: limit)
+    }
+
+    /// Returns once every publish so far has been answered (or failed).
+    public func waitForConfirms() async {
+        await shared.waitUntilOutstanding(below: 1)
+    }
+
+    // MARK: Lifecycle
+
+    /// Closes the channel: its consumers end, unanswered publishes fail.
+    public func close() async throws {
+        try await connection.closeChannel(id)
+    }
+
+    /// True until the channel was closed by either side (or its connection died).
+    public var isOpen: Bool { !shared.closed.load(ordering: .acquiring) }
+}
+
+/// The part of a channel's state that other threads may read: in-flight publish count and
+/// window waiters. Everything else lives on the connection's thread.
+final class ChannelShared: Sendable {
+    let outstanding = Atomic<Int>(0)
+    let closed = Atomic<Bool>(false)
+    private let waiters = Mutex<[(limit: Int, continuation: CheckedContinuation<Void, Never>)]>([])
+
+    func waitUntilOutstanding(below limit: Int) async {
+        if outstanding.load(ordering: .acquiring) < limit { return }
+        await withCheckedContinuation { continuation in
+            let ready = waiters.withLock { list -> Bool in
+                if outstanding.load(ordering: .acquiring) < limit || closed.load(ordering: .acquiring) { return true }
+                list.append((limit, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    /// Called on the connection thread after publishes settle.
+    func settled(_ count: Int) {
+        let now = outstanding.subtract(count, ordering: .acquiringAndReleasing).newValue
+        let ready = waiters.withLock { list -> [CheckedContinuation<Void, Never>] in
+            guard !list.isEmpty else { return [] }
+            var ready: [CheckedContinuation<Void, Never>] = []
+            list.removeAll { waiter in
+                if now < waiter.limit || closed.load(ordering: .acquiring) {
+                    ready.append(waiter.continuation)
+                    return true
+                }
+                return false
+            }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    func markClosed() {
+        closed.store(true, ordering: .releasing)
+        settled(0)
+    }
+}

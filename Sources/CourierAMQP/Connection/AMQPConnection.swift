@@ -1,0 +1,719 @@
+import CRabbitMQ
+import CourierConcurrency
+import Foundation
+import Logging
+
+/// One connection to RabbitMQ, over librabbitmq.
+///
+/// An actor on its own ``ThreadExecutor``: every C call for this connection happens on one
+/// dedicated thread, so librabbitmq is never used from two threads and its blocking calls never
+/// run on Swift's cooperative pool. Between operations the thread reads frames without blocking
+/// — deliveries, publisher confirms, returns, heartbeats, closes — and sleeps in `poll(2)` on the
+/// socket and its wake-up pipe, so an ack or a publish queued from any task is sent at once.
+public actor AMQPConnection {
+    public nonisolated let configuration: AMQPConfiguration
+    nonisolated let executor: ThreadExecutor
+    let logger: Logger
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    private var state: amqp_connection_state_t?
+    private var failure: AMQPError?
+    private var channels: [UInt16: ChannelState] = [:]
+    private let arena = CArena()
+    private var heartbeatSeconds: Int = 0
+    private var negotiatedChannelMax: Int = 0
+    private var closeWaiters: [CheckedContinuation<AMQPError?, Never>] = []
+    /// True while the broker has blocked publishing (`connection.blocked`, resource alarm).
+    public private(set) var isBlocked = false
+
+    final class ChannelState {
+        let shared = ChannelShared()
+        var confirming = false
+        var confirms = ConfirmTracker<@Sendable (Result<AMQPPublishOutcome, AMQPError>) -> Void>()
+        var consumers: [String: DeliveryBuffer] = [:]
+    }
+
+    private init(configuration: AMQPConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.executor = ThreadExecutor(name: "amqp-\(configuration.host)")
+        var logger = logger
+        logger[metadataKey: "amqp"] = "\(configuration.redactedURL)"
+        self.logger = logger
+    }
+
+    // Runs on the connection's thread, so the C state is freed where it was used.
+    isolated deinit {
+        if let state { amqp_destroy_connection(state) }
+        executor.shutdown()
+    }
+
+    /// Connects and logs in. Throws ``AMQPError`` with `connectionFailed`, `accessRefused` or
+    /// `invalidConfiguration`; the password never appears in it.
+    public static func connect(
+        _ configuration: AMQPConfiguration,
+        logger: Logger = Logger(label: "courier.amqp")
+    ) async throws -> AMQPConnection {
+        let connection = AMQPConnection(configuration: configuration, logger: logger)
+        try await connection.open()
+        return connection
+    }
+
+    /// Connects to `url` (see ``AMQPConfiguration/init(url:)``).
+    public static func connect(url: String, logger: Logger = Logger(label: "courier.amqp")) async throws -> AMQPConnection {
+        try await connect(try AMQPConfiguration(url: url), logger: logger)
+    }
+
+    /// The negotiated heartbeat interval in seconds (0: none).
+    public var heartbeat: Int { heartbeatSeconds }
+
+    /// True until the connection was closed by either side or failed.
+    public var isOpen: Bool { state != nil && failure == nil }
+
+    /// Suspends until the connection closes or fails; returns the failure (`nil` after ``close()``).
+    public func waitUntilClosed() async -> AMQPError? {
+        if state == nil { return failure }
+        return await withCheckedContinuation { closeWaiters.append($0) }
+    }
+
+    // MARK: Opening and closing
+
+    private func open() throws(AMQPError) {
+        let config = configuration
+        let endpoint = config.redactedURL
+        func fail(_ text: String, status: Int32? = nil, code: AMQPError.Code = .connectionFailed) -> AMQPError {
+            AMQPError(
+                code: code, operation: "connect", replyText: text,
+                libraryStatus: status.map(CDecoding.statusText), endpoint: endpoint)
+        }
+        guard let conn = amqp_new_connection() else { throw fail("amqp_new_connection failed") }
+        var ok = false
+        defer { if !ok { amqp_destroy_connection(conn) } }
+
+        let socket: OpaquePointer?
+        if let tls = config.tls {
+            socket = amqp_ssl_socket_new(conn)
+            guard let socket else { throw fail("could not create a TLS socket") }
+            if let ca = tls.caCertificatePath {
+                let status = amqp_ssl_socket_set_cacert(socket, ca)
+                guard status == AMQP_STATUS_OK.rawValue else {
+                    throw fail("cannot load CA certificates from \(ca)", status: status, code: .invalidConfiguration)
+                }
+            }
+            if let cert = tls.certificatePath, let key = tls.keyPath {
+                let status = amqp_ssl_socket_set_key(socket, cert, key)
+                guard status == AMQP_STATUS_OK.rawValue else {
+                    throw fail("cannot load client certificate \(cert) / key \(key)", status: status, code: .invalidConfiguration)
+                }
+            }
+            amqp_ssl_socket_set_verify_peer(socket, tls.verifyPeer ? 1 : 0)
+            amqp_ssl_socket_set_verify_hostname(socket, tls.verifyHostname ? 1 : 0)
+        } else {
+            socket = amqp_tcp_socket_new(conn)
+            guard socket != nil else { throw fail("could not create a TCP socket") }
+        }
+
+        var connectTimeout = timeval(config.connectionTimeout)
+        let openStatus = amqp_socket_open_noblock(socket, config.host, Int32(config.port), &connectTimeout)
+        guard openStatus == AMQP_STATUS_OK.rawValue else {
+            throw fail("cannot reach \(config.host):\(config.port)", status: openStatus)
+        }
+        var handshakeTimeout = timeval(config.connectionTimeout)
+        amqp_set_handshake_timeout(conn, &handshakeTimeout)
+        var rpcTimeout = timeval(config.rpcTimeout)
+        amqp_set_rpc_timeout(conn, &rpcTimeout)
+
+        var properties: AMQPTable = [
+            "product": "Courier",
+            "platform": "Swift",
+            "capabilities": .table([
+                "publisher_confirms": true,
+                "consumer_cancel_notify": true,
+                "basic.nack": true,
+                "connection.blocked": true,
+                "exchange_exchange_bindings": true,
+                "authentication_failure_close": true,
+            ]),
+        ]
+        if let name = config.connectionName { properties["connection_name"] = .string(name) }
+        var cProperties = arena.table(properties)
+        defer { arena.recycle() }
+        let reply = courier_amqp_login_plain(
+            conn, config.vhost, Int32(config.channelMax), Int32(config.frameMax), Int32(config.heartbeat),
+            &cProperties, config.user, config.password)
+        if reply.reply_type != AMQP_RESPONSE_NORMAL {
+            var error = Self.error(from: reply, operation: "login to vhost '\(config.vhost)'", endpoint: endpoint)
+            if error.code == .connectionClosed || error.replyCode == 403 || error.replyCode == 530 {
+                // RabbitMQ closes the socket on bad credentials (authentication_failure_close).
+                if error.replyCode == 403 || error.replyCode == 530 || reply.library_error == AMQP_STATUS_SOCKET_CLOSED.rawValue
+                    || reply.library_error == AMQP_STATUS_CONNECTION_CLOSED.rawValue
+                {
+                    error.code = .accessRefused
+                    if error.replyText == nil { error.replyText = "login refused for user '\(config.user)'" }
+                }
+            }
+            if error.code != .accessRefused { error.code = .connectionFailed }
+            throw error
+        }
+        ok = true
+        state = conn
+        heartbeatSeconds = Int(amqp_get_heartbeat(conn))
+        negotiatedChannelMax = Int(amqp_get_channel_max(conn))
+        if negotiatedChannelMax == 0 { negotiatedChannelMax = 65535 }
+        executor.setIOSource(IOPump(connection: self))
+        logger.info(
+            "AMQP connected",
+            metadata: ["heartbeat": "\(heartbeatSeconds)", "channel_max": "\(negotiatedChannelMax)"])
+    }
+
+    /// Closes the connection cleanly (`connection.close`): consumers end, unanswered publishes
+    /// fail with `connectionClosed`. Safe to call twice.
+    public func close() {
+        guard let conn = state else { return }
+        if failure == nil {
+            let reply = amqp_connection_close(conn, AMQP_REPLY_SUCCESS)
+            if reply.reply_type != AMQP_RESPONSE_NORMAL {
+                logger.debug("connection.close did not complete cleanly")
+            }
+        }
+        tearDown(AMQPError(code: .connectionClosed, operation: "close", replyText: "closed by client"), reportAsFailure: false)
+        logger.info("AMQP connection closed")
+    }
+
+    /// Ends everything that depends on the connection and frees the C state.
+    private func tearDown(_ error: AMQPError, reportAsFailure: Bool) {
+        guard let conn = state else { return }
+        if reportAsFailure { failure = error }
+        state = nil
+        executor.setIOSource(nil)
+        amqp_destroy_connection(conn)
+        for channel in channels.values { fail(channel, with: error) }
+        channels.removeAll()
+        let waiters = closeWaiters
+        closeWaiters = []
+        for waiter in waiters { waiter.resume(returning: reportAsFailure ? error : nil) }
+    }
+
+    private func fail(_ channel: ChannelState, with error: AMQPError) {
+        channel.shared.markClosed()
+        let tokens = channel.confirms.drain()
+        if !tokens.isEmpty { channel.shared.settled(tokens.count) }
+        for token in tokens { token(.failure(error)) }
+        for buffer in channel.consumers.values { buffer.finish(error) }
+        channel.consumers.removeAll()
+    }
+
+    private func connectionFailed(_ error: AMQPError) {
+        guard state != nil else { return }
+        logger.warning("AMQP connection lost", metadata: ["error": "\(error)"])
+        tearDown(error, reportAsFailure: true)
+    }
+
+    // MARK: Channels
+
+    /// Opens a new channel.
+    public func openChannel() throws -> AMQPChannel {
+        let conn = try live("channel.open")
+        let limit = min(negotiatedChannelMax, 65535)
+        guard let id = (1...limit).lazy.map({ UInt16($0) }).first(where: { channels[$0] == nil }) else {
+            throw AMQPError(code: .noChannelAvailable, operation: "channel.open", endpoint: configuration.redactedURL)
+        }
+        _ = amqp_channel_open(conn, id)
+        try check("channel.open", channel: id)
+        let channel = ChannelState()
+        channels[id] = channel
+        return AMQPChannel(id: id, connection: self, shared: channel.shared)
+    }
+
+    func closeChannel(_ id: UInt16) throws {
+        guard let channel = channels[id], let conn = state else { return }
+        let reply = amqp_channel_close(conn, id, AMQP_REPLY_SUCCESS)
+        channels[id] = nil
+        let error = AMQPError(code: .channelClosed, operation: "channel.close", replyText: "closed by client")
+        fail(channel, with: error)
+        if reply.reply_type != AMQP_RESPONSE_NORMAL {
+            try check(reply, "channel.close", channel: id)
+        }
+    }
+
+    // MARK: Synchronous broker operations
+
+    func declareExchange(
+        channel: UInt16, name: String, type: String, passive: Bool, durable: Bool, autoDelete: Bool, internal isInternal: Bool,
+        arguments: AMQPTable
+    ) throws {
+        let operation = passive ? "exchange.declare passive '\(name)'" : "exchange.declare '\(name)'"
+        let conn = try live(operation, channel: channel)
+        defer { arena.recycle() }
+        _ = amqp_exchange_declare(
+            conn, channel, arena.bytes(name), arena.bytes(type), flag(passive), flag(durable), flag(autoDelete),
+            flag(isInternal), arena.table(arguments))
+        try check(operation, channel: channel)
+    }
+
+    func deleteExchange(channel: UInt16, name: String, ifUnused: Bool) throws {
+        let operation = "exchange.delete '\(name)'"
+        let conn = try live(operation, channel: channel)
+        defer { arena.recycle() }
+        _ = amqp_exchange_delete(conn, channel, arena.bytes(name), flag(ifUnused))
+        try check(operation, channel: channel)
+    }
+
+    func declareQueue(
+        channel: UInt16, name: String, passive: Bool, durable: Bool, exclusive: Bool, autoDelete: Bool,
+        arguments: AMQPTable
+    ) throws -> AMQPQueueInfo {
+        let operation = passive ? "queue.declare passive '\(name)'" : "queue.declare '\(name)'"
+        let conn = try live(operation, channel: channel)
+        defer { arena.recycle() }
+        let ok = amqp_queue_declare(
+            conn, channel, arena.bytes(name), flag(passive), flag(durable), flag(exclusive), flag(autoDelete),
+            arena.table(arguments))
+        try check(operation, channel: channel)
+        guard let ok else { throw AMQPError(code: .protocolError, operation: operation, replyText: "no declare-ok") }
+        return AMQPQueueInfo(
+            name: CDecoding.string(ok.pointee.queue), messageCount: ok.pointee.message_count,
+            consumerCount: ok.pointee.consumer_count)
+    }
+
+    func deleteQueue(channel: UInt16, name: String, ifUnused: Bool, ifEmpty: Bool) throws -> UInt32 {
+        let operation = "queue.delete '\(name)'"
+        let conn = try live(operation, channel: channel)
+        defer { arena.recycle() }
+        let ok = amqp_queue_delete(conn, channel, arena.bytes(name), flag(ifUnused), flag(ifEmpty))
+        try check(operation, channel: channel)
+        return ok?.pointee.message_count ?? 0
+    }
+
+    func purgeQueue(channel: UInt16, name: String) throws -> UInt32 {
+        let operation = "queue.purge '\(name)'"
+        let conn = try live(operation, channel: channel)
+        defer { arena.recycle() }
+        let ok = amqp_queue_purge(conn, channel, arena.bytes(name))
+        try check(operation, channel: channel)
+        return ok?.pointee.message_count ?? 0
+    }
+
+    func bindQueue(
+        channel: UInt16, queue: String, exchange: String, routingKey: String, arguments: AMQPTable, bind: Bool
+    ) throws {
+        let operation = "\(bind ? "queue.bind" : "queue.unbind") '\(queue)' to '\(exchange)' with '\(routingKey)'"
+        let conn = try live(operation, channel: channel)
+        defer { arena.recycle() }
+        if bind {
+            _ = amqp_queue_bind(
+                conn, channel, arena.bytes(queue), arena.bytes(exchange), arena.bytes(routingKey), arena.table(arguments))
+        } else {
+            _ = amqp_queue_unbind(
+                conn, channel, arena.bytes(queue), arena.bytes(exchange), arena.bytes(routingKey), arena.table(arguments))
+        }
+        try check(operation, channel: channel)
+    }
+
+    func qos(channel: UInt16, prefetchCount: UInt16, global: Bool) throws {
+        let operation = "basic.qos \(prefetchCount)"
+        let conn = try live(operation, channel: channel)
+        _ = amqp_basic_qos(conn, channel, 0, prefetchCount, flag(global))
+        try check(operation, channel: channel)
+    }
+
+    func confirmSelect(channel: UInt16) throws {
+        let operation = "confirm.select"
+        let conn = try live(operation, channel: channel)
+        guard let state = channels[channel], !state.confirming else { return }
+        _ = amqp_confirm_select(conn, channel)
+        try check(operation, channel: channel)
+        state.confirming = true
+    }
+
+    func consume(
+        channel: AMQPChannel, queue: String, consumerTag: String, noAck: Bool, exclusive: Bool, arguments: AMQPTable
+    ) throws -> AMQPConsumer {
+        let operation = "basic.consume '\(queue)'"
+        let conn = try live(operation, channel: channel.id)
+        defer { arena.recycle() }
+        let ok = amqp_basic_consume(
+            conn, channel.id, arena.bytes(queue), arena.bytes(consumerTag), 0, flag(noAck), flag(exclusive),
+            arena.table(arguments))
+        try check(operation, channel: channel.id)
+        guard let ok, let state = channels[channel.id] else {
+            throw AMQPError(code: .protocolError, operation: operation, replyText: "no consume-ok")
+        }
+        let tag = CDecoding.string(ok.pointee.consumer_tag)
+        let buffer = DeliveryBuffer()
+        state.consumers[tag] = buffer
+        return AMQPConsumer(consumerTag: tag, channel: channel, buffer: buffer)
+    }
+
+    func cancel(channel: UInt16, consumerTag: String) throws {
+        let operation = "basic.cancel '\(consumerTag)'"
+        let conn = try live(operation, channel: channel)
+        defer { arena.recycle() }
+        _ = amqp_basic_cancel(conn, channel, arena.bytes(consumerTag))
+        try check(operation, channel: channel)
+        // Deliveries that raced the cancel are still in librabbitmq's queue: hand them over first.
+        drainQueuedFrames()
+        channels[channel]?.consumers.removeValue(forKey: consumerTag)?.finish()
+    }
+
+    func get(channel: UInt16, queue: String, noAck: Bool) throws -> AMQPDelivery? {
+        let operation = "basic.get '\(queue)'"
+        let conn = try live(operation, channel: channel)
+        defer { arena.recycle() }
+        let reply = amqp_basic_get(conn, channel, arena.bytes(queue), flag(noAck))
+        try check(reply, operation, channel: channel)
+        guard reply.reply.id == courier_method_basic_get_ok, let decoded = reply.reply.decoded else { return nil }
+        let ok = decoded.assumingMemoryBound(to: amqp_basic_get_ok_t.self).pointee
+        let tag = ok.delivery_tag
+        let redelivered = ok.redelivered != 0
+        let exchange = CDecoding.string(ok.exchange)
+        let routingKey = CDecoding.string(ok.routing_key)
+        let count = ok.message_count
+        guard let (properties, body) = readContent(channel: channel, operation: operation) else {
+            throw failure ?? AMQPError(code: .protocolError, operation: operation)
+        }
+        return AMQPDelivery(
+            deliveryTag: tag, redelivered: redelivered, exchange: exchange, routingKey: routingKey, consumerTag: "",
+            properties: properties, body: body, messageCount: count)
+    }
+
+    // MARK: Fire-and-forget operations (queued to the thread, in order)
+
+    enum Settlement { case ack, nack, reject }
+
+    nonisolated func settleDelivery(channel: UInt16, _ kind: Settlement, deliveryTag: UInt64, multiple: Bool, requeue: Bool) {
+        executor.execute { [self] in
+            self.assumeIsolated { connection in
+                connection.sendSettlement(channel: channel, kind, deliveryTag: deliveryTag, multiple: multiple, requeue: requeue)
+            }
+        }
+    }
+
+    private func sendSettlement(channel: UInt16, _ kind: Settlement, deliveryTag: UInt64, multiple: Bool, requeue: Bool) {
+        guard let conn = state, channels[channel] != nil else {
+            // The channel is gone, so the broker has already requeued the delivery.
+            logger.debug("\(kind) of \(deliveryTag) dropped: channel \(channel) is closed")
+            return
+        }
+        let status: Int32
+        switch kind {
+        case .ack: status = amqp_basic_ack(conn, channel, deliveryTag, flag(multiple))
+        case .nack: status = amqp_basic_nack(conn, channel, deliveryTag, flag(multiple), flag(requeue))
+        case .reject: status = amqp_basic_reject(conn, channel, deliveryTag, flag(requeue))
+        }
+        if status != AMQP_STATUS_OK.rawValue {
+            connectionFailed(socketError(status, operation: "basic.\(kind)"))
+        }
+    }
+
+    nonisolated func enqueuePublish(
+        channel: UInt16, body: [UInt8], exchange: String, routingKey: String, properties: AMQPProperties,
+        mandatory: Bool, completion: @escaping @Sendable (Result<AMQPPublishOutcome, AMQPError>) -> Void
+    ) {
+        executor.execute { [self] in
+            self.assumeIsolated { connection in
+                connection.sendPublish(
+                    channel: channel, body: body, exchange: exchange, routingKey: routingKey, properties: properties,
+                    mandatory: mandatory, completion: completion)
+            }
+        }
+    }
+
+    private func sendPublish(
+        channel: UInt16, body: [UInt8], exchange: String, routingKey: String, properties: AMQPProperties,
+        mandatory: Bool, completion: @escaping @Sendable (Result<AMQPPublishOutcome, AMQPError>) -> Void
+    ) {
+        let operation = "basic.publish to '\(exchange)' with '\(routingKey)'"
+        guard let conn = state, let channelState = channels[channel] else {
+            completion(.failure(closedError(operation, channel: channel)))
+            return
+        }
+        var cProperties = arena.properties(properties)
+        let exchangeBytes = arena.bytes(exchange)
+        let routingKeyBytes = arena.bytes(routingKey)
+        let status = body.withUnsafeBytes { raw in
+            amqp_basic_publish(
+                conn, channel, exchangeBytes, routingKeyBytes, flag(mandatory), 0, &cProperties,
+                amqp_bytes_t(len: raw.count, bytes: raw.count == 0 ? nil : UnsafeMutableRawPointer(mutating: raw.baseAddress)))
+        }
+        arena.recycle()
+        guard status == AMQP_STATUS_OK.rawValue else {
+            let error = socketError(status, operation: operation)
+            completion(.failure(error))
+            connectionFailed(error)
+            return
+        }
+        if channelState.confirming {
+            _ = channelState.confirms.published(
+                token: completion, mandatory: mandatory, exchange: exchange, routingKey: routingKey,
+                messageID: properties.messageID)
+            channelState.shared.outstanding.add(1, ordering: .relaxed)
+        } else {
+            completion(.success(.sent))
+        }
+    }
+
+    // MARK: Reading frames (called by the executor between jobs)
+
+    /// Reads what the socket has, without blocking; says what to wait for next.
+    fileprivate func pump() -> ThreadExecutor.Wait {
+        guard let conn = state else { return .idle }
+        let budget = 512
+        var handled = 0
+        var zero = timeval(tv_sec: 0, tv_usec: 0)
+        var frame = amqp_frame_t()
+        while handled < budget {
+            let status = amqp_simple_wait_frame_noblock(conn, &frame, &zero)
+            if status == AMQP_STATUS_TIMEOUT.rawValue { break }
+            guard status == AMQP_STATUS_OK.rawValue else {
+                connectionFailed(socketError(status, operation: "read frame"))
+                return .idle
+            }
+            handle(frame)
+            handled += 1
+            if state == nil { return .idle }
+        }
+        amqp_maybe_release_buffers(conn)
+        if handled == budget { return .again }
+        // Come back well within the heartbeat interval so librabbitmq can send and check them.
+        let timeout: Int32 = heartbeatSeconds > 0 ? Int32(heartbeatSeconds * 1000 / 2) : -1
+        return ThreadExecutor.Wait(fileDescriptor: amqp_get_sockfd(conn), timeoutMilliseconds: timeout)
+    }
+
+    /// Hands over frames librabbitmq queued while a synchronous operation waited for its reply.
+    private func drainQueuedFrames() {
+        guard let conn = state else { return }
+        var zero = timeval(tv_sec: 0, tv_usec: 0)
+        var frame = amqp_frame_t()
+        while state != nil, amqp_frames_enqueued(conn) != 0 {
+            let status = amqp_simple_wait_frame_noblock(conn, &frame, &zero)
+            guard status == AMQP_STATUS_OK.rawValue else { break }
+            handle(frame)
+        }
+    }
+
+    private func handle(_ frame: amqp_frame_t) {
+        guard frame.frame_type == AMQP_FRAME_METHOD else { return }  // stray content: ignore
+        let channel = frame.channel
+        let method = frame.payload.method
+        guard let decoded = method.decoded else { return }
+        switch method.id {
+        case courier_method_basic_deliver:
+            let deliver = decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
+            let consumerTag = CDecoding.string(deliver.consumer_tag)
+            let tag = deliver.delivery_tag
+            let redelivered = deliver.redelivered != 0
+            let exchange = CDecoding.string(deliver.exchange)
+            let routingKey = CDecoding.string(deliver.routing_key)
+            guard let (properties, body) = readContent(channel: channel, operation: "read delivery") else { return }
+            let delivery = AMQPDelivery(
+                deliveryTag: tag, redelivered: redelivered, exchange: exchange, routingKey: routingKey,
+                consumerTag: consumerTag, properties: properties, body: body)
+            if let buffer = channels[channel]?.consumers[consumerTag], !buffer.isFinished {
+                buffer.append(delivery)
+            } else {
+                // Raced a cancel: give it back to the queue rather than hold it unacked.
+                sendSettlement(channel: channel, .reject, deliveryTag: tag, multiple: false, requeue: true)
+            }
+
+        case courier_method_basic_ack, courier_method_basic_nack:
+            let acked = method.id == courier_method_basic_ack
+            let tag: UInt64
+            let multiple: Bool
+            if acked {
+                let ack = decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
+                (tag, multiple) = (ack.delivery_tag, ack.multiple != 0)
+            } else {
+                let nack = decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
+                (tag, multiple) = (nack.delivery_tag, nack.multiple != 0)
+            }
+            guard let state = channels[channel] else { return }
+            let settled = state.confirms.settle(tag: tag, multiple: multiple, acked: acked)
+            if !settled.isEmpty { state.shared.settled(settled.count) }
+            for (token, outcome) in settled { token(.success(outcome)) }
+
+        case courier_method_basic_return:
+            let ret = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
+            let code = ret.reply_code
+            let text = CDecoding.string(ret.reply_text)
+            let exchange = CDecoding.string(ret.exchange)
+            let routingKey = CDecoding.string(ret.routing_key)
+            guard let (properties, body) = readContent(channel: channel, operation: "read returned message") else { return }
+            let returned = AMQPReturnedMessage(
+                replyCode: code, replyText: text, exchange: exchange, routingKey: routingKey, properties: properties,
+                body: body)
+            if channels[channel]?.confirms.returned(returned) != true {
+                logger.warning(
+                    "message returned by the broker",
+                    metadata: ["exchange": "\(exchange)", "routing_key": "\(routingKey)", "reply": "\(code) \(text)"])
+            }
+
+        case courier_method_basic_cancel:
+            let cancel = decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
+            let consumerTag = CDecoding.string(cancel.consumer_tag)
+            logger.warning("the broker cancelled consumer \(consumerTag)")
+            channels[channel]?.consumers.removeValue(forKey: consumerTag)?.finish(
+                AMQPError(
+                    code: .consumerCancelled, operation: "consume",
+                    replyText: "the broker cancelled consumer '\(consumerTag)' (queue deleted, node restart, or consumer_timeout)",
+                    endpoint: configuration.redactedURL))
+
+        case courier_method_channel_close:
+            let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            let error = AMQPError(
+                code: .channelClosed, operation: "channel \(channel)", replyCode: close.reply_code,
+                replyText: CDecoding.string(close.reply_text), endpoint: configuration.redactedURL)
+            acknowledgeChannelClose(channel)
+            if let state = channels.removeValue(forKey: channel) { fail(state, with: error) }
+            logger.warning("the broker closed channel \(channel)", metadata: ["error": "\(error)"])
+
+        case courier_method_connection_close:
+            let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            let error = AMQPError(
+                code: .connectionClosed, operation: "connection", replyCode: close.reply_code,
+                replyText: CDecoding.string(close.reply_text), endpoint: configuration.redactedURL)
+            acknowledgeConnectionClose()
+            connectionFailed(error)
+
+        case courier_method_connection_blocked:
+            isBlocked = true
+            logger.warning("the broker blocked publishing on this connection (resource alarm)")
+
+        case courier_method_connection_unblocked:
+            isBlocked = false
+            logger.info("the broker unblocked publishing")
+
+        default:
+            logger.debug("ignored method \(method.id) on channel \(channel)")
+        }
+    }
+
+    /// Reads the header and body frames that follow a deliver / get-ok / return.
+    private func readContent(channel: UInt16, operation: String) -> (AMQPProperties, [UInt8])? {
+        guard let conn = state else { return nil }
+        var message = amqp_message_t()
+        let reply = amqp_read_message(conn, channel, &message, 0)
+        guard reply.reply_type == AMQP_RESPONSE_NORMAL else {
+            connectionFailed(Self.error(from: reply, operation: operation, endpoint: configuration.redactedURL))
+            return nil
+        }
+        defer { amqp_destroy_message(&message) }
+        return (CDecoding.properties(message.properties), CDecoding.byteArray(message.body))
+    }
+
+    // MARK: Errors
+
+    private func live(_ operation: String, channel: UInt16? = nil) throws(AMQPError) -> amqp_connection_state_t {
+        guard let conn = state else { throw closedError(operation, channel: nil) }
+        if let channel, channels[channel] == nil { throw closedError(operation, channel: channel) }
+        return conn
+    }
+
+    private func closedError(_ operation: String, channel: UInt16?) -> AMQPError {
+        if state == nil {
+            var error = failure ?? AMQPError(code: .connectionClosed, operation: operation, replyText: "the connection is closed")
+            error.operation = operation
+            error.endpoint = configuration.redactedURL
+            return error
+        }
+        return AMQPError(
+            code: .channelClosed, operation: operation, replyText: "channel \(channel ?? 0) is closed",
+            endpoint: configuration.redactedURL)
+    }
+
+    private func check(_ operation: String, channel: UInt16) throws(AMQPError) {
+        guard let conn = state else { throw closedError(operation, channel: nil) }
+        try check(amqp_get_rpc_reply(conn), operation, channel: channel)
+    }
+
+    /// Turns a failed RPC reply into an error, doing what AMQP requires: a broker-closed channel is
+    /// acknowledged and forgotten; a broker-closed or broken connection is torn down.
+    private func check(_ reply: amqp_rpc_reply_t, _ operation: String, channel: UInt16) throws(AMQPError) {
+        guard reply.reply_type != AMQP_RESPONSE_NORMAL else { return }
+        let error = Self.error(from: reply, operation: operation, endpoint: configuration.redactedURL)
+        if reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION, reply.reply.id == courier_method_channel_close {
+            acknowledgeChannelClose(channel)
+            if let state = channels.removeValue(forKey: channel) { fail(state, with: error) }
+        } else if reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION, reply.reply.id == courier_method_connection_close {
+            acknowledgeConnectionClose()
+            connectionFailed(error)
+        } else {
+            connectionFailed(error)
+        }
+        throw error
+    }
+
+    static func error(from reply: amqp_rpc_reply_t, operation: String, endpoint: String) -> AMQPError {
+        switch reply.reply_type {
+        case AMQP_RESPONSE_SERVER_EXCEPTION:
+            if reply.reply.id == courier_method_channel_close, let decoded = reply.reply.decoded {
+                let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+                return AMQPError(
+                    code: .channelClosed, operation: operation, replyCode: close.reply_code,
+                    replyText: CDecoding.string(close.reply_text), endpoint: endpoint)
+            }
+            if reply.reply.id == courier_method_connection_close, let decoded = reply.reply.decoded {
+                let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+                let code: AMQPError.Code = close.reply_code == 403 || close.reply_code == 530 ? .accessRefused : .connectionClosed
+                return AMQPError(
+                    code: code, operation: operation, replyCode: close.reply_code,
+                    replyText: CDecoding.string(close.reply_text), endpoint: endpoint)
+            }
+            return AMQPError(
+                code: .protocolError, operation: operation, replyText: "unexpected method \(reply.reply.id)",
+                endpoint: endpoint)
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+            return socketError(reply.library_error, operation: operation, endpoint: endpoint)
+        default:
+            return AMQPError(code: .protocolError, operation: operation, replyText: "no reply", endpoint: endpoint)
+        }
+    }
+
+    private func socketError(_ status: Int32, operation: String) -> AMQPError {
+        Self.socketError(status, operation: operation, endpoint: configuration.redactedURL)
+    }
+
+    static func socketError(_ status: Int32, operation: String, endpoint: String) -> AMQPError {
+        let code: AMQPError.Code
+        switch status {
+        case AMQP_STATUS_HEARTBEAT_TIMEOUT.rawValue: code = .heartbeatTimeout
+        case AMQP_STATUS_TIMEOUT.rawValue: code = .timeout
+        case AMQP_STATUS_CONNECTION_CLOSED.rawValue, AMQP_STATUS_SOCKET_CLOSED.rawValue, AMQP_STATUS_SOCKET_ERROR.rawValue:
+            code = .connectionClosed
+        default: code = .protocolError
+        }
+        return AMQPError(code: code, operation: operation, libraryStatus: CDecoding.statusText(status), endpoint: endpoint)
+    }
+
+    private func acknowledgeChannelClose(_ channel: UInt16) {
+        guard let conn = state else { return }
+        var ok = amqp_channel_close_ok_t(dummy: 0)
+        _ = amqp_send_method(conn, channel, courier_method_channel_close_ok, &ok)
+    }
+
+    private func acknowledgeConnectionClose() {
+        guard let conn = state else { return }
+        var ok = amqp_connection_close_ok_t(dummy: 0)
+        _ = amqp_send_method(conn, 0, courier_method_connection_close_ok, &ok)
+    }
+}
+
+/// Lets the executor call back into the connection without keeping it alive.
+private final class IOPump: ThreadExecutorIOSource, @unchecked Sendable {
+    weak var connection: AMQPConnection?
+    init(connection: AMQPConnection) { self.connection = connection }
+
+    func service() -> ThreadExecutor.Wait {
+        guard let connection else { return .idle }
+        return connection.assumeIsolated { $0.pump() }
+    }
+}
+
+@inline(__always) private func flag(_ value: Bool) -> amqp_boolean_t { value ? 1 : 0 }
+
+extension timeval {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self.init(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    }
+}

@@ -1,0 +1,142 @@
+import Synchronization
+
+/// The deliveries of one consumer (`basic.consume`), as an async sequence.
+///
+/// The connection's thread appends deliveries as frames arrive; the consuming task takes them in
+/// batches — one lock per batch, not per message — so a fast consumer costs little more than the
+/// raw C loop. Memory is bounded by the channel's prefetch (`basic.qos`): the broker sends no more
+/// than that many unacknowledged messages.
+///
+/// The sequence ends with an ``AMQPError`` when the broker cancels the consumer (code
+/// ``AMQPError/Code/consumerCancelled``), the channel or the connection closes; it ends normally
+/// after ``AMQPChannel/cancel(consumerTag:)``.
+public struct AMQPConsumer: AsyncSequence, Sendable {
+    public typealias Element = AMQPDelivery
+
+    public let consumerTag: String
+    public let channel: AMQPChannel
+    let buffer: DeliveryBuffer
+
+    public func makeAsyncIterator() -> Iterator { Iterator(buffer: buffer) }
+
+    /// Stops this consumer; deliveries already received stay in the sequence.
+    public func cancel() async throws {
+        try await channel.cancel(consumerTag: consumerTag)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let buffer: DeliveryBuffer
+        private var local: [AMQPDelivery] = []
+        private var index = 0
+
+        init(buffer: DeliveryBuffer) { self.buffer = buffer }
+
+        public mutating func next() async throws -> AMQPDelivery? {
+            if index == local.count {
+                local = try await buffer.take()
+                index = 0
+                if local.isEmpty { return nil }
+            }
+            defer { index += 1 }
+            return local[index]
+        }
+
+        /// Up to `max` deliveries: what is already here, or waits for at least one. Empty at the end.
+        public mutating func nextBatch(max: Int) async throws -> [AMQPDelivery] {
+            if index == local.count {
+                local = try await buffer.take()
+                index = 0
+            }
+            let end = Swift.min(local.count, index + max)
+            defer { index = end }
+            return Array(local[index..<end])
+        }
+    }
+}
+
+/// A single-consumer hand-off from the connection thread to one task.
+final class DeliveryBuffer: Sendable {
+    private struct State: ~Copyable {
+        var items: [AMQPDelivery] = []
+        var waiter: CheckedContinuation<[AMQPDelivery], any Error>?
+        var finished = false
+        var failure: AMQPError?
+    }
+
+    private let state = Mutex(State())
+
+    /// Called on the connection thread for each delivery.
+    func append(_ delivery: AMQPDelivery) {
+        let waiter = state.withLock { state -> CheckedContinuation<[AMQPDelivery], any Error>? in
+            guard !state.finished else { return nil }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.items.append(delivery)
+            return nil
+        }
+        waiter?.resume(returning: [delivery])
+    }
+
+    /// Ends the sequence once the buffered deliveries are taken: normally, or with `error`.
+    func finish(_ error: AMQPError? = nil) {
+        let waiter = state.withLock { state -> CheckedContinuation<[AMQPDelivery], any Error>? in
+            guard !state.finished else { return nil }
+            state.finished = true
+            state.failure = error
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        if let waiter {
+            if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: []) }
+        }
+    }
+
+    var isFinished: Bool { state.withLock { $0.finished } }
+
+    /// Everything buffered, or waits for the next delivery; `[]` at a normal end.
+    func take() async throws -> [AMQPDelivery] {
+        if let ready = try takeIfReady() { return ready }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[AMQPDelivery], any Error>) in
+                let result = state.withLock { state -> Result<[AMQPDelivery], any Error>? in
+                    if !state.items.isEmpty {
+                        defer { state.items = [] }
+                        return .success(state.items)
+                    }
+                    if state.finished {
+                        if let failure = state.failure { return .failure(failure) }
+                        return .success([])
+                    }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let result { continuation.resume(with: result) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<[AMQPDelivery], any Error>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    private func takeIfReady() throws -> [AMQPDelivery]? {
+        try state.withLock { state -> [AMQPDelivery]? in
+            if !state.items.isEmpty {
+                var taken: [AMQPDelivery] = []
+                taken.reserveCapacity(state.items.count)
+                swap(&taken, &state.items)
+                return taken
+            }
+            if state.finished {
+                if let failure = state.failure { throw failure }
+                return []
+            }
+            return nil
+        }
+    }
+}

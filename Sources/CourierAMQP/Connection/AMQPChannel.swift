@@ -176,7 +176,7 @@ public struct AMQPChannel: Sendable, Hashable {
     ) async throws -> AMQPPublishOutcome {
         try await withCheckedThrowingContinuation { continuation in
             connection.enqueuePublish(
-                channel: id, body: body, exchange: exchange, routingKey: routingKey, properties: properties,
+                channel: id, shared: shared, body: body, exchange: exchange, routingKey: routingKey, properties: properties,
                 mandatory: mandatory
             ) { result in continuation.resume(with: result) }
         }
@@ -193,11 +193,12 @@ public struct AMQPChannel: Sendable, Hashable {
         onOutcome: @escaping @Sendable (Result<AMQPPublishOutcome, AMQPError>) -> Void
     ) {
         connection.enqueuePublish(
-            channel: id, body: body, exchange: exchange, routingKey: routingKey, properties: properties,
+            channel: id, shared: shared, body: body, exchange: exchange, routingKey: routingKey, properties: properties,
             mandatory: mandatory, completion: onOutcome)
     }
 
-    /// Publishes awaiting their confirms (queued or written, not yet answered).
+    /// Publishes not yet answered: queued for the connection thread, or written and awaiting
+    /// their confirm.
     public var outstandingConfirms: Int { shared.outstanding.load(ordering: .relaxed) }
 
     /// Returns once fewer than `limit` publishes await their confirm (at once when already so).

@@ -407,24 +407,27 @@ public actor AMQPConnection {
     }
 
     nonisolated func enqueuePublish(
-        channel: UInt16, body: [UInt8], exchange: String, routingKey: String, properties: AMQPProperties,
+        channel: UInt16, shared: ChannelShared, body: [UInt8], exchange: String, routingKey: String, properties: AMQPProperties,
         mandatory: Bool, completion: @escaping @Sendable (Result<AMQPPublishOutcome, AMQPError>) -> Void
     ) {
+        // Counted from now, so a window or `waitForConfirms` also covers publishes still queued.
+        shared.outstanding.add(1, ordering: .relaxed)
         executor.execute { [self] in
             self.assumeIsolated { connection in
                 connection.sendPublish(
-                    channel: channel, body: body, exchange: exchange, routingKey: routingKey, properties: properties,
+                    channel: channel, shared: shared, body: body, exchange: exchange, routingKey: routingKey, properties: properties,
                     mandatory: mandatory, completion: completion)
             }
         }
     }
 
     private func sendPublish(
-        channel: UInt16, body: [UInt8], exchange: String, routingKey: String, properties: AMQPProperties,
+        channel: UInt16, shared: ChannelShared, body: [UInt8], exchange: String, routingKey: String, properties: AMQPProperties,
         mandatory: Bool, completion: @escaping @Sendable (Result<AMQPPublishOutcome, AMQPError>) -> Void
     ) {
         let operation = "basic.publish to '\(exchange)' with '\(routingKey)'"
         guard let conn = state, let channelState = channels[channel] else {
+            shared.settled(1)
             completion(.failure(closedError(operation, channel: channel)))
             return
         }
@@ -439,6 +442,7 @@ public actor AMQPConnection {
         arena.recycle()
         guard status == AMQP_STATUS_OK.rawValue else {
             let error = socketError(status, operation: operation)
+            channelState.shared.settled(1)
             completion(.failure(error))
             connectionFailed(error)
             return
@@ -447,8 +451,8 @@ public actor AMQPConnection {
             _ = channelState.confirms.published(
                 token: completion, mandatory: mandatory, exchange: exchange, routingKey: routingKey,
                 messageID: properties.messageID)
-            channelState.shared.outstanding.add(1, ordering: .relaxed)
         } else {
+            channelState.shared.settled(1)
             completion(.success(.sent))
         }
     }

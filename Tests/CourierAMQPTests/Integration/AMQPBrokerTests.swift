@@ -1,0 +1,311 @@
+import CourierTesting
+import Foundation
+import Synchronization
+import Testing
+
+@testable import CourierAMQP
+
+/// Against the real RabbitMQ that `make test` starts, in this run's own vhost.
+@Suite("AMQP against the real broker")
+struct AMQPBrokerTests {
+    static func connect(_ query: String = "") async throws -> AMQPConnection {
+        try await AMQPConnection.connect(url: try TestEnvironment.amqpURL() + query)
+    }
+
+    static func body(_ i: Int) -> [UInt8] {
+        Array(#"{"eventType":"CardAddedToLibraryEvent","aggregateId":"card-\#(i)","dateTimeOccurred":"2026-11-28T10:00:00.000Z","cardId":"card-\#(i)","curatorId":"did:plc:abc"}"#.utf8)
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes.
+    static func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+
+    @Test("declare → publish with confirms → consume → ack leaves the queue empty")
+    func publishConsumeAck() async throws {
+        let connection = try await Self.connect()
+        let channel = try await connection.openChannel()
+        let queue = TestEnvironment.uniqueName("roundtrip")
+        let exchange = TestEnvironment.uniqueName("ex")
+        try await channel.declareExchange(exchange, type: .topic, durable: false, autoDelete: true)
+        try await channel.declareQueue(queue, durable: true, arguments: ["x-queue-type": "classic"])
+        try await channel.bindQueue(queue, exchange: exchange, routingKey: "CardAddedToLibraryEvent")
+
+        let publisher = try await connection.openChannel()
+        try await publisher.confirmSelect()
+        let count = 200
+        let outcomes = try await withThrowingTaskGroup(of: AMQPPublishOutcome.self) { group in
+            for i in 0..<count {
+                group.addTask {
+                    try await publisher.publish(
+                        Self.body(i), exchange: exchange, routingKey: "CardAddedToLibraryEvent",
+                        properties: AMQPProperties(
+                            contentType: "application/json", deliveryMode: .persistent, messageID: "m-\(i)",
+                            timestamp: 1_764_320_000, type: "CardAddedToLibraryEvent", appID: "courier-tests"))
+                }
+            }
+            return try await group.reduce(into: [AMQPPublishOutcome]()) { $0.append($1) }
+        }
+        #expect(outcomes.count == count)
+        #expect(outcomes.allSatisfy { $0 == .acked })
+        #expect(try await channel.declareQueuePassive(queue).messageCount == UInt32(count))
+
+        try await channel.qos(prefetchCount: 50)
+        let consumer = try await channel.consume(queue: queue)
+        var seen = Set<String>()
+        for try await delivery in consumer {
+            #expect(delivery.routingKey == "CardAddedToLibraryEvent")
+            #expect(delivery.exchange == exchange)
+            #expect(delivery.properties.isPersistent)
+            #expect(delivery.properties.contentType == "application/json")
+            #expect(delivery.properties.type == "CardAddedToLibraryEvent")
+            #expect(delivery.properties.appID == "courier-tests")
+            #expect(delivery.properties.timestamp == 1_764_320_000)
+            if let id = delivery.properties.messageID { seen.insert(id) }
+            #expect(delivery.bodyString?.contains("\"eventType\":\"CardAddedToLibraryEvent\"") == true)
+            channel.ack(delivery.deliveryTag)
+            if seen.count == count { break }
+        }
+        #expect(seen.count == count)
+        try await consumer.cancel()
+        // Closing the channel requeues anything unacked: an empty queue proves every ack arrived.
+        try await channel.close()
+        let check = try await connection.openChannel()
+        #expect(try await check.declareQueuePassive(queue).messageCount == 0)
+        try await check.deleteQueue(queue)
+        await connection.close()
+    }
+
+    @Test("nack and reject without requeue dead-letter with x-death")
+    func deadLettering() async throws {
+        let connection = try await Self.connect()
+        let channel = try await connection.openChannel()
+        let queue = TestEnvironment.uniqueName("work")
+        let dlx = TestEnvironment.uniqueName("dlx")
+        let dlq = TestEnvironment.uniqueName("dlq")
+        try await channel.declareExchange(dlx, type: .fanout, durable: false, autoDelete: true)
+        try await channel.declareQueue(dlq, durable: false, autoDelete: false)
+        try await channel.bindQueue(dlq, exchange: dlx, routingKey: "")
+        try await channel.declareQueue(
+            queue, durable: false,
+            arguments: ["x-dead-letter-exchange": .string(dlx), "x-dead-letter-routing-key": .string(queue)])
+
+        try await channel.confirmSelect()
+        for i in 0..<2 {
+            let outcome = try await channel.publish(
+                Self.body(i), exchange: "", routingKey: queue,
+                properties: AMQPProperties(deliveryMode: .persistent, messageID: "dl-\(i)"))
+            #expect(outcome == .acked)
+        }
+        let consumer = try await channel.consume(queue: queue)
+        var iterator = consumer.makeAsyncIterator()
+        let first = try #require(try await iterator.next())
+        let second = try #require(try await iterator.next())
+        channel.nack(first.deliveryTag, requeue: false)
+        channel.reject(second.deliveryTag, requeue: false)
+
+        #expect(try await Self.eventually { try await channel.declareQueuePassive(dlq).messageCount == 2 })
+        var ids: [String] = []
+        for _ in 0..<2 {
+            let dead = try #require(try await channel.get(queue: dlq, noAck: true))
+            ids.append(dead.properties.messageID ?? "")
+            let deaths = try #require(dead.properties.headers?["x-death"]?.arrayValue)
+            let death = try #require(deaths.first?.tableValue)
+            #expect(death["reason"]?.stringValue == "rejected")
+            #expect(death["queue"]?.stringValue == queue)
+            #expect(death["count"]?.intValue == 1)
+            #expect(death["routing-keys"]?.arrayValue?.first?.stringValue == queue)
+            #expect(dead.properties.headers?["x-first-death-reason"]?.stringValue == "rejected")
+        }
+        #expect(Set(ids) == ["dl-0", "dl-1"])
+        try await consumer.cancel()
+        try await channel.deleteQueue(queue)
+        try await channel.deleteQueue(dlq)
+        await connection.close()
+    }
+
+    @Test("a mandatory publish to an unbound routing key comes back as returned (312 NO_ROUTE)")
+    func mandatoryReturn() async throws {
+        let connection = try await Self.connect()
+        let channel = try await connection.openChannel()
+        let exchange = TestEnvironment.uniqueName("topic")
+        try await channel.declareExchange(exchange, type: .topic, durable: false, autoDelete: false)
+        try await channel.confirmSelect()
+        let outcome = try await channel.publish(
+            Self.body(1), exchange: exchange, routingKey: "NobodyListensEvent",
+            properties: AMQPProperties(messageID: "lost-1"), mandatory: true)
+        guard case .returned(let returned) = outcome else {
+            Issue.record("expected .returned, got \(outcome)")
+            return
+        }
+        #expect(returned.replyCode == 312)
+        #expect(returned.replyText == "NO_ROUTE")
+        #expect(returned.routingKey == "NobodyListensEvent")
+        #expect(returned.properties.messageID == "lost-1")
+        #expect(returned.body == Self.body(1))
+        // Without mandatory the same publish is simply acked (and dropped by the broker).
+        #expect(try await channel.publish(Self.body(2), exchange: exchange, routingKey: "NobodyListensEvent") == .acked)
+        try await channel.deleteExchange(exchange)
+        await connection.close()
+    }
+
+    @Test("headers of every type survive a trip through the broker")
+    func headersThroughBroker() async throws {
+        let connection = try await Self.connect()
+        let channel = try await connection.openChannel()
+        let queue = TestEnvironment.uniqueName("headers")
+        try await channel.declareQueue(queue, durable: false, autoDelete: true)
+        let headers: AMQPTable = [
+            "bool": true, "i8": .int8(-3), "u8": .uint8(250), "i16": .int16(-300), "u16": .uint16(60000),
+            "i32": .int32(-70000), "u32": .uint32(3_000_000_000), "i64": .int64(-5_000_000_000),
+            "f32": .float(0.5), "f64": .double(3.25), "decimal": .decimal(scale: 3, value: 123_456),
+            "text": "trace ✓", "bytes": .bytes([0, 159, 146, 150]), "time": .timestamp(1_764_320_000),
+            "void": .void,
+            "x-death": FieldTableTests.xDeath,
+            "nested": .table(["list": .array([1, .table(["deep": "yes"])])]),
+        ]
+        try await channel.confirmSelect()
+        #expect(try await channel.publish([1, 2, 3], exchange: "", routingKey: queue, properties: AMQPProperties(headers: headers)) == .acked)
+        let got = try #require(try await channel.get(queue: queue, noAck: true))
+        #expect(got.body == [1, 2, 3])
+        let received = try #require(got.properties.headers)
+        for (key, value) in headers {
+            #expect(received[key] == value, "header \(key)")
+        }
+        await connection.close()
+    }
+
+    @Test("an idle connection stays alive past twice the heartbeat interval")
+    func heartbeat() async throws {
+        let connection = try await Self.connect("?heartbeat=1")
+        #expect(await connection.heartbeat == 1)
+        let channel = try await connection.openChannel()
+        try await Task.sleep(for: .seconds(3.5))
+        #expect(await connection.isOpen)
+        let queue = TestEnvironment.uniqueName("alive")
+        let info = try await channel.declareQueue(queue, durable: false, autoDelete: true)
+        #expect(info.name == queue)
+        await connection.close()
+    }
+
+    @Test("a refused operation says which, with the broker's code; the connection lives on")
+    func brokerErrors() async throws {
+        let connection = try await Self.connect()
+        let channel = try await connection.openChannel()
+        let missing = TestEnvironment.uniqueName("missing")
+        await #expect {
+            try await channel.declareQueuePassive(missing)
+        } throws: { error in
+            let error = error as? AMQPError
+            return error?.code == .channelClosed && error?.replyCode == 404 && error?.operation.contains(missing) == true
+                && error?.replyText?.contains("NOT_FOUND") == true
+        }
+        #expect(!channel.isOpen)
+        await #expect(throws: AMQPError.self) { try await channel.declareQueue("anything") }
+
+        let other = try await connection.openChannel()
+        let queue = TestEnvironment.uniqueName("typed")
+        try await other.declareQueue(queue, durable: true, arguments: ["x-queue-type": "quorum"])
+        await #expect {
+            try await other.declareQueue(queue, durable: true, arguments: ["x-queue-type": "classic"])
+        } throws: { error in
+            let error = error as? AMQPError
+            return error?.replyCode == 406 && error?.replyText?.contains("PRECONDITION_FAILED") == true
+                && error?.replyText?.contains("x-queue-type") == true
+        }
+        #expect(await connection.isOpen)
+        let cleanup = try await connection.openChannel()
+        try await cleanup.deleteQueue(queue)
+        await connection.close()
+    }
+
+    @Test("a wrong password is refused with an error that does not contain it")
+    func wrongPassword() async throws {
+        var configuration = try AMQPConfiguration(url: try TestEnvironment.amqpURL())
+        let wrong = "definitely-wrong-\(UUID().uuidString)"
+        configuration.password = wrong
+        do {
+            _ = try await AMQPConnection.connect(configuration)
+            Issue.record("login with a wrong password succeeded")
+        } catch let error as AMQPError {
+            #expect(error.code == .accessRefused)
+            #expect(!error.description.contains(wrong))
+            #expect(error.description.contains("***"))
+        }
+    }
+
+    @Test("a consumer whose queue is deleted ends with consumerCancelled")
+    func consumerCancelledByBroker() async throws {
+        let connection = try await Self.connect()
+        let channel = try await connection.openChannel()
+        let queue = TestEnvironment.uniqueName("doomed")
+        try await channel.declareQueue(queue, durable: false)
+        let consumer = try await channel.consume(queue: queue)
+        let admin = try await connection.openChannel()
+        try await admin.deleteQueue(queue)
+        await #expect {
+            for try await _ in consumer {}
+        } throws: { error in
+            (error as? AMQPError)?.code == .consumerCancelled
+        }
+        #expect(channel.isOpen, "a broker-side cancel leaves the channel usable")
+        await connection.close()
+    }
+
+    @Test("streaming publishes with a bounded window are all confirmed")
+    func streamingWindow() async throws {
+        let connection = try await Self.connect()
+        let channel = try await connection.openChannel()
+        let queue = TestEnvironment.uniqueName("stream")
+        try await channel.declareQueue(queue, durable: true)
+        try await channel.confirmSelect()
+        let acked = Atomic<Int>(0)
+        let maxSeen = Atomic<Int>(0)
+        let total = 5000
+        for i in 0..<total {
+            await channel.waitForConfirmWindow(below: 500)
+            _ = maxSeen.max(channel.outstandingConfirms, ordering: .relaxed)
+            channel.publish(Self.body(i), exchange: "", routingKey: queue, properties: AMQPProperties(deliveryMode: .persistent)) { result in
+                if case .success(.acked) = result { acked.add(1, ordering: .relaxed) }
+            }
+        }
+        await channel.waitForConfirms()
+        #expect(acked.load(ordering: .relaxed) == total)
+        #expect(maxSeen.load(ordering: .relaxed) <= 500)
+        #expect(try await channel.declareQueuePassive(queue).messageCount == UInt32(total))
+        #expect(try await channel.purgeQueue(queue) == UInt32(total))
+        try await channel.deleteQueue(queue)
+        await connection.close()
+    }
+
+    @Test("after close, operations fail with connectionClosed and publishes do not hang")
+    func closed() async throws {
+        let connection = try await Self.connect()
+        let channel = try await connection.openChannel()
+        try await channel.confirmSelect()
+        await connection.close()
+        #expect(await connection.isOpen == false)
+        await #expect {
+            try await channel.publish([1], exchange: "", routingKey: "x")
+        } throws: { error in
+            (error as? AMQPError)?.code == .connectionClosed
+        }
+        await #expect(throws: AMQPError.self) { try await connection.openChannel() }
+    }
+
+    @Test("nothing unreachable hangs: connecting to a closed port fails fast")
+    func unreachable() async throws {
+        let start = ContinuousClock.now
+        await #expect {
+            _ = try await AMQPConnection.connect(url: "amqp://u:p@127.0.0.1:1/?connection_timeout=2000")
+        } throws: { error in
+            (error as? AMQPError)?.code == .connectionFailed
+        }
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+}

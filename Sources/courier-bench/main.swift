@@ -1,0 +1,209 @@
+// courier-bench: Courier's performance figures, measured against plain librabbitmq in the same run.
+//
+//   courier-bench [--messages N] [--rounds R] [--scenario NAME]...
+//
+// Broker: $COURIER_TEST_AMQP_URL (what `make bench` provides: a vhost of its own), else $AMQP_URL.
+// Each scenario runs R rounds, alternating which side goes first, on a fresh durable classic
+// queue, with persistent ~300-byte JSON messages; the table shows the best round of each side.
+// Build with `-c release` (`make bench` does).
+
+import CourierAMQP
+import Foundation
+
+struct Options {
+    var messages = 50_000
+    var rounds = 2
+    var scenarios: Set<String> = []
+
+    init(_ arguments: [String]) throws {
+        var it = arguments.makeIterator()
+        while let argument = it.next() {
+            func value() throws -> String {
+                guard let v = it.next() else { throw BenchError("\(argument) needs a value") }
+                return v
+            }
+            switch argument {
+            case "--messages":
+                guard let n = Int(try value()), n > 0 else { throw BenchError("--messages takes a positive number") }
+                messages = n
+            case "--rounds":
+                guard let n = Int(try value()), n > 0 else { throw BenchError("--rounds takes a positive number") }
+                rounds = n
+            case "--scenario": scenarios.insert(try value())
+            case "-h", "--help":
+                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000]...")
+                exit(0)
+            default: throw BenchError("unknown argument \(argument)")
+            }
+        }
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// ~300 bytes of JSON, shaped like a Semble event.
+let sampleBody: [UInt8] = Array(
+    """
+    {"eventType":"CardAddedToLibraryEvent","aggregateId":"3f1c2a9e-8b7d-4c6e-9a21-5d4f0b7e6c13","dateTimeOccurred":"2026-11-28T10:15:30.123Z","cardId":"3f1c2a9e-8b7d-4c6e-9a21-5d4f0b7e6c13","curatorId":"did:plc:7iza6de2dwap2sbkpav7c6c6","addedAt":"2026-11-28T10:15:30.123Z","schemaVersion":1}
+    """.utf8)
+
+struct Row {
+    var scenario: String
+    var raw: Double
+    var courier: Double
+    var ratio: Double { courier / raw }
+}
+
+func rate(_ count: Int, _ duration: Duration) -> Double {
+    let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    return Double(count) / seconds
+}
+
+/// Our publisher: streaming confirms with a bounded window, through ``AMQPChannel``.
+func courierPublish(_ connection: AMQPConnection, queue: String, count: Int, window: Int) async throws -> Duration {
+    let channel = try await connection.openChannel()
+    try await channel.confirmSelect()
+    let properties = AMQPProperties(contentType: "application/json", deliveryMode: .persistent, type: "CardAddedToLibraryEvent")
+    let failures = FailureCounter()
+    let start = ContinuousClock.now
+    for _ in 0..<count {
+        await channel.waitForConfirmWindow(below: window)
+        channel.publish(sampleBody, exchange: "", routingKey: queue, properties: properties) { result in
+            if case .success(.acked) = result { return }
+            failures.record()
+        }
+    }
+    await channel.waitForConfirms()
+    let elapsed = ContinuousClock.now - start
+    try await channel.close()
+    if failures.count > 0 { throw BenchError("\(failures.count) publishes were not acked") }
+    return elapsed
+}
+
+/// Our consumer: manual acks through ``AMQPConsumer``.
+func courierConsume(_ connection: AMQPConnection, queue: String, count: Int, prefetch: UInt16, ackEvery: Int) async throws -> Duration {
+    let channel = try await connection.openChannel()
+    try await channel.qos(prefetchCount: prefetch)
+    let consumer = try await channel.consume(queue: queue)
+    var iterator = consumer.makeAsyncIterator()
+    let start = ContinuousClock.now
+    var received = 0
+    var lastTag: UInt64 = 0
+    while received < count {
+        guard let delivery = try await iterator.next() else { throw BenchError("consumer ended early") }
+        received += 1
+        lastTag = delivery.deliveryTag
+        if ackEvery == 1 {
+            channel.ack(lastTag)
+        } else if received % ackEvery == 0 {
+            channel.ack(lastTag, multiple: true)
+        }
+    }
+    if ackEvery > 1, count % ackEvery != 0 { channel.ack(lastTag, multiple: true) }
+    let elapsed = ContinuousClock.now - start
+    try await consumer.cancel()
+    try await channel.close()
+    return elapsed
+}
+
+final class FailureCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func record() { lock.withLock { value += 1 } }
+    var count: Int { lock.withLock { value } }
+}
+
+func withFreshQueue<T>(_ connection: AMQPConnection, _ body: (String) async throws -> T) async throws -> T {
+    let channel = try await connection.openChannel()
+    let queue = "bench_\(UUID().uuidString.prefix(8).lowercased())"
+    try await channel.declareQueue(queue, durable: true, arguments: ["x-queue-type": "classic"])
+    do {
+        let result = try await body(queue)
+        try await channel.deleteQueue(queue)
+        try await channel.close()
+        return result
+    } catch {
+        _ = try? await channel.deleteQueue(queue)
+        throw error
+    }
+}
+
+func run() async throws {
+    let options = try Options(Array(CommandLine.arguments.dropFirst()))
+    let environment = ProcessInfo.processInfo.environment
+    guard let url = environment["COURIER_TEST_AMQP_URL"] ?? environment["AMQP_URL"] else {
+        throw BenchError("set COURIER_TEST_AMQP_URL or AMQP_URL (make bench does)")
+    }
+    let configuration = try AMQPConfiguration(url: url)
+    let connection = try await AMQPConnection.connect(configuration)
+    let n = options.messages
+    let window = 1000
+    print("courier-bench: \(n) persistent \(sampleBody.count)-byte messages per round, \(options.rounds) rounds, broker \(configuration.redactedURL)")
+
+    typealias Side = (String) async throws -> Duration
+    let scenarios: [(key: String, name: String, fill: Bool, raw: Side, courier: Side)] = [
+        (
+            "publish", "publish, streaming confirms (window \(window))", false,
+            { try await RawLibrabbitmqBaseline.publishWithConfirms(configuration, queue: $0, body: sampleBody, count: n, window: window) },
+            { try await courierPublish(connection, queue: $0, count: n, window: window) }
+        ),
+        (
+            "consume-100", "consume, prefetch 100, ack each", true,
+            { try await RawLibrabbitmqBaseline.consume(configuration, queue: $0, count: n, prefetch: 100, ackEvery: 1) },
+            { try await courierConsume(connection, queue: $0, count: n, prefetch: 100, ackEvery: 1) }
+        ),
+        (
+            "consume-1000", "consume, prefetch 1000, multiple ack per 100", true,
+            { try await RawLibrabbitmqBaseline.consume(configuration, queue: $0, count: n, prefetch: 1000, ackEvery: 100) },
+            { try await courierConsume(connection, queue: $0, count: n, prefetch: 1000, ackEvery: 100) }
+        ),
+    ]
+
+    var rows: [Row] = []
+    for scenario in scenarios where options.scenarios.isEmpty || options.scenarios.contains(scenario.key) {
+        var best = (raw: 0.0, courier: 0.0)
+        for round in 0..<options.rounds {
+            let order = round % 2 == 0 ? [true, false] : [false, true]
+            for isRaw in order {
+                let elapsed = try await withFreshQueue(connection) { queue in
+                    if scenario.fill { _ = try await courierPublish(connection, queue: queue, count: n, window: window) }
+                    return try await (isRaw ? scenario.raw : scenario.courier)(queue)
+                }
+                let r = rate(n, elapsed)
+                if isRaw { best.raw = max(best.raw, r) } else { best.courier = max(best.courier, r) }
+                FileHandle.standardError.write(
+                    Data("  \(scenario.key) round \(round + 1) \(isRaw ? "raw    " : "courier"): \(Int(r)) msg/s\n".utf8))
+            }
+        }
+        rows.append(Row(scenario: scenario.name, raw: best.raw, courier: best.courier))
+    }
+    await connection.close()
+
+    func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+        let padding = String(repeating: " ", count: max(0, width - s.count))
+        return right ? padding + s : s + padding
+    }
+    func number(_ x: Double) -> String {
+        let formatter = NumberFormatter()
+        formatter.numberStyle = .decimal
+        formatter.maximumFractionDigits = 0
+        return formatter.string(from: NSNumber(value: x)) ?? "\(Int(x))"
+    }
+    print()
+    print(pad("scenario", 46) + pad("raw C msg/s", 14, right: true) + pad("courier msg/s", 16, right: true) + pad("ratio", 8, right: true) + "  target")
+    for row in rows {
+        print(
+            pad(row.scenario, 46) + pad(number(row.raw), 14, right: true) + pad(number(row.courier), 16, right: true)
+                + pad(String(format: "%.2f", row.ratio), 8, right: true) + "  ≥ 0.90 " + (row.ratio >= 0.9 ? "ok" : "MISSED"))
+    }
+}
+
+do {
+    try await run()
+} catch {
+    FileHandle.standardError.write(Data("courier-bench: \(error)\n".utf8))
+    exit(1)
+}

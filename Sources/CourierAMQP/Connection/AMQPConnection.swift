@@ -197,8 +197,8 @@ public actor AMQPConnection {
     private func fail(_ channel: ChannelState, with error: AMQPError) {
         channel.shared.markClosed()
         let tokens = channel.confirms.drain()
-        if !tokens.isEmpty { channel.shared.settled(tokens.count) }
         for token in tokens { token(.failure(error)) }
+        if !tokens.isEmpty { channel.shared.settled(tokens.count) }
         for buffer in channel.consumers.values { buffer.finish(error) }
         channel.consumers.removeAll()
     }
@@ -427,8 +427,8 @@ public actor AMQPConnection {
     ) {
         let operation = "basic.publish to '\(exchange)' with '\(routingKey)'"
         guard let conn = state, let channelState = channels[channel] else {
-            shared.settled(1)
             completion(.failure(closedError(operation, channel: channel)))
+            shared.settled(1)
             return
         }
         var cProperties = arena.properties(properties)
@@ -442,8 +442,8 @@ public actor AMQPConnection {
         arena.recycle()
         guard status == AMQP_STATUS_OK.rawValue else {
             let error = socketError(status, operation: operation)
-            channelState.shared.settled(1)
             completion(.failure(error))
+            channelState.shared.settled(1)
             connectionFailed(error)
             return
         }
@@ -452,8 +452,8 @@ public actor AMQPConnection {
                 token: completion, mandatory: mandatory, exchange: exchange, routingKey: routingKey,
                 messageID: properties.messageID)
         } else {
-            channelState.shared.settled(1)
             completion(.success(.sent))
+            channelState.shared.settled(1)
         }
     }
 
@@ -533,8 +533,9 @@ public actor AMQPConnection {
             }
             guard let state = channels[channel] else { return }
             let settled = state.confirms.settle(tag: tag, multiple: multiple, acked: acked)
-            if !settled.isEmpty { state.shared.settled(settled.count) }
             for (token, outcome) in settled { token(.success(outcome)) }
+            // After the callbacks: whoever waits for the window sees their effects.
+            if !settled.isEmpty { state.shared.settled(settled.count) }
 
         case courier_method_basic_return:
             let ret = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee

@@ -31,7 +31,10 @@ public actor AMQPConnection {
         let shared = ChannelShared()
         var confirming = false
         var confirms = ConfirmTracker<@Sendable (Result<AMQPPublishOutcome, AMQPError>) -> Void>()
-        var consumers: [String: DeliveryBuffer] = [:]
+        var consumers: [String: (buffer: DeliveryBuffer, noAck: Bool)] = [:]
+        var ledger = DeliveryTagLedger()
+        /// Acks queued by the application, sent (coalesced) before the thread next reads or sleeps.
+        var pendingAcks: [(tag: UInt64, multiple: Bool)] = []
     }
 
     private init(configuration: AMQPConfiguration, logger: Logger) {
@@ -169,8 +172,9 @@ public actor AMQPConnection {
     /// Closes the connection cleanly (`connection.close`): consumers end, unanswered publishes
     /// fail with `connectionClosed`. Safe to call twice.
     public func close() {
-        guard let conn = state else { return }
-        if failure == nil {
+        guard state != nil else { return }
+        flushAllAcks()
+        if let conn = state, failure == nil {
             let reply = amqp_connection_close(conn, AMQP_REPLY_SUCCESS)
             if reply.reply_type != AMQP_RESPONSE_NORMAL {
                 logger.debug("connection.close did not complete cleanly")
@@ -199,7 +203,7 @@ public actor AMQPConnection {
         let tokens = channel.confirms.drain()
         for token in tokens { token(.failure(error)) }
         if !tokens.isEmpty { channel.shared.settled(tokens.count) }
-        for buffer in channel.consumers.values { buffer.finish(error) }
+        for consumer in channel.consumers.values { consumer.buffer.finish(error) }
         channel.consumers.removeAll()
     }
 
@@ -226,6 +230,7 @@ public actor AMQPConnection {
     }
 
     func closeChannel(_ id: UInt16) throws {
+        flushAcks(channel: id)
         guard let channel = channels[id], let conn = state else { return }
         let reply = amqp_channel_close(conn, id, AMQP_REPLY_SUCCESS)
         channels[id] = nil
@@ -341,19 +346,20 @@ public actor AMQPConnection {
         }
         let tag = CDecoding.string(ok.pointee.consumer_tag)
         let buffer = DeliveryBuffer()
-        state.consumers[tag] = buffer
+        state.consumers[tag] = (buffer, noAck)
         return AMQPConsumer(consumerTag: tag, channel: channel, buffer: buffer)
     }
 
     func cancel(channel: UInt16, consumerTag: String) throws {
         let operation = "basic.cancel '\(consumerTag)'"
+        flushAcks(channel: channel)
         let conn = try live(operation, channel: channel)
         defer { arena.recycle() }
         _ = amqp_basic_cancel(conn, channel, arena.bytes(consumerTag))
         try check(operation, channel: channel)
         // Deliveries that raced the cancel are still in librabbitmq's queue: hand them over first.
         drainQueuedFrames()
-        channels[channel]?.consumers.removeValue(forKey: consumerTag)?.finish()
+        channels[channel]?.consumers.removeValue(forKey: consumerTag)?.buffer.finish()
     }
 
     func get(channel: UInt16, queue: String, noAck: Bool) throws -> AMQPDelivery? {
@@ -369,6 +375,7 @@ public actor AMQPConnection {
         let exchange = CDecoding.string(ok.exchange)
         let routingKey = CDecoding.string(ok.routing_key)
         let count = ok.message_count
+        channels[channel]?.ledger.delivered(tag, settled: noAck)
         guard let (properties, body) = readContent(channel: channel, operation: operation) else {
             throw failure ?? AMQPError(code: .protocolError, operation: operation)
         }
@@ -390,20 +397,43 @@ public actor AMQPConnection {
     }
 
     private func sendSettlement(channel: UInt16, _ kind: Settlement, deliveryTag: UInt64, multiple: Bool, requeue: Bool) {
-        guard let conn = state, channels[channel] != nil else {
+        guard let state = channels[channel] else {
             // The channel is gone, so the broker has already requeued the delivery.
             logger.debug("\(kind) of \(deliveryTag) dropped: channel \(channel) is closed")
             return
         }
-        let status: Int32
-        switch kind {
-        case .ack: status = amqp_basic_ack(conn, channel, deliveryTag, flag(multiple))
-        case .nack: status = amqp_basic_nack(conn, channel, deliveryTag, flag(multiple), flag(requeue))
-        case .reject: status = amqp_basic_reject(conn, channel, deliveryTag, flag(requeue))
+        if kind == .ack {
+            state.pendingAcks.append((deliveryTag, multiple))
+            return
         }
+        flushAcks(channel: channel)  // keep the application's order
+        guard let conn = self.state else { return }
+        state.ledger.settle(deliveryTag, multiple: multiple)
+        let status =
+            kind == .nack
+            ? amqp_basic_nack(conn, channel, deliveryTag, flag(multiple), flag(requeue))
+            : amqp_basic_reject(conn, channel, deliveryTag, flag(requeue))
         if status != AMQP_STATUS_OK.rawValue {
             connectionFailed(socketError(status, operation: "basic.\(kind)"))
         }
+    }
+
+    /// Sends the acks queued on `channel`, coalesced where the ledger allows.
+    private func flushAcks(channel: UInt16) {
+        guard let state = channels[channel], !state.pendingAcks.isEmpty, let conn = self.state else { return }
+        let frames = state.ledger.frames(for: state.pendingAcks)
+        state.pendingAcks.removeAll(keepingCapacity: true)
+        for frame in frames {
+            let status = amqp_basic_ack(conn, channel, frame.tag, flag(frame.multiple))
+            if status != AMQP_STATUS_OK.rawValue {
+                connectionFailed(socketError(status, operation: "basic.ack"))
+                return
+            }
+        }
+    }
+
+    private func flushAllAcks() {
+        for (id, state) in channels where !state.pendingAcks.isEmpty { flushAcks(channel: id) }
     }
 
     nonisolated func enqueuePublish(
@@ -461,6 +491,7 @@ public actor AMQPConnection {
 
     /// Reads what the socket has, without blocking; says what to wait for next.
     fileprivate func pump() -> ThreadExecutor.Wait {
+        flushAllAcks()
         guard let conn = state else { return .idle }
         let budget = 512
         var handled = 0
@@ -513,9 +544,11 @@ public actor AMQPConnection {
             let delivery = AMQPDelivery(
                 deliveryTag: tag, redelivered: redelivered, exchange: exchange, routingKey: routingKey,
                 consumerTag: consumerTag, properties: properties, body: body)
-            if let buffer = channels[channel]?.consumers[consumerTag], !buffer.isFinished {
-                buffer.append(delivery)
+            if let consumer = channels[channel]?.consumers[consumerTag], !consumer.buffer.isFinished {
+                channels[channel]?.ledger.delivered(tag, settled: consumer.noAck)
+                consumer.buffer.append(delivery)
             } else {
+                channels[channel]?.ledger.delivered(tag, settled: false)
                 // Raced a cancel: give it back to the queue rather than hold it unacked.
                 sendSettlement(channel: channel, .reject, deliveryTag: tag, multiple: false, requeue: true)
             }
@@ -557,7 +590,7 @@ public actor AMQPConnection {
             let cancel = decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
             let consumerTag = CDecoding.string(cancel.consumer_tag)
             logger.warning("the broker cancelled consumer \(consumerTag)")
-            channels[channel]?.consumers.removeValue(forKey: consumerTag)?.finish(
+            channels[channel]?.consumers.removeValue(forKey: consumerTag)?.buffer.finish(
                 AMQPError(
                     code: .consumerCancelled, operation: "consume",
                     replyText: "the broker cancelled consumer '\(consumerTag)' (queue deleted, node restart, or consumer_timeout)",

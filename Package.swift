@@ -76,5 +76,6 @@ let package = Package(
         .testTarget(name: "CourierConcurrencyTests", dependencies: ["CourierConcurrency"]),
         .testTarget(name: "CourierAMQPTests", dependencies: ["CourierAMQP", "CourierTesting"]),
         .testTarget(name: "CourierPostgresTests", dependencies: ["CourierPostgres", "CourierTesting"]),
+        .testTarget(name: "CourierdTests", dependencies: ["courierd", "CourierTesting"]),
     ]
 )

@@ -32,3 +32,18 @@ public enum TestEnvironment {
         return value
     }
 }
+
+extension TestEnvironment {
+    /// The path of an executable product built beside the test bundle (e.g. `courierd`).
+    public static func productPath(_ name: String) throws -> String {
+        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = testBinary.deletingLastPathComponent()
+        // On Linux the tests run from `.build/<triple>/debug/<package>PackageTests.xctest`.
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent(name).path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        throw Missing(variable: "the built product '\(name)' next to \(testBinary.path)")
+    }
+}

@@ -15,18 +15,21 @@ struct CourierdProcessTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.productPath("courierd"))
         process.environment = environment.merging(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]) { a, _ in a }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let output = OutputCollector()
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if !data.isEmpty { output.append(data) }
-        }
+        // Output goes to a file, not a Pipe with a readabilityHandler: dispatch sources on pipe
+        // descriptors closed under them crash libdispatch's event loop on Linux.
+        let logURL = FileManager.default.temporaryDirectory.appendingPathComponent("courierd-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: logURL) }
+        let logHandle = try FileHandle(forWritingTo: logURL)
+        defer { try? logHandle.close() }
+        process.standardOutput = logHandle
+        process.standardError = logHandle
+        func output() -> String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
         try process.run()
         let deadline = ContinuousClock.now + timeout
         if let marker {
-            while process.isRunning, !output.text.contains(marker), ContinuousClock.now < deadline {
+            while process.isRunning, !output().contains(marker), ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(50))
             }
             if process.isRunning { kill(process.processIdentifier, SIGTERM) }
@@ -39,9 +42,7 @@ struct CourierdProcessTests {
             Issue.record("courierd did not exit in time")
         }
         process.waitUntilExit()
-        pipe.fileHandleForReading.readabilityHandler = nil
-        if let rest = try? pipe.fileHandleForReading.readToEnd() { output.append(rest) }
-        return Run(status: process.terminationStatus, output: output.text)
+        return Run(status: process.terminationStatus, output: output())
     }
 
     @Test("connects to both services, says it is ready, and exits 0 on SIGTERM")
@@ -79,11 +80,4 @@ struct CourierdProcessTests {
         let components = try #require(URLComponents(string: url))
         return try #require(components.password)
     }
-}
-
-final class OutputCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    func append(_ more: Data) { lock.withLock { data.append(more) } }
-    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }

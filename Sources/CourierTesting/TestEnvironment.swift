@@ -16,6 +16,9 @@ public enum TestEnvironment {
     /// `amqp://user:password@host:port/vhost` for this run's own vhost.
     public static func amqpURL() throws -> String { try value("COURIER_TEST_AMQP_URL") }
 
+    /// The same vhost over TLS: `amqps://…@localhost:port/vhost?cacertfile=…` (the local CA).
+    public static func amqpsURL() throws -> String { try value("COURIER_TEST_AMQPS_URL") }
+
     /// `postgres://user:password@host:port/database` for this run's own database.
     public static func databaseURL() throws -> String { try value("COURIER_TEST_DATABASE_URL") }
 

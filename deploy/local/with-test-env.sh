@@ -5,7 +5,7 @@
 #
 # 1. `services.sh up` (project-local RabbitMQ + PostgreSQL; quick no-op when already up),
 # 2. creates vhost + database courier_test_<date>_<pid>_<random>, owned/usable by `courier`,
-# 3. exports COURIER_TEST_AMQP_URL, COURIER_TEST_DATABASE_URL, COURIER_TEST_VHOST,
+# 3. exports COURIER_TEST_AMQP_URL, COURIER_TEST_AMQPS_URL (TLS), COURIER_TEST_DATABASE_URL, COURIER_TEST_VHOST,
 #    COURIER_TEST_DATABASE and everything from .local/services.env, runs the command,
 # 4. always deletes the vhost and the database afterwards, and exits with the command's status.
 #
@@ -101,6 +101,7 @@ ENCODED_NAME=$(urlencode "$NAME")
 export COURIER_TEST_VHOST="$NAME"
 export COURIER_TEST_DATABASE="$NAME"
 export COURIER_TEST_AMQP_URL="amqp://$COURIER_LOCAL_USER:$COURIER_LOCAL_PASSWORD@127.0.0.1:$COURIER_RABBITMQ_PORT/$ENCODED_NAME"
+export COURIER_TEST_AMQPS_URL="amqps://$COURIER_LOCAL_USER:$COURIER_LOCAL_PASSWORD@localhost:$COURIER_RABBITMQ_TLS_PORT/$ENCODED_NAME?cacertfile=$COURIER_TLS_CA_FILE"
 export COURIER_TEST_DATABASE_URL="postgres://$COURIER_LOCAL_USER:$COURIER_LOCAL_PASSWORD@127.0.0.1:$COURIER_POSTGRES_PORT/$ENCODED_NAME"
 
 log "vhost + database $NAME (rabbitmq 127.0.0.1:$COURIER_RABBITMQ_PORT, postgres 127.0.0.1:$COURIER_POSTGRES_PORT)"

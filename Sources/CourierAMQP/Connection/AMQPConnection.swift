@@ -119,7 +119,11 @@ public actor AMQPConnection {
         var connectTimeout = timeval(config.connectionTimeout)
         let openStatus = amqp_socket_open_noblock(socket, config.host, Int32(config.port), &connectTimeout)
         guard openStatus == AMQP_STATUS_OK.rawValue else {
-            throw fail("cannot reach \(config.host):\(config.port)", status: openStatus)
+            let tlsFailed = [AMQP_STATUS_SSL_ERROR, AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED, AMQP_STATUS_SSL_PEER_VERIFY_FAILED,
+                AMQP_STATUS_SSL_CONNECTION_FAILED].contains { $0.rawValue == openStatus }
+            throw fail(
+                tlsFailed ? "TLS handshake with \(config.host):\(config.port) failed" : "cannot reach \(config.host):\(config.port)",
+                status: openStatus)
         }
         var handshakeTimeout = timeval(config.connectionTimeout)
         amqp_set_handshake_timeout(conn, &handshakeTimeout)

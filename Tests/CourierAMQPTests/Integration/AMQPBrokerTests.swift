@@ -298,6 +298,36 @@ struct AMQPBrokerTests {
         await #expect(throws: AMQPError.self) { try await connection.openChannel() }
     }
 
+    @Test("amqps: the same operations over librabbitmq's TLS socket, verifying the broker's certificate")
+    func tls() async throws {
+        let url = try TestEnvironment.amqpsURL()
+        let configuration = try AMQPConfiguration(url: url)
+        #expect(configuration.tls?.verifyPeer == true)
+        #expect(configuration.tls?.caCertificatePath != nil)
+        let connection = try await AMQPConnection.connect(configuration)
+        let channel = try await connection.openChannel()
+        let queue = TestEnvironment.uniqueName("tls")
+        try await channel.declareQueue(queue, durable: false, autoDelete: true)
+        try await channel.confirmSelect()
+        #expect(try await channel.publish(Self.body(7), exchange: "", routingKey: queue) == .acked)
+        let got = try #require(try await channel.get(queue: queue, noAck: true))
+        #expect(got.body == Self.body(7))
+        await connection.close()
+    }
+
+    @Test("amqps: a broker certificate from an unknown CA is refused")
+    func tlsUntrusted() async throws {
+        var configuration = try AMQPConfiguration(url: try TestEnvironment.amqpsURL())
+        configuration.tls?.caCertificatePath = nil  // the system's CAs do not know the local one
+        await #expect {
+            _ = try await AMQPConnection.connect(configuration)
+        } throws: { error in
+            let error = error as? AMQPError
+            return error?.code == .connectionFailed && error?.libraryStatus?.contains("verification failed") == true
+                && error?.replyText?.contains("TLS handshake") == true
+        }
+    }
+
     @Test("nothing unreachable hangs: connecting to a closed port fails fast")
     func unreachable() async throws {
         let start = ContinuousClock.now

@@ -17,7 +17,7 @@ import Synchronization
 /// non-blocking I/O, then sleeps in `poll(2)` on the source's socket *and* a self-pipe that
 /// `enqueue` writes to. New work therefore wakes the thread at once — acks, publishes and
 /// shutdown are never starved by a wait for network input — and network input wakes it too.
-public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
+public final class ThreadExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
     /// What the thread should wait for once its queue is empty.
     public struct Wait: Sendable, Equatable {
         /// A file descriptor to wait on for readability, or -1.
@@ -44,6 +44,7 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     private struct State: ~Copyable {
         var queue: [Work] = []
         var sleeping = false
+        var serviceRequested = false
         var stopRequested = false
         var ioSource: (any ThreadExecutorIOSource)?
     }
@@ -90,6 +91,13 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
         UnownedSerialExecutor(ordinary: self)
     }
 
+    /// As a task executor, the thread can also run a task's nonisolated code: a loop that
+    /// consumes deliveries and acks them then stays on the connection's thread instead of
+    /// bouncing between it and the cooperative pool (`withTaskExecutorPreference`).
+    public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
+        UnownedTaskExecutor(ordinary: self)
+    }
+
     public func checkIsolated() {
         precondition(isCurrentThread, "not on the '\(name)' executor thread")
     }
@@ -114,6 +122,21 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     public func setIOSource(_ source: (any ThreadExecutorIOSource)?) {
         state.withLock { $0.ioSource = source }
         wake()
+    }
+
+    /// Makes the thread call its I/O source's `service` soon — right after the work it is running,
+    /// or at once when it sleeps. For state the source keeps in its own lock-protected lists
+    /// (queued acks): cheaper than a closure, and no wake-up when the thread is busy anyway.
+    public func requestService() {
+        let mustWake = state.withLock { state -> Bool in
+            state.serviceRequested = true
+            if state.sleeping {
+                state.sleeping = false
+                return true
+            }
+            return false
+        }
+        if mustWake { wake() }
     }
 
     /// Asks the thread to finish: queued work still runs, then the thread exits and releases the
@@ -157,14 +180,17 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
         threadID.store(Self.currentThreadID(), ordering: .releasing)
         var batch: [Work] = []
         batch.reserveCapacity(64)
+        var socketReady = false
         while true {
             let (source, stop) = state.withLock { state -> ((any ThreadExecutorIOSource)?, Bool) in
                 swap(&batch, &state.queue)
+                state.serviceRequested = false  // service() below runs after this point
                 return (state.ioSource, state.stopRequested)
             }
             for work in batch {
                 switch work {
-                case .job(let job): job.runSynchronously(on: asUnownedSerialExecutor())
+                case .job(let job):
+                    job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
                 case .closure(let body): body()
                 }
             }
@@ -172,12 +198,15 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
             batch.removeAll(keepingCapacity: true)
             if stop && !ranWork { break }
 
-            let wait = source?.service() ?? .idle
-            if wait.timeoutMilliseconds == 0 { continue }
-            if ranWork { continue }  // look at the queue again before sleeping
+            let wait = source?.service(socketReady: socketReady) ?? .idle
+            socketReady = false
+            if wait.timeoutMilliseconds == 0 {
+                socketReady = true
+                continue
+            }
 
             let sleep = state.withLock { state -> Bool in
-                guard state.queue.isEmpty, !state.stopRequested else { return false }
+                guard state.queue.isEmpty, !state.serviceRequested, !state.stopRequested else { return false }
                 state.sleeping = true
                 return true
             }
@@ -186,8 +215,10 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
             if wait.fileDescriptor >= 0 {
                 fds.append(pollfd(fd: wait.fileDescriptor, events: Int16(POLLIN), revents: 0))
             }
-            _ = poll(&fds, nfds_t(fds.count), wait.timeoutMilliseconds)
+            let ready = poll(&fds, nfds_t(fds.count), wait.timeoutMilliseconds)
             state.withLock { $0.sleeping = false }
+            // Readable, or the timeout passed (time for the source's housekeeping, e.g. heartbeats).
+            socketReady = fds.count > 1 && (ready == 0 || fds[1].revents != 0)
             if fds[0].revents != 0 {
                 var drain = [UInt8](repeating: 0, count: 64)
                 while read(wakeReadFD, &drain, drain.count) > 0 {}
@@ -199,8 +230,11 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
 
 /// Non-blocking I/O done on a ``ThreadExecutor``'s thread between batches of work.
 public protocol ThreadExecutorIOSource: AnyObject, Sendable {
-    /// Called on the executor thread whenever its queue has been drained: read what is available
-    /// without blocking, and say what to wait for next. Return ``ThreadExecutor/Wait/again`` to be
-    /// called again before sleeping.
-    func service() -> ThreadExecutor.Wait
+    /// Called on the executor thread whenever its queue has been drained: handle what is already
+    /// buffered, read from the socket only when `socketReady` (it was readable, or the wait's
+    /// timeout passed), and say what to wait for next. Return ``ThreadExecutor/Wait/again`` to be
+    /// called again, with `socketReady`, before sleeping.
+    ///
+    /// Reading only on readiness saves a failed `recv` and a zero-timeout `poll` per wake-up.
+    func service(socketReady: Bool) -> ThreadExecutor.Wait
 }

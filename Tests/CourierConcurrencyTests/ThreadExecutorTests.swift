@@ -32,7 +32,7 @@ private final class PipeSource: ThreadExecutorIOSource, @unchecked Sendable {
     let received = Atomic<Int>(0)
     init(readFD: Int32) { self.readFD = readFD }
 
-    func service() -> ThreadExecutor.Wait {
+    func service(socketReady: Bool) -> ThreadExecutor.Wait {
         var buffer = [UInt8](repeating: 0, count: 64)
         while true {
             let n = read(readFD, &buffer, buffer.count)

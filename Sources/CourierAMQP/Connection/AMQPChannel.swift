@@ -138,19 +138,20 @@ public struct AMQPChannel: Sendable, Hashable {
     /// Acknowledges `deliveryTag` (and with `multiple` every earlier one). Queued in order on the
     /// connection thread; returns at once.
     public func ack(_ deliveryTag: UInt64, multiple: Bool = false) {
-        connection.settleDelivery(channel: id, .ack, deliveryTag: deliveryTag, multiple: multiple, requeue: false)
+        connection.settleDelivery(shared: shared, PendingSettlement(kind: .ack, deliveryTag: deliveryTag, multiple: multiple))
     }
 
     /// Negatively acknowledges; without `requeue` the message is dead-lettered (or dropped when the
     /// queue has no dead-letter exchange).
     public func nack(_ deliveryTag: UInt64, multiple: Bool = false, requeue: Bool) {
-        connection.settleDelivery(channel: id, .nack, deliveryTag: deliveryTag, multiple: multiple, requeue: requeue)
+        connection.settleDelivery(
+            shared: shared, PendingSettlement(kind: .nack, deliveryTag: deliveryTag, multiple: multiple, requeue: requeue))
     }
 
     /// Rejects one delivery. On RabbitMQ 4.3+ only `reject` with requeue counts toward a quorum
     /// queue's delivery limit.
     public func reject(_ deliveryTag: UInt64, requeue: Bool) {
-        connection.settleDelivery(channel: id, .reject, deliveryTag: deliveryTag, multiple: false, requeue: requeue)
+        connection.settleDelivery(shared: shared, PendingSettlement(kind: .reject, deliveryTag: deliveryTag, requeue: requeue))
     }
 
     // MARK: Publishing
@@ -222,10 +223,21 @@ public struct AMQPChannel: Sendable, Hashable {
     public var isOpen: Bool { !shared.closed.load(ordering: .acquiring) }
 }
 
+/// An ack, nack or reject on its way to the connection thread.
+struct PendingSettlement: Sendable {
+    enum Kind: Sendable { case ack, nack, reject }
+    var kind: Kind
+    var deliveryTag: UInt64
+    var multiple = false
+    var requeue = false
+}
+
 /// The part of a channel's state that other threads may read: in-flight publish count and
 /// window waiters. Everything else lives on the connection's thread.
 final class ChannelShared: Sendable {
     let outstanding = Atomic<Int>(0)
+    /// Acks, nacks and rejects the application made, in order, waiting for the connection thread.
+    let settlements = Mutex<[PendingSettlement]>([])
     let closed = Atomic<Bool>(false)
     private let waiters = Mutex<[(limit: Int, continuation: CheckedContinuation<Void, Never>)]>([])
 

@@ -17,6 +17,12 @@ public actor AMQPConnection {
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
+    /// The connection's thread as a task executor. A consuming loop run under
+    /// `withTaskExecutorPreference(connection.taskExecutor)` receives deliveries and sends acks
+    /// without a thread hop; keep such a loop light (hand heavy work to other tasks), since the
+    /// same thread also reads the socket and answers heartbeats.
+    public nonisolated var taskExecutor: any TaskExecutor { executor }
+
     private var state: amqp_connection_state_t?
     private var failure: AMQPError?
     private var channels: [UInt16: ChannelState] = [:]
@@ -24,6 +30,8 @@ public actor AMQPConnection {
     private var heartbeatSeconds: Int = 0
     private var negotiatedChannelMax: Int = 0
     private var closeWaiters: [CheckedContinuation<AMQPError?, Never>] = []
+    /// Deliveries read in the current pass, handed to their consumers together when it ends.
+    private var staged: [(buffer: DeliveryBuffer, deliveries: [AMQPDelivery])] = []
     /// True while the broker has blocked publishing (`connection.blocked`, resource alarm).
     public private(set) var isBlocked = false
 
@@ -33,8 +41,21 @@ public actor AMQPConnection {
         var confirms = ConfirmTracker<@Sendable (Result<AMQPPublishOutcome, AMQPError>) -> Void>()
         var consumers: [String: (buffer: DeliveryBuffer, noAck: Bool)] = [:]
         var ledger = DeliveryTagLedger()
-        /// Acks queued by the application, sent (coalesced) before the thread next reads or sleeps.
-        var pendingAcks: [(tag: UInt64, multiple: Bool)] = []
+        /// The message whose frames are arriving on this channel, if any.
+        var assembly: ContentAssembly?
+        /// A `basic.get` waiting for its message's frames; or, when the frames were read before
+        /// it got to wait (the read loop runs between any two jobs), the outcome kept for it.
+        var pendingGet: CheckedContinuation<AMQPDelivery, any Error>?
+        var getOutcome: Result<AMQPDelivery, AMQPError>?
+
+        func settleGet(_ outcome: Result<AMQPDelivery, AMQPError>) {
+            if let waiter = pendingGet {
+                pendingGet = nil
+                waiter.resume(with: outcome)
+            } else {
+                getOutcome = outcome
+            }
+        }
     }
 
     private init(configuration: AMQPConfiguration, logger: Logger) {
@@ -177,7 +198,7 @@ public actor AMQPConnection {
     /// fail with `connectionClosed`. Safe to call twice.
     public func close() {
         guard state != nil else { return }
-        flushAllAcks()
+        flushAllSettlements()
         if let conn = state, failure == nil {
             let reply = amqp_connection_close(conn, AMQP_REPLY_SUCCESS)
             if reply.reply_type != AMQP_RESPONSE_NORMAL {
@@ -191,6 +212,7 @@ public actor AMQPConnection {
     /// Ends everything that depends on the connection and frees the C state.
     private func tearDown(_ error: AMQPError, reportAsFailure: Bool) {
         guard let conn = state else { return }
+        handOverStagedDeliveries()
         if reportAsFailure { failure = error }
         state = nil
         executor.setIOSource(nil)
@@ -209,6 +231,8 @@ public actor AMQPConnection {
         if !tokens.isEmpty { channel.shared.settled(tokens.count) }
         for consumer in channel.consumers.values { consumer.buffer.finish(error) }
         channel.consumers.removeAll()
+        if case .get = channel.assembly?.origin { channel.settleGet(.failure(error)) }
+        channel.assembly = nil
     }
 
     private func connectionFailed(_ error: AMQPError) {
@@ -234,7 +258,7 @@ public actor AMQPConnection {
     }
 
     func closeChannel(_ id: UInt16) throws {
-        flushAcks(channel: id)
+        flushSettlements(channel: id)
         guard let channel = channels[id], let conn = state else { return }
         let reply = amqp_channel_close(conn, id, AMQP_REPLY_SUCCESS)
         channels[id] = nil
@@ -356,7 +380,7 @@ public actor AMQPConnection {
 
     func cancel(channel: UInt16, consumerTag: String) throws {
         let operation = "basic.cancel '\(consumerTag)'"
-        flushAcks(channel: channel)
+        flushSettlements(channel: channel)
         let conn = try live(operation, channel: channel)
         defer { arena.recycle() }
         _ = amqp_basic_cancel(conn, channel, arena.bytes(consumerTag))
@@ -366,78 +390,88 @@ public actor AMQPConnection {
         channels[channel]?.consumers.removeValue(forKey: consumerTag)?.buffer.finish()
     }
 
-    func get(channel: UInt16, queue: String, noAck: Bool) throws -> AMQPDelivery? {
+    func get(channel: UInt16, queue: String, noAck: Bool) async throws -> AMQPDelivery? {
         let operation = "basic.get '\(queue)'"
         let conn = try live(operation, channel: channel)
-        defer { arena.recycle() }
         let reply = amqp_basic_get(conn, channel, arena.bytes(queue), flag(noAck))
+        arena.recycle()
         try check(reply, operation, channel: channel)
-        guard reply.reply.id == courier_method_basic_get_ok, let decoded = reply.reply.decoded else { return nil }
+        guard reply.reply.id == courier_method_basic_get_ok, let decoded = reply.reply.decoded,
+            let state = channels[channel]
+        else { return nil }
         let ok = decoded.assumingMemoryBound(to: amqp_basic_get_ok_t.self).pointee
-        let tag = ok.delivery_tag
-        let redelivered = ok.redelivered != 0
-        let exchange = CDecoding.string(ok.exchange)
-        let routingKey = CDecoding.string(ok.routing_key)
-        let count = ok.message_count
-        channels[channel]?.ledger.delivered(tag, settled: noAck)
-        guard let (properties, body) = readContent(channel: channel, operation: operation) else {
-            throw failure ?? AMQPError(code: .protocolError, operation: operation)
+        state.ledger.delivered(ok.delivery_tag, settled: noAck)
+        state.assembly = ContentAssembly(
+            origin: .get(
+                deliveryTag: ok.delivery_tag, redelivered: ok.redelivered != 0, exchange: CDecoding.string(ok.exchange),
+                routingKey: CDecoding.string(ok.routing_key), messageCount: ok.message_count))
+        // The header and body frames follow; the read loop completes the message.
+        return try await withCheckedThrowingContinuation { continuation in
+            if let outcome = state.getOutcome {
+                state.getOutcome = nil
+                continuation.resume(with: outcome)
+            } else {
+                state.pendingGet = continuation
+            }
         }
-        return AMQPDelivery(
-            deliveryTag: tag, redelivered: redelivered, exchange: exchange, routingKey: routingKey, consumerTag: "",
-            properties: properties, body: body, messageCount: count)
     }
 
     // MARK: Fire-and-forget operations (queued to the thread, in order)
 
-    enum Settlement { case ack, nack, reject }
+    /// Queues an ack, nack or reject. No closure and no task hop: the settlement goes into the
+    /// channel's list, and the thread sends the list — in order, acks coalesced — before it next
+    /// reads or sleeps.
+    nonisolated func settleDelivery(shared: ChannelShared, _ settlement: PendingSettlement) {
+        shared.settlements.withLock { $0.append(settlement) }
+        executor.requestService()
+    }
 
-    nonisolated func settleDelivery(channel: UInt16, _ kind: Settlement, deliveryTag: UInt64, multiple: Bool, requeue: Bool) {
-        executor.execute { [self] in
-            self.assumeIsolated { connection in
-                connection.sendSettlement(channel: channel, kind, deliveryTag: deliveryTag, multiple: multiple, requeue: requeue)
+    /// Sends what the application settled on `channel`: runs of acks through the ledger (one
+    /// `multiple` ack where it is equivalent), nacks and rejects as they are, in the order given.
+    private func flushSettlements(channel: UInt16) {
+        guard let state = channels[channel] else { return }
+        let pending = state.shared.settlements.withLock { list -> [PendingSettlement] in
+            defer { list.removeAll(keepingCapacity: true) }
+            return list
+        }
+        guard !pending.isEmpty else { return }
+        var acks: [(tag: UInt64, multiple: Bool)] = []
+        func sendAcks() -> Bool {
+            defer { acks.removeAll(keepingCapacity: true) }
+            guard !acks.isEmpty else { return true }
+            for frame in state.ledger.frames(for: acks) {
+                guard send(amqp_basic_ack(self.state, channel, frame.tag, flag(frame.multiple)), "basic.ack") else { return false }
+            }
+            return true
+        }
+        for settlement in pending {
+            switch settlement.kind {
+            case .ack:
+                acks.append((settlement.deliveryTag, settlement.multiple))
+            case .nack, .reject:
+                guard sendAcks(), self.state != nil else { return }
+                state.ledger.settle(settlement.deliveryTag, multiple: settlement.multiple)
+                let status =
+                    settlement.kind == .nack
+                    ? amqp_basic_nack(self.state, channel, settlement.deliveryTag, flag(settlement.multiple), flag(settlement.requeue))
+                    : amqp_basic_reject(self.state, channel, settlement.deliveryTag, flag(settlement.requeue))
+                guard send(status, "basic.\(settlement.kind)") else { return }
             }
         }
+        _ = sendAcks()
     }
 
-    private func sendSettlement(channel: UInt16, _ kind: Settlement, deliveryTag: UInt64, multiple: Bool, requeue: Bool) {
-        guard let state = channels[channel] else {
-            // The channel is gone, so the broker has already requeued the delivery.
-            logger.debug("\(kind) of \(deliveryTag) dropped: channel \(channel) is closed")
-            return
-        }
-        if kind == .ack {
-            state.pendingAcks.append((deliveryTag, multiple))
-            return
-        }
-        flushAcks(channel: channel)  // keep the application's order
-        guard let conn = self.state else { return }
-        state.ledger.settle(deliveryTag, multiple: multiple)
-        let status =
-            kind == .nack
-            ? amqp_basic_nack(conn, channel, deliveryTag, flag(multiple), flag(requeue))
-            : amqp_basic_reject(conn, channel, deliveryTag, flag(requeue))
-        if status != AMQP_STATUS_OK.rawValue {
-            connectionFailed(socketError(status, operation: "basic.\(kind)"))
-        }
+    private func flushAllSettlements() {
+        for id in channels.keys { flushSettlements(channel: id) }
     }
 
-    /// Sends the acks queued on `channel`, coalesced where the ledger allows.
-    private func flushAcks(channel: UInt16) {
-        guard let state = channels[channel], !state.pendingAcks.isEmpty, let conn = self.state else { return }
-        let frames = state.ledger.frames(for: state.pendingAcks)
-        state.pendingAcks.removeAll(keepingCapacity: true)
-        for frame in frames {
-            let status = amqp_basic_ack(conn, channel, frame.tag, flag(frame.multiple))
-            if status != AMQP_STATUS_OK.rawValue {
-                connectionFailed(socketError(status, operation: "basic.ack"))
-                return
-            }
+    /// True when a fire-and-forget send went out; otherwise the connection is torn down.
+    private func send(_ status: Int32, _ operation: String) -> Bool {
+        guard status == AMQP_STATUS_OK.rawValue else {
+            connectionFailed(socketError(status, operation: operation))
+            return false
         }
-    }
-
-    private func flushAllAcks() {
-        for (id, state) in channels where !state.pendingAcks.isEmpty { flushAcks(channel: id) }
+        return true
     }
 
     nonisolated func enqueuePublish(
@@ -494,14 +528,21 @@ public actor AMQPConnection {
     // MARK: Reading frames (called by the executor between jobs)
 
     /// Reads what the socket has, without blocking; says what to wait for next.
-    fileprivate func pump() -> ThreadExecutor.Wait {
-        flushAllAcks()
+    fileprivate func pump(socketReady: Bool) -> ThreadExecutor.Wait {
+        flushAllSettlements()
         guard let conn = state else { return .idle }
         let budget = 512
         var handled = 0
         var zero = timeval(tv_sec: 0, tv_usec: 0)
         var frame = amqp_frame_t()
+        // One read from the socket per readiness; otherwise only what librabbitmq has buffered.
+        // (A call into the library after a timeout also lets it send and check heartbeats.)
+        var mayRead = socketReady
         while handled < budget {
+            if amqp_data_in_buffer(conn) == 0, amqp_frames_enqueued(conn) == 0 {
+                guard mayRead else { break }
+                mayRead = false
+            }
             let status = amqp_simple_wait_frame_noblock(conn, &frame, &zero)
             if status == AMQP_STATUS_TIMEOUT.rawValue { break }
             guard status == AMQP_STATUS_OK.rawValue else {
@@ -511,8 +552,9 @@ public actor AMQPConnection {
             handle(frame)
             handled += 1
             if state == nil { return .idle }
+            amqp_maybe_release_buffers(conn)
         }
-        amqp_maybe_release_buffers(conn)
+        handOverStagedDeliveries()
         if handled == budget { return .again }
         // Come back well within the heartbeat interval so librabbitmq can send and check them.
         let timeout: Int32 = heartbeatSeconds > 0 ? Int32(heartbeatSeconds * 1000 / 2) : -1
@@ -529,33 +571,61 @@ public actor AMQPConnection {
             guard status == AMQP_STATUS_OK.rawValue else { break }
             handle(frame)
         }
+        handOverStagedDeliveries()
+    }
+
+    private func stage(_ delivery: AMQPDelivery, for buffer: DeliveryBuffer) {
+        if let index = staged.firstIndex(where: { $0.buffer === buffer }) {
+            staged[index].deliveries.append(delivery)
+        } else {
+            staged.append((buffer, [delivery]))
+        }
+    }
+
+    private func handOverStagedDeliveries() {
+        guard !staged.isEmpty else { return }
+        let batches = staged
+        staged.removeAll(keepingCapacity: true)
+        for batch in batches { batch.buffer.append(contentsOf: batch.deliveries) }
     }
 
     private func handle(_ frame: amqp_frame_t) {
-        guard frame.frame_type == AMQP_FRAME_METHOD else { return }  // stray content: ignore
+        switch Int32(frame.frame_type) {
+        case AMQP_FRAME_HEADER:
+            guard var assembly = channels[frame.channel]?.assembly,
+                let decoded = frame.payload.properties.decoded
+            else { return protocolViolation("a content header with no message", channel: frame.channel) }
+            let properties = CDecoding.properties(decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
+            advance(&assembly, assembly.header(properties, bodySize: frame.payload.properties.body_size), channel: frame.channel)
+            return
+        case AMQP_FRAME_BODY:
+            guard var assembly = channels[frame.channel]?.assembly else {
+                return protocolViolation("a body frame with no message", channel: frame.channel)
+            }
+            let fragment = frame.payload.body_fragment
+            let step = assembly.bodyFragment(UnsafeRawBufferPointer(start: fragment.bytes, count: fragment.len))
+            advance(&assembly, step, channel: frame.channel)
+            return
+        case AMQP_FRAME_METHOD:
+            break
+        default:
+            return
+        }
         let channel = frame.channel
         let method = frame.payload.method
         guard let decoded = method.decoded else { return }
+        if method.id != courier_method_basic_deliver {
+            handOverStagedDeliveries()  // a cancel or close must not overtake deliveries before it
+        }
         switch method.id {
         case courier_method_basic_deliver:
             let deliver = decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
-            let consumerTag = CDecoding.string(deliver.consumer_tag)
-            let tag = deliver.delivery_tag
-            let redelivered = deliver.redelivered != 0
-            let exchange = CDecoding.string(deliver.exchange)
-            let routingKey = CDecoding.string(deliver.routing_key)
-            guard let (properties, body) = readContent(channel: channel, operation: "read delivery") else { return }
-            let delivery = AMQPDelivery(
-                deliveryTag: tag, redelivered: redelivered, exchange: exchange, routingKey: routingKey,
-                consumerTag: consumerTag, properties: properties, body: body)
-            if let consumer = channels[channel]?.consumers[consumerTag], !consumer.buffer.isFinished {
-                channels[channel]?.ledger.delivered(tag, settled: consumer.noAck)
-                consumer.buffer.append(delivery)
-            } else {
-                channels[channel]?.ledger.delivered(tag, settled: false)
-                // Raced a cancel: give it back to the queue rather than hold it unacked.
-                sendSettlement(channel: channel, .reject, deliveryTag: tag, multiple: false, requeue: true)
-            }
+            begin(
+                .delivery(
+                    deliveryTag: deliver.delivery_tag, redelivered: deliver.redelivered != 0,
+                    exchange: CDecoding.string(deliver.exchange), routingKey: CDecoding.string(deliver.routing_key),
+                    consumerTag: CDecoding.string(deliver.consumer_tag)),
+                channel: channel)
 
         case courier_method_basic_ack, courier_method_basic_nack:
             let acked = method.id == courier_method_basic_ack
@@ -576,19 +646,11 @@ public actor AMQPConnection {
 
         case courier_method_basic_return:
             let ret = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
-            let code = ret.reply_code
-            let text = CDecoding.string(ret.reply_text)
-            let exchange = CDecoding.string(ret.exchange)
-            let routingKey = CDecoding.string(ret.routing_key)
-            guard let (properties, body) = readContent(channel: channel, operation: "read returned message") else { return }
-            let returned = AMQPReturnedMessage(
-                replyCode: code, replyText: text, exchange: exchange, routingKey: routingKey, properties: properties,
-                body: body)
-            if channels[channel]?.confirms.returned(returned) != true {
-                logger.warning(
-                    "message returned by the broker",
-                    metadata: ["exchange": "\(exchange)", "routing_key": "\(routingKey)", "reply": "\(code) \(text)"])
-            }
+            begin(
+                .returned(
+                    replyCode: ret.reply_code, replyText: CDecoding.string(ret.reply_text),
+                    exchange: CDecoding.string(ret.exchange), routingKey: CDecoding.string(ret.routing_key)),
+                channel: channel)
 
         case courier_method_basic_cancel:
             let cancel = decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
@@ -630,17 +692,66 @@ public actor AMQPConnection {
         }
     }
 
-    /// Reads the header and body frames that follow a deliver / get-ok / return.
-    private func readContent(channel: UInt16, operation: String) -> (AMQPProperties, [UInt8])? {
-        guard let conn = state else { return nil }
-        var message = amqp_message_t()
-        let reply = amqp_read_message(conn, channel, &message, 0)
-        guard reply.reply_type == AMQP_RESPONSE_NORMAL else {
-            connectionFailed(Self.error(from: reply, operation: operation, endpoint: configuration.redactedURL))
-            return nil
+    // MARK: Messages from frames
+
+    private func begin(_ origin: ContentAssembly.Origin, channel: UInt16) {
+        guard let state = channels[channel] else { return }
+        guard state.assembly == nil else {
+            return protocolViolation("a new message before the previous one was complete", channel: channel)
         }
-        defer { amqp_destroy_message(&message) }
-        return (CDecoding.properties(message.properties), CDecoding.byteArray(message.body))
+        state.assembly = ContentAssembly(origin: origin)
+    }
+
+    private func advance(_ assembly: inout ContentAssembly, _ step: ContentAssembly.Step, channel: UInt16) {
+        switch step {
+        case .needMore:
+            channels[channel]?.assembly = assembly
+        case .protocolViolation(let what):
+            protocolViolation(what, channel: channel)
+        case .complete:
+            channels[channel]?.assembly = nil
+            complete(assembly, channel: channel)
+        }
+    }
+
+    private func complete(_ message: ContentAssembly, channel: UInt16) {
+        guard let state = channels[channel] else { return }
+        let properties = message.properties ?? AMQPProperties()
+        switch message.origin {
+        case .delivery(let tag, let redelivered, let exchange, let routingKey, let consumerTag):
+            let delivery = AMQPDelivery(
+                deliveryTag: tag, redelivered: redelivered, exchange: exchange, routingKey: routingKey,
+                consumerTag: consumerTag, properties: properties, body: message.body)
+            if let consumer = state.consumers[consumerTag], !consumer.buffer.isFinished {
+                state.ledger.delivered(tag, settled: consumer.noAck)
+                stage(delivery, for: consumer.buffer)
+            } else {
+                state.ledger.delivered(tag, settled: false)
+                // Raced a cancel: give it back to the queue rather than hold it unacked.
+                _ = send(amqp_basic_reject(self.state, channel, tag, flag(true)), "basic.reject")
+            }
+        case .returned(let code, let text, let exchange, let routingKey):
+            let returned = AMQPReturnedMessage(
+                replyCode: code, replyText: text, exchange: exchange, routingKey: routingKey, properties: properties,
+                body: message.body)
+            if !state.confirms.returned(returned) {
+                logger.warning(
+                    "message returned by the broker",
+                    metadata: ["exchange": "\(exchange)", "routing_key": "\(routingKey)", "reply": "\(code) \(text)"])
+            }
+        case .get(let tag, let redelivered, let exchange, let routingKey, let count):
+            let delivery = AMQPDelivery(
+                deliveryTag: tag, redelivered: redelivered, exchange: exchange, routingKey: routingKey, consumerTag: "",
+                properties: properties, body: message.body, messageCount: count)
+            state.settleGet(.success(delivery))
+        }
+    }
+
+    private func protocolViolation(_ what: String, channel: UInt16) {
+        connectionFailed(
+            AMQPError(
+                code: .protocolError, operation: "read message on channel \(channel)", replyText: what,
+                endpoint: configuration.redactedURL))
     }
 
     // MARK: Errors
@@ -745,9 +856,9 @@ private final class IOPump: ThreadExecutorIOSource, @unchecked Sendable {
     weak var connection: AMQPConnection?
     init(connection: AMQPConnection) { self.connection = connection }
 
-    func service() -> ThreadExecutor.Wait {
+    func service(socketReady: Bool) -> ThreadExecutor.Wait {
         guard let connection else { return .idle }
-        return connection.assumeIsolated { $0.pump() }
+        return connection.assumeIsolated { $0.pump(socketReady: socketReady) }
     }
 }
 

@@ -65,18 +65,20 @@ final class DeliveryBuffer: Sendable {
 
     private let state = Mutex(State())
 
-    /// Called on the connection thread for each delivery.
-    func append(_ delivery: AMQPDelivery) {
+    /// Called on the connection thread with the deliveries one read pass produced: one lock and
+    /// at most one wake-up of the consuming task per pass, however many messages it carried.
+    func append(contentsOf deliveries: [AMQPDelivery]) {
+        guard !deliveries.isEmpty else { return }
         let waiter = state.withLock { state -> CheckedContinuation<[AMQPDelivery], any Error>? in
             guard !state.finished else { return nil }
             if let waiter = state.waiter {
                 state.waiter = nil
                 return waiter
             }
-            state.items.append(delivery)
+            state.items.append(contentsOf: deliveries)
             return nil
         }
-        waiter?.resume(returning: [delivery])
+        waiter?.resume(returning: deliveries)
     }
 
     /// Ends the sequence once the buffered deliveries are taken: normally, or with `error`.

@@ -11,7 +11,9 @@ final class NotificationSource: ThreadExecutorIOSource {
 
     init(connection: PostgresConnection) { self.connection = connection }
 
-    func service() -> ThreadExecutor.Wait {
+    func service(socketReady: Bool) -> ThreadExecutor.Wait {
+        // libpq's PQconsumeInput is cheap when nothing is pending; notifications are rare, so the
+        // readiness hint is not needed here.
         // Runs on the connection's executor thread, between jobs: the actor's isolation holds.
         connection?.assumeIsolated { $0.serviceNotifications() } ?? .idle
     }

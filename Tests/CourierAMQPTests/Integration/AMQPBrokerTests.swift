@@ -339,3 +339,38 @@ struct AMQPBrokerTests {
         #expect(ContinuousClock.now - start < .seconds(5))
     }
 }
+
+@Suite("AMQP consuming on the connection's own thread")
+struct AMQPTaskExecutorTests {
+    @Test("a consume-and-ack loop under the connection's task executor runs on that thread and acks everything")
+    func consumeOnConnectionThread() async throws {
+        let connection = try await AMQPBrokerTests.connect()
+        let channel = try await connection.openChannel()
+        let queue = TestEnvironment.uniqueName("onthread")
+        try await channel.declareQueue(queue, durable: false)
+        try await channel.confirmSelect()
+        for i in 0..<300 {
+            channel.publish(AMQPBrokerTests.body(i), exchange: "", routingKey: queue) { _ in }
+        }
+        await channel.waitForConfirms()
+        let consumerChannel = try await connection.openChannel()
+        try await consumerChannel.qos(prefetchCount: 50)
+        let received = try await withTaskExecutorPreference(connection.taskExecutor) {
+            let consumer = try await consumerChannel.consume(queue: queue)
+            var count = 0
+            for try await delivery in consumer {
+                #expect(connection.executor.isCurrentThread)
+                consumerChannel.ack(delivery.deliveryTag)
+                count += 1
+                if count == 300 { break }
+            }
+            try await consumer.cancel()
+            return count
+        }
+        #expect(received == 300)
+        try await consumerChannel.close()  // unacked messages would return to the queue here
+        #expect(try await channel.declareQueuePassive(queue).messageCount == 0)
+        try await channel.deleteQueue(queue)
+        await connection.close()
+    }
+}

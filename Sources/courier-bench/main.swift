@@ -17,6 +17,7 @@ struct Options {
     /// Run only one side (for profiling one of them): "raw" or "courier".
     var side: String?
 
+
     init(_ arguments: [String]) throws {
         var it = arguments.makeIterator()
         while let argument = it.next() {
@@ -37,7 +38,7 @@ struct Options {
                 guard v == "raw" || v == "courier" else { throw BenchError("--side takes raw or courier") }
                 side = v
             case "-h", "--help":
-                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000]... [--side raw|courier]")
+                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|consume-100-thread|consume-1000-thread]... [--side raw|courier]")
                 exit(0)
             default: throw BenchError("unknown argument \(argument)")
             }
@@ -177,6 +178,25 @@ func run() async throws {
             { try await RawLibrabbitmqBaseline.consume(configuration, queue: $0, count: n, prefetch: 1000, ackEvery: 100) },
             { try await courierConsume(connection, queue: $0, count: n, prefetch: 1000, ackEvery: 100) }
         ),
+        // The same two with Courier's loop on the connection's own thread (task executor preference).
+        (
+            "consume-100-thread", "consume, prefetch 100, ack each — on conn. thread", true,
+            { try await RawLibrabbitmqBaseline.consume(configuration, queue: $0, count: n, prefetch: 100, ackEvery: 1) },
+            { queue in
+                try await withTaskExecutorPreference(connection.taskExecutor) {
+                    try await courierConsume(connection, queue: queue, count: n, prefetch: 100, ackEvery: 1)
+                }
+            }
+        ),
+        (
+            "consume-1000-thread", "consume, prefetch 1000, ack/100 — on conn. thread", true,
+            { try await RawLibrabbitmqBaseline.consume(configuration, queue: $0, count: n, prefetch: 1000, ackEvery: 100) },
+            { queue in
+                try await withTaskExecutorPreference(connection.taskExecutor) {
+                    try await courierConsume(connection, queue: queue, count: n, prefetch: 1000, ackEvery: 100)
+                }
+            }
+        ),
     ]
 
     var rows: [Row] = []
@@ -221,12 +241,12 @@ func run() async throws {
     }
     print()
     print(
-        pad("scenario", 46) + pad("raw C msg/s", 14, right: true) + pad("courier msg/s", 16, right: true)
+        pad("scenario", 50) + pad("raw C msg/s", 14, right: true) + pad("courier msg/s", 16, right: true)
             + pad("ratio", 8, right: true) + "  target     " + pad("CPU µs/msg raw", 16, right: true)
             + pad("courier", 9, right: true))
     for row in rows {
         print(
-            pad(row.scenario, 46) + pad(number(row.raw), 14, right: true) + pad(number(row.courier), 16, right: true)
+            pad(row.scenario, 50) + pad(number(row.raw), 14, right: true) + pad(number(row.courier), 16, right: true)
                 + pad(String(format: "%.2f", row.ratio), 8, right: true) + "  ≥ 0.90 " + (row.ratio >= 0.9 ? "ok    " : "MISSED")
                 + pad(String(format: "%.1f", row.rawCPU), 16, right: true) + pad(String(format: "%.1f", row.courierCPU), 9, right: true))
     }

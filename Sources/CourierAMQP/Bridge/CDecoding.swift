@@ -54,12 +54,21 @@ enum CDecoding {
     }
 
     static func properties(_ c: amqp_basic_properties_t) -> AMQPProperties {
+        var interner = StringInterner()
+        return properties(c, interner: &interner)
+    }
+
+    /// Properties, with the fields that repeat from message to message taken from `interner`.
+    static func properties(_ c: amqp_basic_properties_t, interner: inout StringInterner) -> AMQPProperties {
         let flags = c._flags
         func has(_ flag: Int32) -> Bool { flags & UInt32(flag) != 0 }
         func text(_ flag: Int32, _ bytes: amqp_bytes_t) -> String? { has(flag) ? string(bytes) : nil }
+        func interned(_ flag: Int32, _ bytes: amqp_bytes_t, _ field: StringInterner.Field) -> String? {
+            has(flag) ? interner.string(bytes, field) : nil
+        }
         var p = AMQPProperties()
-        p.contentType = text(AMQP_BASIC_CONTENT_TYPE_FLAG, c.content_type)
-        p.contentEncoding = text(AMQP_BASIC_CONTENT_ENCODING_FLAG, c.content_encoding)
+        p.contentType = interned(AMQP_BASIC_CONTENT_TYPE_FLAG, c.content_type, .contentType)
+        p.contentEncoding = interned(AMQP_BASIC_CONTENT_ENCODING_FLAG, c.content_encoding, .contentEncoding)
         if has(AMQP_BASIC_HEADERS_FLAG) { p.headers = table(c.headers) }
         if has(AMQP_BASIC_DELIVERY_MODE_FLAG) { p.deliveryMode = AMQPProperties.DeliveryMode(rawValue: c.delivery_mode) }
         if has(AMQP_BASIC_PRIORITY_FLAG) { p.priority = c.priority }
@@ -68,9 +77,9 @@ enum CDecoding {
         p.expiration = text(AMQP_BASIC_EXPIRATION_FLAG, c.expiration)
         p.messageID = text(AMQP_BASIC_MESSAGE_ID_FLAG, c.message_id)
         if has(AMQP_BASIC_TIMESTAMP_FLAG) { p.timestamp = c.timestamp }
-        p.type = text(AMQP_BASIC_TYPE_FLAG, c.type)
-        p.userID = text(AMQP_BASIC_USER_ID_FLAG, c.user_id)
-        p.appID = text(AMQP_BASIC_APP_ID_FLAG, c.app_id)
+        p.type = interned(AMQP_BASIC_TYPE_FLAG, c.type, .type)
+        p.userID = interned(AMQP_BASIC_USER_ID_FLAG, c.user_id, .userID)
+        p.appID = interned(AMQP_BASIC_APP_ID_FLAG, c.app_id, .appID)
         p.clusterID = text(AMQP_BASIC_CLUSTER_ID_FLAG, c.cluster_id)
         return p
     }

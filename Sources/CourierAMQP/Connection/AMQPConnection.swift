@@ -27,6 +27,7 @@ public actor AMQPConnection {
     private var failure: AMQPError?
     private var channels: [UInt16: ChannelState] = [:]
     private let arena = CArena()
+    private var interner = StringInterner()
     private var heartbeatSeconds: Int = 0
     private var negotiatedChannelMax: Int = 0
     private var closeWaiters: [CheckedContinuation<AMQPError?, Never>] = []
@@ -585,7 +586,7 @@ public actor AMQPConnection {
     private func handOverStagedDeliveries() {
         guard !staged.isEmpty else { return }
         let batches = staged
-        staged.removeAll(keepingCapacity: true)
+        staged = []
         for batch in batches { batch.buffer.append(contentsOf: batch.deliveries) }
     }
 
@@ -595,7 +596,8 @@ public actor AMQPConnection {
             guard var assembly = channels[frame.channel]?.assembly,
                 let decoded = frame.payload.properties.decoded
             else { return protocolViolation("a content header with no message", channel: frame.channel) }
-            let properties = CDecoding.properties(decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
+            let properties = CDecoding.properties(
+                decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee, interner: &interner)
             advance(&assembly, assembly.header(properties, bodySize: frame.payload.properties.body_size), channel: frame.channel)
             return
         case AMQP_FRAME_BODY:
@@ -623,8 +625,9 @@ public actor AMQPConnection {
             begin(
                 .delivery(
                     deliveryTag: deliver.delivery_tag, redelivered: deliver.redelivered != 0,
-                    exchange: CDecoding.string(deliver.exchange), routingKey: CDecoding.string(deliver.routing_key),
-                    consumerTag: CDecoding.string(deliver.consumer_tag)),
+                    exchange: interner.string(deliver.exchange, .exchange),
+                    routingKey: interner.string(deliver.routing_key, .routingKey),
+                    consumerTag: interner.string(deliver.consumer_tag, .consumerTag)),
                 channel: channel)
 
         case courier_method_basic_ack, courier_method_basic_nack:

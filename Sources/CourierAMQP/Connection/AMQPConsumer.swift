@@ -75,7 +75,11 @@ final class DeliveryBuffer: Sendable {
                 state.waiter = nil
                 return waiter
             }
-            state.items.append(contentsOf: deliveries)
+            if state.items.isEmpty {
+                state.items = deliveries  // hand the array over whole: no per-element copies
+            } else {
+                state.items.append(contentsOf: deliveries)
+            }
             return nil
         }
         waiter?.resume(returning: deliveries)

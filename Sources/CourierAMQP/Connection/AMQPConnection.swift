@@ -33,6 +33,8 @@ public actor AMQPConnection {
     private var closeWaiters: [CheckedContinuation<AMQPError?, Never>] = []
     /// Deliveries read in the current pass, handed to their consumers together when it ends.
     private var staged: [(buffer: DeliveryBuffer, deliveries: [AMQPDelivery])] = []
+    private var holdingSince: ContinuousClock.Instant?
+    static let handOverWindow: Duration = .microseconds(500)
     /// True while the broker has blocked publishing (`connection.blocked`, resource alarm).
     public private(set) var isBlocked = false
 
@@ -42,6 +44,8 @@ public actor AMQPConnection {
         var confirms = ConfirmTracker<@Sendable (Result<AMQPPublishOutcome, AMQPError>) -> Void>()
         var consumers: [String: (buffer: DeliveryBuffer, noAck: Bool)] = [:]
         var ledger = DeliveryTagLedger()
+        /// The channel's `basic.qos` prefetch count (0: unlimited).
+        var prefetch = 0
         /// The message whose frames are arriving on this channel, if any.
         var assembly: ContentAssembly?
         /// A `basic.get` waiting for its message's frames; or, when the frames were read before
@@ -349,6 +353,7 @@ public actor AMQPConnection {
         let conn = try live(operation, channel: channel)
         _ = amqp_basic_qos(conn, channel, 0, prefetchCount, flag(global))
         try check(operation, channel: channel)
+        channels[channel]?.prefetch = Int(prefetchCount)
     }
 
     func confirmSelect(channel: UInt16) throws {
@@ -555,8 +560,25 @@ public actor AMQPConnection {
             if state == nil { return .idle }
             amqp_maybe_release_buffers(conn)
         }
-        handOverStagedDeliveries()
-        if handled == budget { return .again }
+        if handled == budget {
+            handOverStagedDeliveries()
+            return .again
+        }
+        if !staged.isEmpty {
+            // More deliveries are usually right behind these: hold them up to a millisecond so
+            // the consumer wakes once per burst rather than once per read — unless a channel's
+            // prefetch is used up, when nothing more can come until the consumer acks.
+            let now = ContinuousClock.now
+            let since = holdingSince ?? now
+            if holdingSince == nil { holdingSince = now }
+            if now - since >= Self.handOverWindow || staged.contains(where: { $0.deliveries.count >= 256 })
+                || channels.values.contains(where: { $0.prefetch > 0 && $0.ledger.unsettledCount >= $0.prefetch })
+            {
+                handOverStagedDeliveries()
+            } else {
+                return ThreadExecutor.Wait(fileDescriptor: amqp_get_sockfd(conn), timeoutMilliseconds: 1)
+            }
+        }
         // Come back well within the heartbeat interval so librabbitmq can send and check them.
         let timeout: Int32 = heartbeatSeconds > 0 ? Int32(heartbeatSeconds * 1000 / 2) : -1
         return ThreadExecutor.Wait(fileDescriptor: amqp_get_sockfd(conn), timeoutMilliseconds: timeout)
@@ -584,6 +606,7 @@ public actor AMQPConnection {
     }
 
     private func handOverStagedDeliveries() {
+        holdingSince = nil
         guard !staged.isEmpty else { return }
         let batches = staged
         staged = []

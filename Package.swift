@@ -7,6 +7,7 @@ import PackageDescription
 //   CRabbitMQ  → CourierAMQP       (librabbitmq, one actor per connection on its own thread)
 //   CLibPQ     → CourierPostgres   (libpq, one actor per connection on its own thread)
 //   CourierConcurrency             (the dedicated-thread serial executor both of them run on)
+//   CourierEngine                  (the consuming engine: topology, the ack/retry/dead-letter decision)
 //   courierd, courier-bench        (executables on top; they never see C)
 //   CourierTesting                 (test kit: per-run vhost/database, unique names)
 
@@ -16,6 +17,7 @@ let package = Package(
     products: [
         .library(name: "CourierAMQP", targets: ["CourierAMQP"]),
         .library(name: "CourierPostgres", targets: ["CourierPostgres"]),
+        .library(name: "CourierEngine", targets: ["CourierEngine"]),
         .library(name: "CourierTesting", targets: ["CourierTesting"]),
         .executable(name: "courierd", targets: ["courierd"]),
         .executable(name: "courier-bench", targets: ["courier-bench"]),
@@ -55,6 +57,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "CourierEngine",
+            dependencies: [
+                "CourierAMQP",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "CourierTesting"),
 
         // MARK: Executables
@@ -76,6 +85,7 @@ let package = Package(
         .testTarget(name: "CourierConcurrencyTests", dependencies: ["CourierConcurrency"]),
         .testTarget(name: "CourierAMQPTests", dependencies: ["CourierAMQP", "CourierTesting"]),
         .testTarget(name: "CourierPostgresTests", dependencies: ["CourierPostgres", "CourierTesting"]),
+        .testTarget(name: "CourierEngineTests", dependencies: ["CourierEngine", "CourierTesting"]),
         .testTarget(name: "CourierdTests", dependencies: ["courierd", "CourierTesting"]),
     ]
 )

@@ -1,0 +1,106 @@
+/// What a handler made of one delivery.
+public enum HandlingOutcome: Sendable, Equatable {
+    /// The effect is committed: ack.
+    case handled
+    /// It failed, but may succeed later (a timeout, a lock, a brief outage of something it needs
+    /// for this message only): retry after a delay.
+    case transientFailure(HandlingFailure)
+    /// It can never succeed as it is (unparseable body, unknown type, invalid fields, the handler
+    /// says so, too large): dead-letter now.
+    case permanentFailure(HandlingFailure)
+    /// Something every message needs is down (Postgres unreachable): this message is not at
+    /// fault, so it must not spend its retries. Requeue it and pause consuming.
+    case dependencyUnavailable(dependency: String)
+}
+
+/// Why handling failed, as it will be written on a dead-lettered message.
+public struct HandlingFailure: Sendable, Equatable {
+    /// A stable name for the kind of error, e.g. `InvalidField`, `PostgresError.queryFailed`.
+    public var errorClass: String
+    /// The error's text (bounded when written out).
+    public var message: String
+    /// The handler that failed, when one did.
+    public var handler: String?
+
+    public init(errorClass: String, message: String, handler: String? = nil) {
+        self.errorClass = errorClass
+        self.message = message
+        self.handler = handler
+    }
+}
+
+/// Why a message goes to the dead-letter queue.
+public enum DeadLetterReason: String, Sendable, Equatable {
+    /// A permanent failure: no retry could help.
+    case permanentFailure = "permanent-failure"
+    /// Transient failures, one per delay of the retry schedule and one more.
+    case retriesExhausted = "retries-exhausted"
+}
+
+/// What to do with a delivery. The engine carries it out; this type only decides.
+public enum DeliveryAction: Sendable, Equatable {
+    /// Acknowledge.
+    case ack
+    /// Publish a copy to the retry queue for `delay` with the attempt header set to `attempt`
+    /// (confirmed), then ack the original.
+    case retry(attempt: Int, delay: Duration)
+    /// Publish to the dead-letter exchange with the failure headers (confirmed), then ack.
+    case deadLetter(DeadLetterReason, HandlingFailure, attempts: Int)
+    /// `nack` with requeue and pause consuming until the dependency is back.
+    case requeueAndPause(dependency: String)
+}
+
+/// The broker-side retry delays: one durable queue per delay whose TTL dead-letters back to the
+/// app queue. A message is tried once, then once after each delay.
+public struct RetrySchedule: Sendable, Equatable {
+    public var delays: [Duration]
+
+    public init(delays: [Duration]) {
+        self.delays = delays
+    }
+
+    /// 5 s, 30 s, 2 min, 10 min: five tries over about 13 minutes.
+    public static let standard = RetrySchedule(delays: [.seconds(5), .seconds(30), .seconds(120), .seconds(600)])
+
+    /// How many times a message is handled at most.
+    public var maxAttempts: Int { delays.count + 1 }
+}
+
+/// The decision "ack, retry later, or dead-letter?" — a pure function of the outcome, the
+/// attempts already made (from our own attempt header, never the broker's counters) and the
+/// schedule.
+///
+/// - Parameter failedAttempts: how many earlier tries of this message failed (0 on the first).
+public func decide(_ outcome: HandlingOutcome, failedAttempts: Int, schedule: RetrySchedule) -> DeliveryAction {
+    let failedAttempts = max(0, failedAttempts)
+    switch outcome {
+    case .handled:
+        return .ack
+    case .dependencyUnavailable(let dependency):
+        return .requeueAndPause(dependency: dependency)
+    case .permanentFailure(let failure):
+        return .deadLetter(.permanentFailure, failure, attempts: failedAttempts + 1)
+    case .transientFailure(let failure):
+        let attempts = failedAttempts + 1
+        guard attempts < schedule.maxAttempts else {
+            return .deadLetter(.retriesExhausted, failure, attempts: attempts)
+        }
+        return .retry(attempt: attempts, delay: schedule.delays[attempts - 1])
+    }
+}
+
+/// What to do when carrying out an action failed because the broker path it needs (a retry queue,
+/// the dead-letter exchange) is unavailable: give the message back to the queue — after a pause,
+/// so a broken path never turns into a hot loop — and never drop it.
+public func fallback(whenFailing action: DeliveryAction, pause: Duration = .seconds(5)) -> FallbackAction {
+    switch action {
+    case .ack: return .none
+    case .retry, .deadLetter, .requeueAndPause: return .requeueAfter(pause)
+    }
+}
+
+public enum FallbackAction: Sendable, Equatable {
+    case none
+    /// Wait `pause`, then `nack` with requeue.
+    case requeueAfter(Duration)
+}

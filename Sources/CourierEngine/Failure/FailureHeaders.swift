@@ -1,0 +1,130 @@
+import CourierAMQP
+import Foundation
+
+/// The headers Courier writes, in one place. Documented in the README.
+public enum CourierHeader {
+    /// How many tries of this message have failed so far (0 or absent on the first delivery).
+    /// Courier counts attempts itself: broker counters differ between RabbitMQ versions.
+    public static let attempts = "x-courier-attempts"
+    /// On a dead-lettered message: `permanent-failure` or `retries-exhausted`.
+    public static let reason = "x-courier-reason"
+    public static let errorClass = "x-courier-error-class"
+    /// The error text, at most ``FailureHeaders/maximumMessageBytes`` bytes of UTF-8.
+    public static let errorMessage = "x-courier-error-message"
+    /// A stable fingerprint of the error: class, handler and message with ids and numbers
+    /// blanked, so the same failure on different messages groups together.
+    public static let errorFingerprint = "x-courier-error-fingerprint"
+    /// When it failed: an AMQP timestamp (seconds since 1970).
+    public static let failedAt = "x-courier-failed-at"
+    public static let handler = "x-courier-handler"
+    public static let originalExchange = "x-courier-original-exchange"
+    public static let originalRoutingKey = "x-courier-original-routing-key"
+    public static let originalQueue = "x-courier-original-queue"
+    /// The host that handled it (`FLY_MACHINE_ID` / hostname).
+    public static let host = "x-courier-host"
+}
+
+/// Where a message was consumed from, for the failure headers and for replay.
+public struct MessageOrigin: Sendable, Equatable {
+    public var exchange: String
+    public var routingKey: String
+    public var queue: String
+
+    public init(exchange: String, routingKey: String, queue: String) {
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.queue = queue
+    }
+}
+
+/// Builds the properties of the copies Courier publishes: to a retry queue, or to the dead-letter
+/// exchange. Everything the original carried is kept; Courier's own headers are added or replaced.
+public enum FailureHeaders {
+    public static let maximumMessageBytes = 1024
+
+    /// The properties for a retry copy: the original's, with the attempt header set.
+    public static func retry(_ original: AMQPProperties, attempt: Int) -> AMQPProperties {
+        var properties = original
+        var headers = properties.headers ?? AMQPTable()
+        headers[CourierHeader.attempts] = .int64(Int64(attempt))
+        properties.headers = headers
+        return properties
+    }
+
+    /// The properties for the dead-letter copy: the original's plus every failure header.
+    public static func deadLetter(
+        _ original: AMQPProperties,
+        reason: DeadLetterReason,
+        failure: HandlingFailure,
+        attempts: Int,
+        origin: MessageOrigin,
+        failedAt: Date,
+        host: String
+    ) -> AMQPProperties {
+        var properties = original
+        var headers = properties.headers ?? AMQPTable()
+        headers[CourierHeader.attempts] = .int64(Int64(attempts))
+        headers[CourierHeader.reason] = .string(reason.rawValue)
+        headers[CourierHeader.errorClass] = .string(failure.errorClass)
+        headers[CourierHeader.errorMessage] = .string(bounded(failure.message))
+        headers[CourierHeader.errorFingerprint] = .string(fingerprint(failure))
+        headers[CourierHeader.failedAt] = .timestamp(UInt64(max(0, failedAt.timeIntervalSince1970)))
+        headers[CourierHeader.handler] = failure.handler.map(AMQPFieldValue.string) ?? nil
+        headers[CourierHeader.originalExchange] = .string(origin.exchange)
+        headers[CourierHeader.originalRoutingKey] = .string(origin.routingKey)
+        headers[CourierHeader.originalQueue] = .string(origin.queue)
+        headers[CourierHeader.host] = .string(host)
+        properties.headers = headers
+        if properties.deliveryMode == nil { properties.deliveryMode = .persistent }
+        return properties
+    }
+
+    /// The attempts already failed, from a delivery's headers (0 when absent or unreadable).
+    public static func failedAttempts(in properties: AMQPProperties) -> Int {
+        guard let value = properties.headers?[CourierHeader.attempts]?.intValue, value > 0 else { return 0 }
+        return Int(clamping: value)
+    }
+
+    /// The message cut to ``maximumMessageBytes`` of UTF-8, on a character boundary, marked `…`.
+    public static func bounded(_ message: String) -> String {
+        guard message.utf8.count > maximumMessageBytes else { return message }
+        var result = ""
+        var used = 0
+        for character in message {
+            let size = character.utf8.count
+            if used + size > maximumMessageBytes - 3 { break }
+            result.append(character)
+            used += size
+        }
+        return result + "…"
+    }
+
+    /// A stable 16-hex-digit fingerprint of a failure: its class, its handler, and its message
+    /// with UUIDs, DIDs, hex ids and numbers blanked. The same cause on different messages gives
+    /// the same fingerprint; FNV-1a 64, so it is the same on every host and every run.
+    public static func fingerprint(_ failure: HandlingFailure) -> String {
+        let text = [failure.errorClass, failure.handler ?? "", normalized(failure.message)].joined(separator: "\u{1F}")
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The message with the parts that vary per message replaced by placeholders.
+    static func normalized(_ message: String) -> String {
+        var text = message
+        let patterns: [(String, String)] = [
+            ("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "<uuid>"),
+            ("did:[a-z]+:[A-Za-z0-9._:%-]+", "<did>"),
+            ("\\b[0-9a-fA-F]{16,}\\b", "<hex>"),
+            ("[0-9]+", "<n>"),
+        ]
+        for (pattern, placeholder) in patterns {
+            text = text.replacingOccurrences(of: pattern, with: placeholder, options: .regularExpression)
+        }
+        return text
+    }
+}

@@ -1,0 +1,187 @@
+import CourierAMQP
+import Foundation
+import Logging
+
+/// Consumes the app queue and carries out, for each delivery, what ``decide(_:failedAttempts:schedule:)``
+/// says: ack; publish a copy to a retry queue, then ack; publish to the dead-letter exchange with
+/// the failure headers, then ack; or requeue and pause while a dependency is down.
+///
+/// Copies are published on a separate connection with publisher confirms, and the original is
+/// acked only after the broker confirmed the copy — so a crash in between can duplicate a
+/// message, never lose one. When the copy cannot be published, the original is requeued after a
+/// pause, never dropped and never spun on.
+public struct ConsumerEngine: Sendable {
+    public struct Settings: Sendable {
+        /// Unacknowledged deliveries the broker may send ahead (`basic.qos`).
+        public var prefetch: UInt16 = 200
+        /// The most deliveries handed to the handler at once.
+        public var batchSize: Int = 100
+        /// Larger bodies are dead-lettered unparsed.
+        public var maximumMessageBytes: Int = 256 * 1024
+        /// How long to wait before requeueing when a retry or dead-letter publish failed, and
+        /// between dependency checks while paused.
+        public var pause: Duration = .seconds(5)
+        /// Written on dead-lettered messages (`x-courier-host`).
+        public var host: String = ProcessInfo.processInfo.environment["FLY_MACHINE_ID"] ?? ProcessInfo.processInfo.hostName
+
+        public init() {}
+    }
+
+    public let topology: Topology
+    public let handler: any DeliveryHandler
+    public let settings: Settings
+    let logger: Logger
+
+    public init(topology: Topology, handler: any DeliveryHandler, settings: Settings = Settings(), logger: Logger) {
+        self.topology = topology
+        self.handler = handler
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Consumes until the consumer ends (cancelled by the broker, the channel or connection
+    /// closed: that error is thrown) or the task is cancelled (returns normally after settling the
+    /// batch in hand). Deliveries not yet settled go back to the queue when the channel closes.
+    public func run(consuming: AMQPConnection, publishing: AMQPConnection) async throws {
+        let publisher = try await publishing.openChannel()
+        try await publisher.confirmSelect()
+        while !Task.isCancelled {
+            let channel = try await consuming.openChannel()
+            try await channel.qos(prefetchCount: settings.prefetch)
+            let consumer = try await channel.consume(queue: topology.appQueue)
+            logger.info("consuming", metadata: ["queue": "\(topology.appQueue)", "prefetch": "\(settings.prefetch)"])
+            let paused = try await consume(consumer, on: channel, publisher: publisher)
+            if channel.isOpen { try? await channel.close() }  // requeues whatever is unsettled
+            guard let dependency = paused else { return }
+            try await waitUntilAvailable(dependency)
+        }
+    }
+
+    /// Returns the dependency that paused consuming, or nil when the task was cancelled.
+    private func consume(_ consumer: AMQPConsumer, on channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
+        var iterator = consumer.makeAsyncIterator()
+        while !Task.isCancelled {
+            let batch: [AMQPDelivery]
+            do {
+                batch = try await iterator.nextBatch(max: settings.batchSize)
+            } catch is CancellationError {
+                return nil
+            }
+            if batch.isEmpty { return nil }
+            if let dependency = try await process(batch, channel: channel, publisher: publisher) {
+                return dependency
+            }
+        }
+        return nil
+    }
+
+    /// Handles one batch and settles every delivery in it. Returns the dependency that is down
+    /// when the handler reported one (the rest of the batch is then requeued, not settled).
+    private func process(_ batch: [AMQPDelivery], channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
+        // Too large: dead-lettered without being parsed or handed to the handler.
+        var outcomes = [HandlingOutcome?](repeating: nil, count: batch.count)
+        var eligible: [AMQPDelivery] = []
+        var eligibleIndex: [Int] = []
+        for (index, delivery) in batch.enumerated() {
+            if delivery.body.count > settings.maximumMessageBytes {
+                outcomes[index] = .permanentFailure(
+                    HandlingFailure(
+                        errorClass: "MessageTooLarge",
+                        message: "body of \(delivery.body.count) bytes exceeds the limit of \(settings.maximumMessageBytes)"))
+            } else {
+                eligible.append(delivery)
+                eligibleIndex.append(index)
+            }
+        }
+        if !eligible.isEmpty {
+            let handled = await handler.handle(eligible)
+            for (position, index) in eligibleIndex.enumerated() {
+                outcomes[index] =
+                    position < handled.count
+                    ? handled[position]
+                    : .transientFailure(
+                        HandlingFailure(errorClass: "MissingOutcome", message: "the handler returned no outcome", handler: handler.name))
+            }
+        }
+
+        var pausedBy: String?
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (delivery, outcome) in zip(batch, outcomes) {
+                let outcome = outcome ?? .handled
+                let action = decide(outcome, failedAttempts: FailureHeaders.failedAttempts(in: delivery.properties), schedule: topology.settings.retrySchedule)
+                switch action {
+                case .ack:
+                    channel.ack(delivery.deliveryTag)
+                case .requeueAndPause(let dependency):
+                    pausedBy = pausedBy ?? dependency
+                    channel.nack(delivery.deliveryTag, requeue: true)
+                case .retry, .deadLetter:
+                    group.addTask { try await self.publishCopy(of: delivery, action: action, channel: channel, publisher: publisher) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        if let pausedBy {
+            logger.warning("pausing: a dependency is down for every message", metadata: ["dependency": "\(pausedBy)"])
+        }
+        return pausedBy
+    }
+
+    /// Publishes the retry or dead-letter copy, waits for its confirm, then acks the original;
+    /// if the copy is not confirmed, requeues the original after a pause.
+    private func publishCopy(of delivery: AMQPDelivery, action: DeliveryAction, channel: AMQPChannel, publisher: AMQPChannel) async throws {
+        let exchange: String
+        let routingKey: String
+        let properties: AMQPProperties
+        switch action {
+        case .retry(let attempt, let delay):
+            exchange = ""
+            routingKey = topology.retryQueue(for: delay)
+            properties = FailureHeaders.retry(delivery.properties, attempt: attempt)
+        case .deadLetter(let reason, var failure, let attempts):
+            if failure.handler == nil, failure.errorClass != "MessageTooLarge" { failure.handler = handler.name }
+            exchange = Topology.deadLetterExchangeName
+            routingKey = topology.appQueue
+            properties = FailureHeaders.deadLetter(
+                delivery.properties, reason: reason, failure: failure, attempts: attempts,
+                origin: MessageOrigin(exchange: delivery.exchange, routingKey: delivery.routingKey, queue: topology.appQueue),
+                failedAt: Date(), host: settings.host)
+            logger.warning(
+                "dead-lettering",
+                metadata: [
+                    "reason": "\(reason.rawValue)", "error_class": "\(failure.errorClass)",
+                    "routing_key": "\(delivery.routingKey)", "message_id": "\(delivery.properties.messageID ?? "-")",
+                ])
+        case .ack, .requeueAndPause:
+            return
+        }
+        let outcome: AMQPPublishOutcome?
+        do {
+            outcome = try await publisher.publish(
+                delivery.body, exchange: exchange, routingKey: routingKey, properties: properties, mandatory: true)
+        } catch {
+            logger.error("could not publish a retry/dead-letter copy", metadata: ["error": "\(error)"])
+            outcome = nil
+        }
+        if outcome == .acked {
+            channel.ack(delivery.deliveryTag)
+            return
+        }
+        if case .requeueAfter(let pause) = fallback(whenFailing: action, pause: settings.pause) {
+            logger.error(
+                "the \(exchange.isEmpty ? "retry" : "dead-letter") path is unavailable; requeueing after a pause",
+                metadata: ["routing_key": "\(routingKey)", "outcome": "\(outcome.map { "\($0)" } ?? "error")"])
+            try? await Task.sleep(for: pause)
+            channel.nack(delivery.deliveryTag, requeue: true)
+        }
+    }
+
+    private func waitUntilAvailable(_ dependency: String) async throws {
+        var down: String? = dependency
+        while let name = down {
+            try await Task.sleep(for: settings.pause)
+            down = await handler.unavailableDependency()
+            if down == nil { logger.info("dependency is back; resuming", metadata: ["dependency": "\(name)"]) }
+        }
+    }
+}

@@ -1,0 +1,234 @@
+import CourierAMQP
+import CourierEngine
+import CourierTesting
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// A handler scripted per message id: how many times to fail, and how.
+final class ScriptedHandler: DeliveryHandler, @unchecked Sendable {
+    enum Script: Sendable { case succeed, failTransiently(times: Int), failPermanently, dependencyDownUntilReleased }
+
+    let name = "scripted"
+    private let lock = NSLock()
+    private var scripts: [String: Script] = [:]
+    private var seenAttempts: [String: [Int]] = [:]
+    private var handledIDs: [String] = []
+    private var dependencyDown = false
+
+    func script(_ id: String, _ script: Script) { lock.withLock { scripts[id] = script } }
+    func setDependencyDown(_ down: Bool) { lock.withLock { dependencyDown = down } }
+    var handled: [String] { lock.withLock { handledIDs } }
+    func attempts(_ id: String) -> [Int] { lock.withLock { seenAttempts[id] ?? [] } }
+
+    func handle(_ deliveries: [AMQPDelivery]) async -> [HandlingOutcome] {
+        lock.withLock {
+            deliveries.map { delivery in
+                let id = delivery.properties.messageID ?? "?"
+                let attempt = FailureHeaders.failedAttempts(in: delivery.properties)
+                seenAttempts[id, default: []].append(attempt)
+                let failure = HandlingFailure(errorClass: "ScriptedFailure", message: "scripted failure for \(id)")
+                switch scripts[id] ?? .succeed {
+                case .succeed:
+                    handledIDs.append(id)
+                    return .handled
+                case .failTransiently(let times):
+                    if attempt < times { return .transientFailure(failure) }
+                    handledIDs.append(id)
+                    return .handled
+                case .failPermanently:
+                    return .permanentFailure(failure)
+                case .dependencyDownUntilReleased:
+                    if dependencyDown { return .dependencyUnavailable(dependency: "postgres") }
+                    handledIDs.append(id)
+                    return .handled
+                }
+            }
+        }
+    }
+
+    func unavailableDependency() async -> String? {
+        lock.withLock { dependencyDown ? "postgres" : nil }
+    }
+}
+
+@Suite("ConsumerEngine against the real broker")
+struct ConsumerEngineTests {
+    struct Fixture {
+        var consuming: AMQPConnection
+        var publishing: AMQPConnection
+        var topology: Topology
+        var handler: ScriptedHandler
+        var engine: Task<Void, any Error>
+        var eventType: String
+
+        func publish(_ id: String, body: [UInt8]? = nil) async throws {
+            let channel = try await publishing.openChannel()
+            try await channel.confirmSelect()
+            let outcome = try await channel.publish(
+                body ?? Array(#"{"eventType":"\#(eventType)","aggregateId":"\#(id)"}"#.utf8), exchange: Topology.exchangeName,
+                routingKey: eventType,
+                properties: AMQPProperties(contentType: "application/json", deliveryMode: .persistent, messageID: id, type: eventType))
+            #expect(outcome == .acked)
+            try await channel.close()
+        }
+
+        func deadLettered(count: Int, timeout: Duration = .seconds(10)) async throws -> [AMQPDelivery] {
+            let channel = try await publishing.openChannel()
+            var found: [AMQPDelivery] = []
+            let deadline = ContinuousClock.now + timeout
+            while found.count < count, ContinuousClock.now < deadline {
+                if let message = try await channel.get(queue: topology.deadLetterQueue, noAck: true) {
+                    found.append(message)
+                } else {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            try await channel.close()
+            return found
+        }
+
+        func depth(_ queue: String) async throws -> UInt32 {
+            let channel = try await publishing.openChannel()
+            defer { Task { try? await channel.close() } }
+            return try await channel.declareQueuePassive(queue).messageCount
+        }
+
+        /// Stops the engine and closes its consuming connection (which requeues anything unacked);
+        /// the publishing connection stays for inspection until `close()`.
+        func stopEngine() async {
+            engine.cancel()
+            _ = await engine.result
+            await consuming.close()
+        }
+
+        func stop() async {
+            await stopEngine()
+            await publishing.close()
+        }
+    }
+
+    static func start(delays: [Duration] = [.milliseconds(300), .milliseconds(300), .milliseconds(300)], maxBytes: Int = 256 * 1024) async throws -> Fixture {
+        let url = try TestEnvironment.amqpURL()
+        let consuming = try await AMQPConnection.connect(url: url)
+        let publishing = try await AMQPConnection.connect(url: url)
+        let eventType = TestEnvironment.uniqueName("TestEvent")
+        let topology = Topology(
+            .init(appName: TestEnvironment.uniqueName("engine"), retrySchedule: RetrySchedule(delays: delays), eventTypes: [eventType]))
+        try await topology.declare(on: consuming)
+        let handler = ScriptedHandler()
+        var settings = ConsumerEngine.Settings()
+        settings.maximumMessageBytes = maxBytes
+        settings.pause = .milliseconds(200)
+        settings.host = "test-host"
+        let engine = ConsumerEngine(topology: topology, handler: handler, settings: settings, logger: Logger(label: "test"))
+        let task = Task { try await engine.run(consuming: consuming, publishing: publishing) }
+        return Fixture(consuming: consuming, publishing: publishing, topology: topology, handler: handler, engine: task, eventType: eventType)
+    }
+
+    static func eventually(_ timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+
+    @Test("success: every event is handled once and acked")
+    func success() async throws {
+        let f = try await Self.start()
+        for i in 0..<50 { try await f.publish("ok-\(i)") }
+        #expect(await Self.eventually { f.handler.handled.count == 50 })
+        #expect(Set(f.handler.handled).count == 50)
+        await f.stopEngine()
+        #expect(try await f.depth(f.topology.appQueue) == 0, "all acked: nothing came back on close")
+        await f.stop()
+    }
+
+    @Test("a transient failure is retried after the delay with the attempt header growing, then succeeds")
+    func transientThenSuccess() async throws {
+        let f = try await Self.start()
+        f.handler.script("flaky", .failTransiently(times: 2))
+        try await f.publish("flaky")
+        #expect(await Self.eventually { f.handler.handled.contains("flaky") })
+        #expect(f.handler.attempts("flaky") == [0, 1, 2])
+        let dead = try await f.deadLettered(count: 1, timeout: .milliseconds(500))
+        #expect(dead.isEmpty)
+        await f.stop()
+    }
+
+    @Test("a permanent failure reaches the dead-letter queue within seconds, with every failure header")
+    func permanent() async throws {
+        let f = try await Self.start()
+        f.handler.script("poison", .failPermanently)
+        try await f.publish("poison")
+        let dead = try await f.deadLettered(count: 1)
+        let message = try #require(dead.first)
+        let h = try #require(message.properties.headers)
+        #expect(message.properties.messageID == "poison")
+        #expect(message.properties.type == f.eventType)
+        #expect(message.properties.contentType == "application/json")
+        #expect(h[CourierHeader.reason]?.stringValue == "permanent-failure")
+        #expect(h[CourierHeader.errorClass]?.stringValue == "ScriptedFailure")
+        #expect(h[CourierHeader.errorMessage]?.stringValue == "scripted failure for poison")
+        #expect(h[CourierHeader.errorFingerprint]?.stringValue?.count == 16)
+        #expect(h[CourierHeader.attempts]?.intValue == 1)
+        #expect(h[CourierHeader.handler]?.stringValue == "scripted")
+        #expect(h[CourierHeader.originalExchange]?.stringValue == Topology.exchangeName)
+        #expect(h[CourierHeader.originalRoutingKey]?.stringValue == f.eventType)
+        #expect(h[CourierHeader.originalQueue]?.stringValue == f.topology.appQueue)
+        #expect(h[CourierHeader.host]?.stringValue == "test-host")
+        if case .timestamp(let at) = h[CourierHeader.failedAt] {
+            #expect(abs(Double(at) - Date().timeIntervalSince1970) < 60)
+        } else {
+            Issue.record("no failed-at timestamp")
+        }
+        #expect(f.handler.attempts("poison") == [0], "never retried")
+        await f.stop()
+    }
+
+    @Test("exhausted retries reach the dead-letter queue too")
+    func exhausted() async throws {
+        let f = try await Self.start(delays: [.milliseconds(200), .milliseconds(200)])
+        f.handler.script("doomed", .failTransiently(times: 99))
+        try await f.publish("doomed")
+        let dead = try await f.deadLettered(count: 1)
+        let message = try #require(dead.first)
+        #expect(message.properties.headers?[CourierHeader.reason]?.stringValue == "retries-exhausted")
+        #expect(message.properties.headers?[CourierHeader.attempts]?.intValue == 3)
+        #expect(f.handler.attempts("doomed") == [0, 1, 2])
+        await f.stop()
+    }
+
+    @Test("a message over the size limit is dead-lettered unparsed; the next one is handled")
+    func tooLarge() async throws {
+        let f = try await Self.start(maxBytes: 1024)
+        try await f.publish("huge", body: [UInt8](repeating: UInt8(ascii: "x"), count: 4096))
+        try await f.publish("small")
+        let dead = try await f.deadLettered(count: 1)
+        #expect(dead.first?.properties.headers?[CourierHeader.errorClass]?.stringValue == "MessageTooLarge")
+        #expect(dead.first?.body.count == 4096)
+        #expect(await Self.eventually { f.handler.handled.contains("small") })
+        #expect(f.handler.attempts("huge").isEmpty, "the handler never saw it")
+        await f.stop()
+    }
+
+    @Test("while a dependency is down nothing is dead-lettered; consuming resumes when it is back")
+    func dependencyOutage() async throws {
+        let f = try await Self.start(delays: [.milliseconds(100)])
+        f.handler.setDependencyDown(true)
+        for i in 0..<5 {
+            f.handler.script("dep-\(i)", .dependencyDownUntilReleased)
+            try await f.publish("dep-\(i)")
+        }
+        try await Task.sleep(for: .seconds(1.5))  // several pause periods: longer than the whole retry schedule
+        #expect(f.handler.handled.isEmpty)
+        #expect(try await f.deadLettered(count: 1, timeout: .milliseconds(200)).isEmpty)
+        f.handler.setDependencyDown(false)
+        #expect(await Self.eventually { Set(f.handler.handled).count == 5 })
+        #expect(try await f.deadLettered(count: 1, timeout: .milliseconds(300)).isEmpty)
+        await f.stop()
+    }
+}

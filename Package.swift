@@ -78,7 +78,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "courier-bench",
-            dependencies: ["CourierAMQP", "CourierPostgres"]
+            dependencies: [
+                "CourierAMQP",
+                "CourierEngine",
+                "CourierPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
 
         // MARK: Tests

@@ -8,7 +8,10 @@
 // Build with `-c release` (`make bench` does).
 
 import CourierAMQP
+import CourierEngine
 import Foundation
+import Logging
+import Synchronization
 
 struct Options {
     var messages = 50_000
@@ -38,7 +41,7 @@ struct Options {
                 guard v == "raw" || v == "courier" else { throw BenchError("--side takes raw or courier") }
                 side = v
             case "-h", "--help":
-                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|consume-100-thread|consume-1000-thread]... [--side raw|courier]")
+                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|engine|consume-100-thread|consume-1000-thread]... [--side raw|courier]")
                 exit(0)
             default: throw BenchError("unknown argument \(argument)")
             }
@@ -127,6 +130,60 @@ func courierConsume(_ connection: AMQPConnection, queue: String, count: Int, pre
     return elapsed
 }
 
+/// A handler that does nothing: the engine's own cost, end to end.
+struct NoopHandler: DeliveryHandler {
+    let name = "noop"
+    let handled: Counter
+    func handle(_ deliveries: [AMQPDelivery]) async -> [HandlingOutcome] {
+        handled.add(deliveries.count)
+        return Array(repeating: .handled, count: deliveries.count)
+    }
+}
+
+final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    private let target: Int
+    private let reached = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    init(target: Int) { self.target = target }
+    func add(_ n: Int) {
+        if value.add(n, ordering: .relaxed).newValue >= target {
+            reached.withLock { $0.take() }?.resume()
+        }
+    }
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let done = reached.withLock { slot -> Bool in
+                if value.load(ordering: .relaxed) >= target { return true }
+                slot = continuation
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+}
+
+/// The whole consuming engine with a no-op handler: `count` events already in the app queue.
+func engineConsume(_ configuration: AMQPConfiguration, topology: Topology, count: Int) async throws -> Duration {
+    let consuming = try await AMQPConnection.connect(configuration)
+    let publishing = try await AMQPConnection.connect(configuration)
+    let counter = Counter(target: count)
+    var settings = ConsumerEngine.Settings()
+    settings.prefetch = 1000
+    settings.batchSize = 100
+    var logger = Logger(label: "bench")
+    logger.logLevel = .warning
+    let engine = ConsumerEngine(topology: topology, handler: NoopHandler(handled: counter), settings: settings, logger: logger)
+    let start = ContinuousClock.now
+    let task = Task { try await engine.run(consuming: consuming, publishing: publishing) }
+    await counter.wait()
+    let elapsed = ContinuousClock.now - start
+    task.cancel()
+    _ = await task.result
+    await consuming.close()
+    await publishing.close()
+    return elapsed
+}
+
 final class FailureCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
@@ -134,17 +191,20 @@ final class FailureCounter: @unchecked Sendable {
     var count: Int { lock.withLock { value } }
 }
 
-func withFreshQueue<T>(_ connection: AMQPConnection, _ body: (String) async throws -> T) async throws -> T {
+/// A fresh app queue (durable, classic) declared through Courier's topology, so the engine can
+/// consume it; the raw loops use the same queue. Its retry and dead-letter queues stay empty and
+/// go with the benchmark's vhost.
+func withFreshQueue<T>(_ connection: AMQPConnection, _ body: (Topology) async throws -> T) async throws -> T {
+    let topology = Topology(.init(appName: "bench_\(UUID().uuidString.prefix(8).lowercased())", queueType: .classic))
+    try await topology.declare(on: connection)
     let channel = try await connection.openChannel()
-    let queue = "bench_\(UUID().uuidString.prefix(8).lowercased())"
-    try await channel.declareQueue(queue, durable: true, arguments: ["x-queue-type": "classic"])
     do {
-        let result = try await body(queue)
-        try await channel.deleteQueue(queue)
+        let result = try await body(topology)
+        try await channel.deleteQueue(topology.appQueue)
         try await channel.close()
         return result
     } catch {
-        _ = try? await channel.deleteQueue(queue)
+        _ = try? await channel.deleteQueue(topology.appQueue)
         throw error
     }
 }
@@ -161,39 +221,44 @@ func run() async throws {
     let window = 1000
     print("courier-bench: \(n) persistent \(sampleBody.count)-byte messages per round, \(options.rounds) rounds, broker \(configuration.redactedURL)")
 
-    typealias Side = (String) async throws -> Duration
+    typealias Side = (Topology) async throws -> Duration
     let scenarios: [(key: String, name: String, fill: Bool, raw: Side, courier: Side)] = [
         (
             "publish", "publish, streaming confirms (window \(window))", false,
-            { try await RawLibrabbitmqBaseline.publishWithConfirms(configuration, queue: $0, body: sampleBody, count: n, window: window) },
-            { try await courierPublish(connection, queue: $0, count: n, window: window) }
+            { try await RawLibrabbitmqBaseline.publishWithConfirms(configuration, queue: $0.appQueue, body: sampleBody, count: n, window: window) },
+            { try await courierPublish(connection, queue: $0.appQueue, count: n, window: window) }
         ),
         (
             "consume-100", "consume, prefetch 100, ack each", true,
-            { try await RawLibrabbitmqBaseline.consume(configuration, queue: $0, count: n, prefetch: 100, ackEvery: 1) },
-            { try await courierConsume(connection, queue: $0, count: n, prefetch: 100, ackEvery: 1) }
+            { try await RawLibrabbitmqBaseline.consume(configuration, queue: $0.appQueue, count: n, prefetch: 100, ackEvery: 1) },
+            { try await courierConsume(connection, queue: $0.appQueue, count: n, prefetch: 100, ackEvery: 1) }
         ),
         (
             "consume-1000", "consume, prefetch 1000, multiple ack per 100", true,
-            { try await RawLibrabbitmqBaseline.consume(configuration, queue: $0, count: n, prefetch: 1000, ackEvery: 100) },
-            { try await courierConsume(connection, queue: $0, count: n, prefetch: 1000, ackEvery: 100) }
+            { try await RawLibrabbitmqBaseline.consume(configuration, queue: $0.appQueue, count: n, prefetch: 1000, ackEvery: 100) },
+            { try await courierConsume(connection, queue: $0.appQueue, count: n, prefetch: 1000, ackEvery: 100) }
+        ),
+        (
+            "engine", "engine, no-op handler (prefetch 1000, batch 100)", true,
+            { try await RawLibrabbitmqBaseline.consume(configuration, queue: $0.appQueue, count: n, prefetch: 1000, ackEvery: 100) },
+            { try await engineConsume(configuration, topology: $0, count: n) }
         ),
         // The same two with Courier's loop on the connection's own thread (task executor preference).
         (
             "consume-100-thread", "consume, prefetch 100, ack each — on conn. thread", true,
-            { try await RawLibrabbitmqBaseline.consume(configuration, queue: $0, count: n, prefetch: 100, ackEvery: 1) },
-            { queue in
+            { try await RawLibrabbitmqBaseline.consume(configuration, queue: $0.appQueue, count: n, prefetch: 100, ackEvery: 1) },
+            { topology in
                 try await withTaskExecutorPreference(connection.taskExecutor) {
-                    try await courierConsume(connection, queue: queue, count: n, prefetch: 100, ackEvery: 1)
+                    try await courierConsume(connection, queue: topology.appQueue, count: n, prefetch: 100, ackEvery: 1)
                 }
             }
         ),
         (
             "consume-1000-thread", "consume, prefetch 1000, ack/100 — on conn. thread", true,
-            { try await RawLibrabbitmqBaseline.consume(configuration, queue: $0, count: n, prefetch: 1000, ackEvery: 100) },
-            { queue in
+            { try await RawLibrabbitmqBaseline.consume(configuration, queue: $0.appQueue, count: n, prefetch: 1000, ackEvery: 100) },
+            { topology in
                 try await withTaskExecutorPreference(connection.taskExecutor) {
-                    try await courierConsume(connection, queue: queue, count: n, prefetch: 1000, ackEvery: 100)
+                    try await courierConsume(connection, queue: topology.appQueue, count: n, prefetch: 1000, ackEvery: 100)
                 }
             }
         ),
@@ -201,17 +266,17 @@ func run() async throws {
 
     var rows: [Row] = []
     // By default the three scenarios the targets are set for; the `-thread` variants on request.
-    let selected = options.scenarios.isEmpty ? ["publish", "consume-100", "consume-1000"] : options.scenarios
+    let selected = options.scenarios.isEmpty ? ["publish", "consume-100", "consume-1000", "engine"] : options.scenarios
     for scenario in scenarios where selected.contains(scenario.key) {
         var best = (raw: 0.0, courier: 0.0)
         var cpu = (raw: Double.infinity, courier: Double.infinity)
         for round in 0..<options.rounds {
             let order = round % 2 == 0 ? [true, false] : [false, true]
             for isRaw in order where options.side == nil || options.side == (isRaw ? "raw" : "courier") {
-                let (elapsed, cpuMicros) = try await withFreshQueue(connection) { queue in
-                    if scenario.fill { _ = try await courierPublish(connection, queue: queue, count: n, window: window) }
+                let (elapsed, cpuMicros) = try await withFreshQueue(connection) { topology in
+                    if scenario.fill { _ = try await courierPublish(connection, queue: topology.appQueue, count: n, window: window) }
                     let cpuBefore = processCPUMicroseconds()
-                    let elapsed = try await (isRaw ? scenario.raw : scenario.courier)(queue)
+                    let elapsed = try await (isRaw ? scenario.raw : scenario.courier)(topology)
                     return (elapsed, processCPUMicroseconds() - cpuBefore)
                 }
                 let r = rate(n, elapsed)

@@ -44,6 +44,8 @@ public actor AMQPConnection {
         var confirms = ConfirmTracker<@Sendable (Result<AMQPPublishOutcome, AMQPError>) -> Void>()
         var consumers: [String: (buffer: DeliveryBuffer, noAck: Bool)] = [:]
         var ledger = DeliveryTagLedger()
+        /// Set while the channel is being forgotten: its remaining content frames are dropped.
+        var closing = false
         /// The channel's `basic.qos` prefetch count (0: unlimited).
         var prefetch = 0
         /// The message whose frames are arriving on this channel, if any.
@@ -229,6 +231,18 @@ public actor AMQPConnection {
         for waiter in waiters { waiter.resume(returning: reportAsFailure ? error : nil) }
     }
 
+    /// Forgets a channel that we or the broker closed. Frames librabbitmq queued for it before
+    /// the close (deliveries that raced it) are dealt with first — its content discarded, as the
+    /// broker requeues those deliveries — so none is taken for a later channel that reuses the
+    /// number.
+    private func forget(channel id: UInt16, with error: AMQPError) {
+        guard let channel = channels[id], !channel.closing else { return }
+        channel.closing = true
+        drainQueuedFrames()
+        channels[id] = nil
+        fail(channel, with: error)
+    }
+
     private func fail(_ channel: ChannelState, with error: AMQPError) {
         channel.shared.markClosed()
         let tokens = channel.confirms.drain()
@@ -264,14 +278,13 @@ public actor AMQPConnection {
 
     func closeChannel(_ id: UInt16) throws {
         flushSettlements(channel: id)
-        guard let channel = channels[id], let conn = state else { return }
+        guard channels[id] != nil, let conn = state else { return }
         let reply = amqp_channel_close(conn, id, AMQP_REPLY_SUCCESS)
-        channels[id] = nil
-        let error = AMQPError(code: .channelClosed, operation: "channel.close", replyText: "closed by client")
-        fail(channel, with: error)
-        if reply.reply_type != AMQP_RESPONSE_NORMAL {
-            try check(reply, "channel.close", channel: id)
-        }
+        // A failed reply is read before anything else touches librabbitmq's buffers it points into.
+        var failure: AMQPError?
+        do { try check(reply, "channel.close", channel: id) } catch { failure = error }
+        forget(channel: id, with: AMQPError(code: .channelClosed, operation: "channel.close", replyText: "closed by client"))
+        if let failure { throw failure }
     }
 
     // MARK: Synchronous broker operations
@@ -616,15 +629,17 @@ public actor AMQPConnection {
     private func handle(_ frame: amqp_frame_t) {
         switch Int32(frame.frame_type) {
         case AMQP_FRAME_HEADER:
-            guard var assembly = channels[frame.channel]?.assembly,
-                let decoded = frame.payload.properties.decoded
-            else { return protocolViolation("a content header with no message", channel: frame.channel) }
+            guard let state = channels[frame.channel], !state.closing else { return }  // closed: the broker requeues it
+            guard var assembly = state.assembly, let decoded = frame.payload.properties.decoded else {
+                return protocolViolation("a content header with no message", channel: frame.channel)
+            }
             let properties = CDecoding.properties(
                 decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee, interner: &interner)
             advance(&assembly, assembly.header(properties, bodySize: frame.payload.properties.body_size), channel: frame.channel)
             return
         case AMQP_FRAME_BODY:
-            guard var assembly = channels[frame.channel]?.assembly else {
+            guard let state = channels[frame.channel], !state.closing else { return }
+            guard var assembly = state.assembly else {
                 return protocolViolation("a body frame with no message", channel: frame.channel)
             }
             let fragment = frame.payload.body_fragment
@@ -694,7 +709,7 @@ public actor AMQPConnection {
                 code: .channelClosed, operation: "channel \(channel)", replyCode: close.reply_code,
                 replyText: CDecoding.string(close.reply_text), endpoint: configuration.redactedURL)
             acknowledgeChannelClose(channel)
-            if let state = channels.removeValue(forKey: channel) { fail(state, with: error) }
+            forget(channel: channel, with: error)
             logger.warning("the broker closed channel \(channel)", metadata: ["error": "\(error)"])
 
         case courier_method_connection_close:
@@ -721,7 +736,7 @@ public actor AMQPConnection {
     // MARK: Messages from frames
 
     private func begin(_ origin: ContentAssembly.Origin, channel: UInt16) {
-        guard let state = channels[channel] else { return }
+        guard let state = channels[channel], !state.closing else { return }
         guard state.assembly == nil else {
             return protocolViolation("a new message before the previous one was complete", channel: channel)
         }
@@ -812,7 +827,7 @@ public actor AMQPConnection {
         let error = Self.error(from: reply, operation: operation, endpoint: configuration.redactedURL)
         if reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION, reply.reply.id == courier_method_channel_close {
             acknowledgeChannelClose(channel)
-            if let state = channels.removeValue(forKey: channel) { fail(state, with: error) }
+            forget(channel: channel, with: error)
         } else if reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION, reply.reply.id == courier_method_connection_close {
             acknowledgeConnectionClose()
             connectionFailed(error)

@@ -298,6 +298,41 @@ struct AMQPBrokerTests {
         await #expect(throws: AMQPError.self) { try await connection.openChannel() }
     }
 
+    @Test("closing a channel while deliveries stream in does not confuse the channel that reuses its number")
+    func closeMidStream() async throws {
+        let connection = try await Self.connect()
+        let setup = try await connection.openChannel()
+        let queue = TestEnvironment.uniqueName("midstream")
+        try await setup.declareQueue(queue, durable: false)
+        try await setup.confirmSelect()
+        for i in 0..<2000 { setup.publish(Self.body(i), exchange: "", routingKey: queue) { _ in } }
+        await setup.waitForConfirms()
+
+        for _ in 0..<5 {
+            let channel = try await connection.openChannel()
+            try await channel.qos(prefetchCount: 1000)
+            let consumer = try await channel.consume(queue: queue)
+            var iterator = consumer.makeAsyncIterator()
+            _ = try await iterator.next()
+            try await channel.close()  // hundreds of deliveries are still on their way
+        }
+        #expect(await connection.isOpen)
+
+        let last = try await connection.openChannel()
+        try await last.qos(prefetchCount: 500)
+        let consumer = try await last.consume(queue: queue)
+        var count = 0
+        for try await delivery in consumer {
+            last.ack(delivery.deliveryTag)
+            count += 1
+            if count == 2000 { break }
+        }
+        #expect(count == 2000, "every message is still there: unacked ones went back on close")
+        try await last.close()
+        #expect(try await setup.declareQueuePassive(queue).messageCount == 0)
+        await connection.close()
+    }
+
     @Test("amqps: the same operations over librabbitmq's TLS socket, verifying the broker's certificate")
     func tls() async throws {
         let url = try TestEnvironment.amqpsURL()

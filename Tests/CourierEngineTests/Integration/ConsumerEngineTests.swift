@@ -16,6 +16,12 @@ final class ScriptedHandler: DeliveryHandler, @unchecked Sendable {
     private var seenAttempts: [String: [Int]] = [:]
     private var handledIDs: [String] = []
     private var dependencyDown = false
+    /// Time spent per batch, to make stops land mid-stream.
+    var slowdown: Duration {
+        get { lock.withLock { _slowdown } }
+        set { lock.withLock { _slowdown = newValue } }
+    }
+    private var _slowdown: Duration = .zero
 
     func script(_ id: String, _ script: Script) { lock.withLock { scripts[id] = script } }
     func setDependencyDown(_ down: Bool) { lock.withLock { dependencyDown = down } }
@@ -23,7 +29,9 @@ final class ScriptedHandler: DeliveryHandler, @unchecked Sendable {
     func attempts(_ id: String) -> [Int] { lock.withLock { seenAttempts[id] ?? [] } }
 
     func handle(_ deliveries: [AMQPDelivery]) async -> [HandlingOutcome] {
-        lock.withLock {
+        let pause = slowdown
+        if pause > .zero { try? await Task.sleep(for: pause) }
+        return lock.withLock {
             deliveries.map { delivery in
                 let id = delivery.properties.messageID ?? "?"
                 let attempt = FailureHeaders.failedAttempts(in: delivery.properties)
@@ -212,6 +220,38 @@ struct ConsumerEngineTests {
         #expect(dead.first?.body.count == 4096)
         #expect(await Self.eventually { f.handler.handled.contains("small") })
         #expect(f.handler.attempts("huge").isEmpty, "the handler never saw it")
+        await f.stop()
+    }
+
+    @Test("stopping mid-stream settles the batch in hand: after a restart nothing is handled twice")
+    func cleanStopMidStream() async throws {
+        let f = try await Self.start()
+        f.handler.slowdown = .milliseconds(100)
+        let total = 1000
+        let channel = try await f.publishing.openChannel()
+        try await channel.confirmSelect()
+        for i in 0..<total {
+            channel.publish(
+                Array("{}".utf8), exchange: Topology.exchangeName, routingKey: f.eventType,
+                properties: AMQPProperties(deliveryMode: .persistent, messageID: "stream-\(i)")
+            ) { _ in }
+        }
+        await channel.waitForConfirms()
+        #expect(await Self.eventually { f.handler.handled.count >= 50 })
+        await f.stopEngine()  // mid-stream: like SIGTERM
+        let handledBeforeStop = f.handler.handled.count
+        #expect(handledBeforeStop < total, "stopped before the end, so the restart has work to do")
+
+        // A new engine on a new connection picks up where the first stopped.
+        let consuming = try await AMQPConnection.connect(url: try TestEnvironment.amqpURL())
+        let engine = ConsumerEngine(topology: f.topology, handler: f.handler, logger: Logger(label: "test"))
+        let task = Task { try await engine.run(consuming: consuming, publishing: f.publishing) }
+        #expect(await Self.eventually(.seconds(20)) { Set(f.handler.handled).count == total })
+        let handled = f.handler.handled
+        #expect(handled.count == total, "\(handled.count - Set(handled).count) events were handled twice")
+        task.cancel()
+        _ = await task.result
+        await consuming.close()
         await f.stop()
     }
 

@@ -25,6 +25,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -71,7 +72,9 @@ let package = Package(
             name: "courierd",
             dependencies: [
                 "CourierAMQP",
+                "CourierEngine",
                 "CourierPostgres",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -91,6 +94,6 @@ let package = Package(
         .testTarget(name: "CourierAMQPTests", dependencies: ["CourierAMQP", "CourierTesting"]),
         .testTarget(name: "CourierPostgresTests", dependencies: ["CourierPostgres", "CourierTesting"]),
         .testTarget(name: "CourierEngineTests", dependencies: ["CourierEngine", "CourierTesting"]),
-        .testTarget(name: "CourierdTests", dependencies: ["courierd", "CourierTesting"]),
+        .testTarget(name: "CourierdTests", dependencies: ["courierd", "CourierAMQP", "CourierTesting"]),
     ]
 )

@@ -1,17 +1,21 @@
 import CourierAMQP
-import CourierPostgres
+import CourierEngine
 import Foundation
 import Logging
 import ServiceLifecycle
 
 /// The daemon's entry point: reads the configuration, then runs its services in one
 /// `ServiceGroup`, which starts them in order and shuts them down in reverse on SIGTERM/SIGINT.
+///
+///     courierd [--config PATH]
 @main
 enum Courierd {
     static func main() async {
-        let configuration: DaemonConfiguration
+        let configuration: CourierdConfiguration
         do {
-            configuration = try DaemonConfiguration(environment: ProcessInfo.processInfo.environment)
+            configuration = try await CourierdConfiguration.load(
+                environment: ProcessInfo.processInfo.environment,
+                configFile: try configFile(in: Array(CommandLine.arguments.dropFirst())))
         } catch {
             FileHandle.standardError.write(Data("courierd: \(error)\n".utf8))
             exit(78)  // EX_CONFIG: systemd and operators can tell a bad config from a crash
@@ -25,10 +29,13 @@ enum Courierd {
         }
         let logger = Logger(label: "courierd")
 
-        let connectivity = ConnectivityService(configuration: configuration, logger: logger)
+        // The domain handlers arrive with the next issue; until then every event type is unknown
+        // and goes to the dead-letter queue with that reason.
+        let router = EventRouter(handlers: [:])
+        let daemon = DaemonService(configuration: configuration, router: router, notifier: SystemdNotifier(), logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: connectivity)],
+                services: [.init(service: daemon)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             ))
@@ -39,5 +46,24 @@ enum Courierd {
             logger.error("courierd failed", metadata: ["error": "\(error)"])
             exit(1)
         }
+    }
+
+    /// `--config PATH` or `--config=PATH`; anything else is an error naming it.
+    static func configFile(in arguments: [String]) throws -> String? {
+        var iterator = arguments.makeIterator()
+        var path: String?
+        while let argument = iterator.next() {
+            if argument == "--config" {
+                guard let value = iterator.next() else {
+                    throw CourierdConfiguration.Invalid(key: "--config", reason: "needs a path")
+                }
+                path = value
+            } else if argument.hasPrefix("--config=") {
+                path = String(argument.dropFirst("--config=".count))
+            } else {
+                throw CourierdConfiguration.Invalid(key: argument, reason: "unknown argument (usage: courierd [--config PATH])")
+            }
+        }
+        return path
     }
 }

@@ -1,3 +1,4 @@
+import CourierAMQP
 import CourierTesting
 import Foundation
 import Testing
@@ -11,9 +12,12 @@ struct CourierdProcessTests {
     }
 
     /// Starts courierd with `environment`; when `stopWhen` appears in its output sends SIGTERM.
-    static func run(environment: [String: String], stopWhen marker: String? = nil, timeout: Duration = .seconds(30)) async throws -> Run {
+    static func run(
+        environment: [String: String], arguments: [String] = [], stopWhen marker: String? = nil, timeout: Duration = .seconds(30)
+    ) async throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.productPath("courierd"))
+        process.arguments = arguments
         process.environment = environment.merging(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]) { a, _ in a }
         // Output goes to a file, not a Pipe with a readabilityHandler: dispatch sources on pipe
         // descriptors closed under them crash libdispatch's event loop on Linux.
@@ -45,29 +49,92 @@ struct CourierdProcessTests {
         return Run(status: process.terminationStatus, output: output())
     }
 
-    @Test("connects to both services, says it is ready, and exits 0 on SIGTERM")
+    @Test("connects to both services, declares its topology, says it is ready, and exits 0 on SIGTERM")
     func readyAndStop() async throws {
         let amqp = try TestEnvironment.amqpURL()
         let database = try TestEnvironment.databaseURL()
+        let app = TestEnvironment.uniqueName("daemon")
         let run = try await Self.run(
-            environment: ["AMQP_URL": amqp, "DATABASE_URL": database, "FLY_APP_NAME": "tests"], stopWhen: "ready")
+            environment: ["AMQP_URL": amqp, "DATABASE_URL": database, "FLY_APP_NAME": app], stopWhen: "ready")
         #expect(run.status == 0, "output: \(run.output)")
         #expect(run.output.contains("connected to RabbitMQ and Postgres; ready"))
-        #expect(run.output.contains("queue=events_tests"))
+        #expect(run.output.contains("queue=events_\(app)"))
         #expect(run.output.contains("courierd stopped"))
         for secret in [try Self.password(of: amqp), try Self.password(of: database)] {
             #expect(!run.output.contains(secret), "a password leaked into the log")
         }
     }
 
+    @Test("an event nobody handles is parked in the dead-letter queue with that reason, not dropped")
+    func unknownEventType() async throws {
+        let amqp = try TestEnvironment.amqpURL()
+        let app = TestEnvironment.uniqueName("unknown")
+        let type = TestEnvironment.uniqueName("NobodyHandlesEvent")
+        let environment = [
+            "AMQP_URL": amqp, "DATABASE_URL": try TestEnvironment.databaseURL(), "FLY_APP_NAME": app,
+            "COURIER_BINDINGS_EXTRA": type,
+        ]
+        // Start once to declare the topology, then publish while it runs.
+        async let run = Self.run(environment: environment, stopWhen: "dead-lettering")
+        let connection = try await AMQPConnection.connect(url: amqp)
+        let channel = try await connection.openChannel()
+        try await channel.confirmSelect()
+        var published = false
+        for _ in 0..<100 where !published {
+            // Consuming means the bindings are in place (they are declared before the consumer).
+            let probe = try await connection.openChannel()
+            let consumers = (try? await probe.declareQueuePassive("events_\(app)"))?.consumerCount ?? 0
+            if probe.isOpen { try await probe.close() }
+            if consumers > 0 {
+                let outcome = try await channel.publish(
+                    Array("{}".utf8), exchange: "domain_events", routingKey: type,
+                    properties: AMQPProperties(deliveryMode: .persistent, messageID: "lost-soul"), mandatory: true)
+                #expect(outcome == .acked)
+                published = true
+            } else {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        let result = try await run
+        #expect(result.status == 0, "output: \(result.output)")
+        let check = try await connection.openChannel()
+        let parked = try #require(try await check.get(queue: "events_\(app).dlq", noAck: true))
+        #expect(parked.properties.messageID == "lost-soul")
+        #expect(parked.properties.headers?["x-courier-error-class"]?.stringValue == "UnknownEventType")
+        await connection.close()
+    }
+
+    @Test("the JSON file is read and the environment overrides it")
+    func configFile() async throws {
+        let amqp = try TestEnvironment.amqpURL()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("courierd-\(UUID().uuidString).json")
+        try Data(#"{"courier": {"prefetch": "many"}, "fly": {"app": {"name": "from-file"}}}"#.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = try await Self.run(
+            environment: ["AMQP_URL": amqp, "DATABASE_URL": "postgres://x@127.0.0.1/x"], arguments: ["--config", file.path])
+        #expect(run.status == 78)
+        #expect(run.output.contains("courier.prefetch (environment COURIER_PREFETCH)"), "the file's bad value is reported: \(run.output)")
+        let overridden = try await Self.run(
+            environment: ["AMQP_URL": amqp, "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_PREFETCH": "50", "COURIER_QUEUE_TYPE": "stream"],
+            arguments: ["--config", file.path])
+        #expect(overridden.output.contains("courier.queue.type"), "the environment's 50 replaced the file's bad value: \(overridden.output)")
+        let missing = try await Self.run(environment: ["AMQP_URL": amqp], arguments: ["--config", "/nonexistent/courierd.json"])
+        #expect(missing.status == 78)
+        #expect(missing.output.contains("--config"))
+    }
+
     @Test(
-        "an invalid setting stops start-up with a message naming the variable",
+        "an invalid setting stops start-up with a message naming the key and its variable",
         arguments: [
-            (["DATABASE_URL": "postgres://x@127.0.0.1/x"], "AMQP_URL"),
-            (["AMQP_URL": "amqp://u:pw@127.0.0.1:99999/", "DATABASE_URL": "postgres://x@127.0.0.1/x"], "AMQP_URL"),
-            (["AMQP_URL": "amqp://u:pw@127.0.0.1/"], "DATABASE_URL"),
-            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "FLY_APP_NAME": "a b"], "FLY_APP_NAME"),
-            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_LOG_LEVEL": "loud"], "COURIER_LOG_LEVEL"),
+            (["DATABASE_URL": "postgres://x@127.0.0.1/x"], "amqp.url (environment AMQP_URL)"),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1:99999/", "DATABASE_URL": "postgres://x@127.0.0.1/x"], "amqp.url"),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/"], "database.url (environment DATABASE_URL)"),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "FLY_APP_NAME": "a b"], "fly.app.name"),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_LOG_LEVEL": "loud"], "courier.log.level"),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_PREFETCH": "lots"], "courier.prefetch (environment COURIER_PREFETCH)"),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_PREFETCH": "0"], "courier.prefetch"),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_RETRY_DELAYS": "5s,soon"], "courier.retry.delays"),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_QUEUE_TYPE": "stream"], "courier.queue.type"),
         ])
     func invalidConfiguration(environment: [String: String], key: String) async throws {
         let run = try await Self.run(environment: environment)

@@ -1,0 +1,162 @@
+import Configuration
+import CourierAMQP
+import CourierEngine
+import Foundation
+import Logging
+import SystemPackage
+
+/// courierd's settings: a JSON file (`--config PATH`, see `config/courierd.json` and
+/// `config/README.md`) overridden by environment variables. Every key has an environment name:
+/// `courier.prefetch` is `COURIER_PREFETCH`, `amqp.url` is `AMQP_URL`.
+///
+/// | key | environment | meaning | default |
+/// |---|---|---|---|
+/// | `amqp.url` | `AMQP_URL` | the broker, `amqp://user:password@host:port/vhost` | required |
+/// | `database.url` | `DATABASE_URL` | Postgres, `postgres://user:password@host:port/db` | required |
+/// | `fly.app.name` | `FLY_APP_NAME` | the app; its queue is `events_<app>` | `app` |
+/// | `courier.log.level` | `COURIER_LOG_LEVEL` | trace … critical | `info` |
+/// | `courier.queue.type` | `COURIER_QUEUE_TYPE` | `quorum` or `classic` | `quorum` |
+/// | `courier.delivery.limit` | `COURIER_DELIVERY_LIMIT` | quorum crash-loop guard | `10` |
+/// | `courier.retry.delays` | `COURIER_RETRY_DELAYS` | comma-separated, e.g. `5s,30s,2m,10m` | `5s,30s,2m,10m` |
+/// | `courier.prefetch` | `COURIER_PREFETCH` | unacked deliveries in flight | `200` |
+/// | `courier.batch.size` | `COURIER_BATCH_SIZE` | deliveries per handler call | `100` |
+/// | `courier.message.max.bytes` | `COURIER_MESSAGE_MAX_BYTES` | larger bodies are dead-lettered | `262144` |
+/// | `courier.bindings.extra` | `COURIER_BINDINGS_EXTRA` | extra binding keys, comma-separated | none |
+/// | `courier.pause.seconds` | `COURIER_PAUSE_SECONDS` | pause before requeueing / between dependency checks | `5` |
+///
+/// An invalid value stops start-up with a message naming the key; passwords are never printed.
+struct CourierdConfiguration: Sendable {
+    struct Invalid: Error, CustomStringConvertible {
+        var key: String
+        var reason: String
+        var description: String {
+            "invalid configuration: \(key) (environment \(Self.environmentName(key))): \(reason)"
+        }
+
+        static func environmentName(_ key: String) -> String {
+            key.uppercased().replacingOccurrences(of: ".", with: "_")
+        }
+    }
+
+    var amqp: AMQPConfiguration
+    var databaseURL: String
+    var logLevel: Logger.Level
+    var topology: Topology.Settings
+    var engine: ConsumerEngine.Settings
+
+    var appName: String { topology.appName }
+    var queueName: String { "events_\(topology.appName)" }
+
+    /// Reads the environment, then the file at `configFile` (when given) for what the
+    /// environment leaves unset.
+    static func load(environment: [String: String], configFile: String?) async throws -> CourierdConfiguration {
+        var providers: [any ConfigProvider] = [
+            EnvironmentVariablesProvider(
+                environmentVariables: environment,
+                secretsSpecifier: .specific(["AMQP_URL", "DATABASE_URL"]))
+        ]
+        if let configFile {
+            do {
+                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(configFile)))
+            } catch {
+                throw Invalid(key: "--config", reason: "cannot read \(configFile): \(error)")
+            }
+        }
+        return try CourierdConfiguration(reader: ConfigReader(providers: providers))
+    }
+
+    init(reader: ConfigReader) throws {
+        let values = Values(reader: reader)
+
+        let amqpURL = try values.required("amqp.url")
+        do {
+            var amqp = try AMQPConfiguration(url: amqpURL)
+            if amqp.connectionName == nil { amqp.connectionName = "courierd" }
+            self.amqp = amqp
+        } catch {
+            // A typed throw: `error` is the AMQPError, whose text never contains the password.
+            throw Invalid(key: "amqp.url", reason: error.replyText ?? "\(error)")
+        }
+        databaseURL = try values.required("database.url")
+
+        let app = values.string("fly.app.name") ?? "app"
+        guard !app.isEmpty, app.count <= 200, app.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw Invalid(key: "fly.app.name", reason: "use letters, digits, '-' and '_' only (got '\(app)')")
+        }
+
+        let level = values.string("courier.log.level") ?? "info"
+        guard let parsedLevel = Logger.Level(rawValue: level.lowercased()) else {
+            throw Invalid(key: "courier.log.level", reason: "'\(level)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        logLevel = parsedLevel
+
+        let queueTypeText = values.string("courier.queue.type") ?? "quorum"
+        guard let queueType = Topology.QueueType(rawValue: queueTypeText) else {
+            throw Invalid(key: "courier.queue.type", reason: "'\(queueTypeText)' is not quorum or classic")
+        }
+        let delays = try Self.durations(values.string("courier.retry.delays") ?? "5s,30s,2m,10m", key: "courier.retry.delays")
+        let extra = (values.string("courier.bindings.extra") ?? "").split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }.filter { !$0.isEmpty }
+        topology = Topology.Settings(
+            appName: app,
+            queueType: queueType,
+            deliveryLimit: try values.int("courier.delivery.limit", default: 10, range: 1...1000),
+            retrySchedule: RetrySchedule(delays: delays),
+            eventTypes: [],
+            extraBindingKeys: extra)
+
+        var engine = ConsumerEngine.Settings()
+        engine.prefetch = UInt16(try values.int("courier.prefetch", default: 200, range: 1...65535))
+        engine.batchSize = try values.int("courier.batch.size", default: 100, range: 1...10_000)
+        engine.maximumMessageBytes = try values.int("courier.message.max.bytes", default: 262_144, range: 1...134_217_728)
+        engine.pause = .seconds(try values.int("courier.pause.seconds", default: 5, range: 1...3600))
+        self.engine = engine
+    }
+
+    /// `5s,30s,2m,10m` (units ms, s, m, h).
+    static func durations(_ text: String, key: String) throws -> [Duration] {
+        try text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { item in
+            let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+            for (suffix, factor) in units where item.hasSuffix(suffix) {
+                let number = item.dropLast(suffix.count)
+                if let n = Int64(number), n > 0, !(suffix == "m" && item.hasSuffix("ms")) {
+                    return .milliseconds(n * factor)
+                }
+            }
+            throw Invalid(key: key, reason: "'\(item)' is not a duration like 500ms, 5s, 2m or 1h")
+        }
+    }
+
+    /// Reads values by key, turning a present-but-wrong value into an error that names the key.
+    struct Values {
+        let reader: ConfigReader
+
+        func string(_ key: String) -> String? {
+            reader.string(forKey: ConfigKey(key))
+        }
+
+        func required(_ key: String) throws -> String {
+            guard let value = string(key), !value.isEmpty else { throw Invalid(key: key, reason: "is not set") }
+            return value
+        }
+
+        func int(_ key: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+            let value: Int
+            if let text = string(key) {
+                guard let parsed = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                    throw Invalid(key: key, reason: "'\(text)' is not a whole number")
+                }
+                value = parsed
+            } else if let number = reader.int(forKey: ConfigKey(key)) {
+                value = number
+            } else {
+                return fallback
+            }
+            guard range.contains(value) else {
+                throw Invalid(key: key, reason: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
+        }
+    }
+}

@@ -107,7 +107,8 @@ public struct Topology: Sendable, Equatable {
         queues = [
             Queue(name: appQueue, arguments: app),
             Queue(name: "\(appQueue).dlq", arguments: queueArguments()),
-            Queue(name: Self.unroutedName, arguments: queueArguments()),
+            // Shared by every app, so its type must not depend on one app's setting.
+            Queue(name: Self.unroutedName, arguments: ["x-queue-type": "quorum"]),
         ]
         for delay in settings.retrySchedule.delays {
             var retry = queueArguments(deadLetterExchange: "", deadLetterRoutingKey: appQueue)

@@ -3,8 +3,10 @@ import CourierEngine
 import CourierPostgres
 import Logging
 import ServiceLifecycle
+import Synchronization
 
-/// The daemon's one long-running part: connects, declares the topology, consumes until SIGTERM.
+/// The daemon's one long-running part: checks Postgres, then keeps the engine consuming through
+/// broker outages (``EngineSupervisor``) until SIGTERM.
 ///
 /// Two AMQP connections: one consumes, one publishes retry and dead-letter copies — a broker that
 /// blocks publishers (resource alarm) must not also stall the consumer's acks. On SIGTERM the
@@ -22,62 +24,62 @@ struct DaemonService: Service {
             metadata: ["app": "\(configuration.appName)", "queue": "\(configuration.queueName)", "amqp": "\(configuration.amqp.redactedURL)"])
         let postgresConfiguration = try PostgresConfiguration(url: configuration.databaseURL)
         let postgres = try await PostgresConnection.connect(postgresConfiguration, logger: logger)
-        defer { Task { await postgres.close() } }
-        let consuming = try await AMQPConnection.connect(configuration.amqp, logger: logger)
-        var publishingConfiguration = configuration.amqp
-        publishingConfiguration.connectionName = (configuration.amqp.connectionName ?? "courierd") + "-publish"
-        let publishing: AMQPConnection
-        do {
-            publishing = try await AMQPConnection.connect(publishingConfiguration, logger: logger)
-        } catch {
-            await consuming.close()
-            throw error
-        }
+        await postgres.close()
 
         var topologySettings = configuration.topology
         topologySettings.eventTypes = router.eventTypes
         let topology = Topology(topologySettings)
-        do {
-            try await topology.declare(on: consuming)
-        } catch {
-            await consuming.close()
-            await publishing.close()
-            throw error
+        let amqp = configuration.amqp
+        let logger = self.logger
+        let supervisor = EngineSupervisor(
+            topology: topology, handler: router, settings: configuration.engine, logger: logger
+        ) {
+            var publishing = amqp
+            publishing.connectionName = (amqp.connectionName ?? "courierd") + "-publish"
+            let consumer = try await AMQPConnection.connect(amqp, logger: logger)
+            do {
+                return (consumer, try await AMQPConnection.connect(publishing, logger: logger))
+            } catch {
+                await consumer.close()
+                throw error
+            }
         }
 
-        let engine = ConsumerEngine(topology: topology, handler: router, settings: configuration.engine, logger: logger)
-        logger.info(
-            "courierd connected to RabbitMQ and Postgres; ready",
-            metadata: [
-                "postgres": "\(postgresConfiguration.redactedDescription)", "bindings": "\(topology.bindings.count)",
-            ])
-        notifier.notify("READY=1\nSTATUS=consuming \(topology.appQueue)")
-
-        let failure: (any Error)?
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                if let interval = notifier.watchdogInterval {
-                    group.addTask {
-                        while !Task.isCancelled {
-                            notifier.notify("WATCHDOG=1")
-                            try await Task.sleep(for: interval)
-                        }
+        let notifier = self.notifier
+        let announcedReady = Atomic<Bool>(false)
+        let postgresDescription = postgresConfiguration.redactedDescription
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if let interval = notifier.watchdogInterval {
+                group.addTask {
+                    while !Task.isCancelled {
+                        notifier.notify("WATCHDOG=1")
+                        try await Task.sleep(for: interval)
                     }
                 }
-                // Returns normally once graceful shutdown cancels it, after settling its batch.
-                try await cancelWhenGracefulShutdown {
-                    try await engine.run(consuming: consuming, publishing: publishing)
-                }
-                group.cancelAll()
             }
-            failure = nil
-        } catch {
-            failure = error
+            // Returns once graceful shutdown cancels it, after the engine settled its batch.
+            await cancelWhenGracefulShutdown {
+                await supervisor.run { state in
+                    switch state {
+                    case .consuming:
+                        if !announcedReady.exchange(true, ordering: .relaxed) {
+                            logger.info(
+                                "courierd connected to RabbitMQ and Postgres; ready",
+                                metadata: ["postgres": "\(postgresDescription)", "bindings": "\(topology.bindings.count)"])
+                            notifier.notify("READY=1\nSTATUS=consuming \(topology.appQueue)")
+                        } else {
+                            notifier.notify("STATUS=consuming \(topology.appQueue)")
+                        }
+                    case .waiting:
+                        notifier.notify("STATUS=reconnecting to RabbitMQ")
+                    case .connecting, .stopped:
+                        break
+                    }
+                }
+            }
+            group.cancelAll()
         }
         notifier.notify("STOPPING=1")
         logger.info("courierd shutting down")
-        await consuming.close()
-        await publishing.close()
-        if let failure { throw failure }
     }
 }

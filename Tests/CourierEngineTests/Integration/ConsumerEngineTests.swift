@@ -271,4 +271,59 @@ struct ConsumerEngineTests {
         #expect(try await f.deadLettered(count: 1, timeout: .milliseconds(300)).isEmpty)
         await f.stop()
     }
+
+    @Test("connections killed by the broker mid-stream: the supervisor reconnects and nothing is lost")
+    func brokerKillsConnections() async throws {
+        let url = try TestEnvironment.amqpURL()
+        let name = TestEnvironment.uniqueName("supervised")
+        let separator = url.contains("?") ? "&" : "?"
+        let eventType = TestEnvironment.uniqueName("SupervisedEvent")
+        let topology = Topology(
+            .init(appName: TestEnvironment.uniqueName("sup"), retrySchedule: RetrySchedule(delays: [.milliseconds(200)]), eventTypes: [eventType]))
+        let handler = ScriptedHandler()
+        handler.slowdown = .milliseconds(100)  // ~100 events/s: the kill lands mid-stream
+        var settings = ConsumerEngine.Settings()
+        settings.prefetch = 50
+        settings.batchSize = 10
+        var supervisor = EngineSupervisor(
+            topology: topology, handler: handler, settings: settings,
+            backoff: ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(1)), logger: Logger(label: "test")
+        ) {
+            (try await AMQPConnection.connect(url: url + separator + "connection_name=\(name)"),
+             try await AMQPConnection.connect(url: url + separator + "connection_name=\(name)-publish"))
+        }
+        supervisor.stableAfter = .seconds(60)
+        let states = StateLog()
+        let task = Task { await supervisor.run { states.append($0) } }
+        #expect(await Self.eventually { states.consumingCount >= 1 })
+
+        let publisher = try await AMQPConnection.connect(url: url)
+        let channel = try await publisher.openChannel()
+        try await channel.confirmSelect()
+        let total = 300
+        for i in 0..<total {
+            channel.publish(
+                Array("{}".utf8), exchange: Topology.exchangeName, routingKey: eventType,
+                properties: AMQPProperties(deliveryMode: .persistent, messageID: "sup-\(i)")) { _ in }
+        }
+        await channel.waitForConfirms()
+        #expect(await Self.eventually { handler.handled.count >= 30 })
+        let closed = try TestBroker.closeConnections(named: name)
+        #expect(closed == 1, "the consuming connection was found and closed by the broker")
+        #expect(await Self.eventually(.seconds(30)) { Set(handler.handled).count == total })
+        #expect(states.consumingCount >= 2, "consuming again after the reconnect: \(states.all)")
+        task.cancel()
+        await task.value
+        #expect(states.last == .stopped)
+        await publisher.close()
+    }
+}
+
+final class StateLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var states: [EngineSupervisor.State] = []
+    func append(_ state: EngineSupervisor.State) { lock.withLock { states.append(state) } }
+    var consumingCount: Int { lock.withLock { states.filter { $0 == .consuming }.count } }
+    var last: EngineSupervisor.State? { lock.withLock { states.last } }
+    var all: [EngineSupervisor.State] { lock.withLock { states } }
 }

@@ -1,0 +1,81 @@
+import CourierAMQP
+import Logging
+
+/// Keeps the engine consuming through broker restarts, dropped connections, closed channels and
+/// consumer cancellations: connect, declare the topology, consume; when that ends with an error,
+/// log it once, wait (``ReconnectBackoff``) and start over. Returns when its task is cancelled
+/// (graceful shutdown), after the engine settled the batch in hand.
+public struct EngineSupervisor: Sendable {
+    public typealias Connect = @Sendable () async throws -> (consuming: AMQPConnection, publishing: AMQPConnection)
+
+    public let topology: Topology
+    public let handler: any DeliveryHandler
+    public let settings: ConsumerEngine.Settings
+    public let connect: Connect
+    public var backoff: ReconnectBackoff
+    /// A run shorter than this does not reset the backoff (a connection that dies at once).
+    public var stableAfter: Duration = .seconds(30)
+    let logger: Logger
+
+    public init(
+        topology: Topology, handler: any DeliveryHandler, settings: ConsumerEngine.Settings,
+        backoff: ReconnectBackoff = ReconnectBackoff(), logger: Logger, connect: @escaping Connect
+    ) {
+        self.topology = topology
+        self.handler = handler
+        self.settings = settings
+        self.backoff = backoff
+        self.logger = logger
+        self.connect = connect
+    }
+
+    /// Runs until cancelled. `onState` hears every change (for readiness and metrics).
+    public func run(onState: @escaping @Sendable (State) -> Void = { _ in }) async {
+        var backoff = self.backoff
+        while !Task.isCancelled {
+            onState(.connecting(attempt: backoff.failures + 1))
+            let started = ContinuousClock.now
+            let failure: (any Error)?
+            var connections: (consuming: AMQPConnection, publishing: AMQPConnection)?
+            do {
+                let (consuming, publishing) = try await connect()
+                connections = (consuming, publishing)
+                try await topology.declare(on: consuming)
+                onState(.consuming)
+                if backoff.failures > 0 { logger.info("reconnected; consuming again", metadata: ["queue": "\(topology.appQueue)"]) }
+                let engine = ConsumerEngine(topology: topology, handler: handler, settings: settings, logger: logger)
+                try await engine.run(consuming: consuming, publishing: publishing)
+                failure = nil
+            } catch {
+                failure = error
+            }
+            if let connections {
+                await connections.consuming.close()  // after the engine flushed its acks
+                await connections.publishing.close()
+            }
+            if Task.isCancelled { break }
+            if ContinuousClock.now - started >= stableAfter { backoff.reset() }
+            let delay = backoff.nextDelay(unit: Double.random(in: 0..<1))
+            onState(.waiting(until: ContinuousClock.now + delay))
+            logger.warning(
+                "consuming stopped; reconnecting",
+                metadata: [
+                    "error": "\(failure.map { "\($0)" } ?? "the consumer ended")",
+                    "attempt": "\(backoff.failures)", "retry_in_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                ])
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                break
+            }
+        }
+        onState(.stopped)
+    }
+
+    public enum State: Sendable, Equatable {
+        case connecting(attempt: Int)
+        case consuming
+        case waiting(until: ContinuousClock.Instant)
+        case stopped
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+
+/// Acts on the project-local RabbitMQ node the way an outage would, through `rabbitmqctl`
+/// (`COURIER_RABBITMQCTL`, exported by `make test`).
+public enum TestBroker {
+    /// Closes, from the broker's side, every connection whose client-given name is `name`
+    /// (`?connection_name=` in the URL). Returns how many it closed.
+    @discardableResult
+    public static func closeConnections(named name: String, reason: String = "closed by a test") throws -> Int {
+        let listing = try rabbitmqctl(["list_connections", "-q", "--no-table-headers", "pid", "client_properties"])
+        var closed = 0
+        for line in listing.split(separator: "\n") where line.contains("connection_name\",\"\(name)\"") {
+            guard let pid = line.split(separator: "\t").first else { continue }
+            _ = try rabbitmqctl(["close_connection", String(pid), reason])
+            closed += 1
+        }
+        return closed
+    }
+
+    /// Runs rabbitmqctl against the local node and returns its standard output.
+    public static func rabbitmqctl(_ arguments: [String]) throws -> String {
+        let path = try TestEnvironment.value("COURIER_RABBITMQCTL")
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("rabbitmqctl-\(UUID().uuidString).out")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: output) }
+        let handle = try FileHandle(forWritingTo: output)
+        defer { try? handle.close() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        guard process.terminationStatus == 0 else {
+            throw TestEnvironment.Missing(variable: "a working rabbitmqctl (\(arguments.first ?? "")): \(text)")
+        }
+        return text
+    }
+}

@@ -2,6 +2,8 @@ import CourierAMQP
 import CourierEngine
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 
 /// The daemon's entry point: reads the configuration, then runs its services in one
@@ -32,10 +34,18 @@ enum Courierd {
         // The domain handlers arrive with the next issue; until then every event type is unknown
         // and goes to the dead-letter queue with that reason.
         let router = EventRouter(handlers: [:])
-        let daemon = DaemonService(configuration: configuration, router: router, notifier: SystemdNotifier(), logger: logger)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let health = HealthState()
+        let http = HealthServer.make(
+            host: configuration.httpHost, port: configuration.httpPort, health: health, registry: registry, logger: logger)
+        let daemon = DaemonService(
+            configuration: configuration, router: router, notifier: SystemdNotifier(), health: health, logger: logger)
+        // Started in order, stopped in reverse: on SIGTERM the consumer stops first, while the
+        // health endpoints still answer.
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: daemon)],
+                services: [.init(service: http), .init(service: daemon)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             ))

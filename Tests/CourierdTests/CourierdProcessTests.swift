@@ -13,7 +13,8 @@ struct CourierdProcessTests {
 
     /// Starts courierd with `environment`; when `stopWhen` appears in its output sends SIGTERM.
     static func run(
-        environment: [String: String], arguments: [String] = [], stopWhen marker: String? = nil, timeout: Duration = .seconds(30)
+        environment: [String: String], arguments: [String] = [], stopWhen marker: String? = nil, timeout: Duration = .seconds(30),
+        beforeStopping: (String) async throws -> Void = { _ in }
     ) async throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.productPath("courierd"))
@@ -36,7 +37,10 @@ struct CourierdProcessTests {
             while process.isRunning, !output().contains(marker), ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(50))
             }
-            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+            if process.isRunning {
+                try await beforeStopping(output())
+                kill(process.processIdentifier, SIGTERM)
+            }
         }
         while process.isRunning, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
@@ -55,7 +59,22 @@ struct CourierdProcessTests {
         let database = try TestEnvironment.databaseURL()
         let app = TestEnvironment.uniqueName("daemon")
         let run = try await Self.run(
-            environment: ["AMQP_URL": amqp, "DATABASE_URL": database, "FLY_APP_NAME": app], stopWhen: "ready")
+            environment: [
+                "AMQP_URL": amqp, "DATABASE_URL": database, "FLY_APP_NAME": app,
+                "COURIER_HTTP_HOST": "127.0.0.1", "COURIER_HTTP_PORT": "0",
+            ],
+            stopWhen: "ready"
+        ) { output in
+            // The port the log names: "HTTP listening address=[IPv4]127.0.0.1/127.0.0.1:PORT".
+            let port = try #require(output.split(separator: "\n").first { $0.contains("HTTP listening") }?.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) })
+            let live = try await Self.get(port: port, path: "/health/live")
+            #expect(live.status == 200)
+            let ready = try await Self.get(port: port, path: "/health/ready")
+            #expect(ready.status == 200, "ready once consuming: \(ready.body)")
+            let metrics = try await Self.get(port: port, path: "/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.body.contains("courier_"), "metrics: \(metrics.body.prefix(500))")
+        }
         #expect(run.status == 0, "output: \(run.output)")
         #expect(run.output.contains("connected to RabbitMQ and Postgres; ready"))
         #expect(run.output.contains("queue=events_\(app)"))
@@ -141,6 +160,35 @@ struct CourierdProcessTests {
         #expect(run.status == 78)
         #expect(run.output.contains("invalid configuration: \(key)"), "output: \(run.output)")
         #expect(!run.output.contains(":pw@"))
+    }
+
+    /// A plain HTTP/1.1 GET (Connection: close) over a socket to 127.0.0.1 (no client library needed).
+    static func get(port: Int, path: String) async throws -> (status: Int, body: String) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw CocoaError(.fileReadUnknown) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            response.append(contentsOf: buffer[0..<n])
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+        let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+        return (status, body)
     }
 
     static func password(of url: String) throws -> String {

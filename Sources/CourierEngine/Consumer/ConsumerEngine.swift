@@ -31,12 +31,14 @@ public struct ConsumerEngine: Sendable {
     public let handler: any DeliveryHandler
     public let settings: Settings
     let logger: Logger
+    let metrics: EngineMetrics
 
     public init(topology: Topology, handler: any DeliveryHandler, settings: Settings = Settings(), logger: Logger) {
         self.topology = topology
         self.handler = handler
         self.settings = settings
         self.logger = logger
+        self.metrics = EngineMetrics(topology: topology)
     }
 
     /// Consumes until the consumer ends (cancelled by the broker, the channel or connection
@@ -78,6 +80,7 @@ public struct ConsumerEngine: Sendable {
     /// Handles one batch and settles every delivery in it. Returns the dependency that is down
     /// when the handler reported one (the rest of the batch is then requeued, not settled).
     private func process(_ batch: [AMQPDelivery], channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
+        metrics.received(batch.map(\.routingKey))
         // Too large: dead-lettered without being parsed or handed to the handler.
         var outcomes = [HandlingOutcome?](repeating: nil, count: batch.count)
         var eligible: [AMQPDelivery] = []
@@ -94,7 +97,11 @@ public struct ConsumerEngine: Sendable {
             }
         }
         if !eligible.isEmpty {
+            metrics.inFlight.record(eligible.count)
+            let started = ContinuousClock.now
             let handled = await handler.handle(eligible)
+            metrics.handlingDuration.record(duration: ContinuousClock.now - started)
+            metrics.inFlight.record(0)
             for (position, index) in eligibleIndex.enumerated() {
                 outcomes[index] =
                     position < handled.count
@@ -112,9 +119,11 @@ public struct ConsumerEngine: Sendable {
                 switch action {
                 case .ack:
                     channel.ack(delivery.deliveryTag)
+                    metrics.settled(delivery.routingKey, .acked)
                 case .requeueAndPause(let dependency):
                     pausedBy = pausedBy ?? dependency
                     channel.nack(delivery.deliveryTag, requeue: true)
+                    metrics.settled(delivery.routingKey, .requeued)
                 case .retry, .deadLetter:
                     group.addTask { try await self.publishCopy(of: delivery, action: action, channel: channel, publisher: publisher) }
                 }
@@ -165,6 +174,7 @@ public struct ConsumerEngine: Sendable {
         }
         if outcome == .acked {
             channel.ack(delivery.deliveryTag)
+            if case .retry = action { metrics.settled(delivery.routingKey, .retried) } else { metrics.settled(delivery.routingKey, .deadLettered) }
             return
         }
         if case .requeueAfter(let pause) = fallback(whenFailing: action, pause: settings.pause) {
@@ -173,6 +183,7 @@ public struct ConsumerEngine: Sendable {
                 metadata: ["routing_key": "\(routingKey)", "outcome": "\(outcome.map { "\($0)" } ?? "error")"])
             try? await Task.sleep(for: pause)
             channel.nack(delivery.deliveryTag, requeue: true)
+            metrics.settled(delivery.routingKey, .requeued)
         }
     }
 

@@ -42,7 +42,10 @@ public struct EngineSupervisor: Sendable {
                 connections = (consuming, publishing)
                 try await topology.declare(on: consuming)
                 onState(.consuming)
-                if backoff.failures > 0 { logger.info("reconnected; consuming again", metadata: ["queue": "\(topology.appQueue)"]) }
+                if backoff.failures > 0 {
+                    logger.info("reconnected; consuming again", metadata: ["queue": "\(topology.appQueue)"])
+                    EngineMetrics.reconnected()
+                }
                 let engine = ConsumerEngine(topology: topology, handler: handler, settings: settings, logger: logger)
                 try await engine.run(consuming: consuming, publishing: publishing)
                 failure = nil

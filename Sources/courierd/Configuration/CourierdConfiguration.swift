@@ -23,6 +23,8 @@ import SystemPackage
 /// | `courier.message.max.bytes` | `COURIER_MESSAGE_MAX_BYTES` | larger bodies are dead-lettered | `262144` |
 /// | `courier.bindings.extra` | `COURIER_BINDINGS_EXTRA` | extra binding keys, comma-separated | none |
 /// | `courier.pause.seconds` | `COURIER_PAUSE_SECONDS` | pause before requeueing / between dependency checks | `5` |
+/// | `courier.http.host` | `COURIER_HTTP_HOST` | address of `/health/*` and `/metrics` | `0.0.0.0` |
+/// | `courier.http.port` | `COURIER_HTTP_PORT` | their port; 0 picks a free one (logged) | `8080` |
 ///
 /// An invalid value stops start-up with a message naming the key; passwords are never printed.
 struct CourierdConfiguration: Sendable {
@@ -43,6 +45,8 @@ struct CourierdConfiguration: Sendable {
     var logLevel: Logger.Level
     var topology: Topology.Settings
     var engine: ConsumerEngine.Settings
+    var httpHost: String
+    var httpPort: Int
 
     var appName: String { topology.appName }
     var queueName: String { "events_\(topology.appName)" }
@@ -112,6 +116,8 @@ struct CourierdConfiguration: Sendable {
         engine.maximumMessageBytes = try values.int("courier.message.max.bytes", default: 262_144, range: 1...134_217_728)
         engine.pause = .seconds(try values.int("courier.pause.seconds", default: 5, range: 1...3600))
         self.engine = engine
+        httpHost = values.string("courier.http.host") ?? "0.0.0.0"
+        httpPort = try values.int("courier.http.port", default: 8080, range: 0...65535)
     }
 
     /// `5s,30s,2m,10m` (units ms, s, m, h).

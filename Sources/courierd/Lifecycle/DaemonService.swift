@@ -16,6 +16,7 @@ struct DaemonService: Service {
     let configuration: CourierdConfiguration
     let router: EventRouter
     let notifier: SystemdNotifier
+    let health: HealthState
     let logger: Logger
 
     func run() async throws {
@@ -48,18 +49,20 @@ struct DaemonService: Service {
         let notifier = self.notifier
         let announcedReady = Atomic<Bool>(false)
         let postgresDescription = postgresConfiguration.redactedDescription
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        let health = self.health
+        await withTaskGroup(of: Void.self) { group in
             if let interval = notifier.watchdogInterval {
                 group.addTask {
                     while !Task.isCancelled {
                         notifier.notify("WATCHDOG=1")
-                        try await Task.sleep(for: interval)
+                        try? await Task.sleep(for: interval)
                     }
                 }
             }
             // Returns once graceful shutdown cancels it, after the engine settled its batch.
             await cancelWhenGracefulShutdown {
                 await supervisor.run { state in
+                    health.update(state)
                     switch state {
                     case .consuming:
                         if !announcedReady.exchange(true, ordering: .relaxed) {

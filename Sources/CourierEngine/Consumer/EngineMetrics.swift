@@ -1,0 +1,48 @@
+import Foundation
+import Metrics
+
+/// What the engine reports through swift-metrics (courierd exports it in Prometheus format):
+///
+/// | metric | kind | labels |
+/// |---|---|---|
+/// | `courier_deliveries_total` | counter | `event_type` |
+/// | `courier_outcomes_total` | counter | `event_type`, `outcome` = acked, retried, dead_lettered, requeued |
+/// | `courier_handling_duration_seconds` | histogram | — (one sample per batch handed to the handler) |
+/// | `courier_in_flight` | gauge | — (deliveries being handled now) |
+/// | `courier_last_delivery_timestamp_seconds` | gauge | — (age = now − value) |
+/// | `courier_reconnects_total` | counter | — |
+///
+/// `event_type` is the routing key when it is one the queue is bound for, else `other`, so a
+/// stream of strange routing keys cannot grow the label set without end.
+struct EngineMetrics: Sendable {
+    let knownTypes: Set<String>
+    let handlingDuration = Metrics.Timer(label: "courier_handling_duration_seconds", preferredDisplayUnit: .seconds)
+    let inFlight = Gauge(label: "courier_in_flight")
+    let lastDelivery = Gauge(label: "courier_last_delivery_timestamp_seconds")
+
+    init(topology: Topology) {
+        knownTypes = Set(topology.settings.eventTypes + topology.settings.extraBindingKeys)
+    }
+
+    func label(_ routingKey: String) -> String { knownTypes.contains(routingKey) ? routingKey : "other" }
+
+    func received(_ routingKeys: [String]) {
+        var counts: [String: Int] = [:]
+        for key in routingKeys { counts[label(key), default: 0] += 1 }
+        for (type, count) in counts {
+            Counter(label: "courier_deliveries_total", dimensions: [("event_type", type)]).increment(by: count)
+        }
+        lastDelivery.record(Date().timeIntervalSince1970)
+    }
+
+    enum Outcome: String { case acked, retried, deadLettered = "dead_lettered", requeued }
+
+    func settled(_ routingKey: String, _ outcome: Outcome) {
+        Counter(label: "courier_outcomes_total", dimensions: [("event_type", label(routingKey)), ("outcome", outcome.rawValue)])
+            .increment()
+    }
+
+    static func reconnected() {
+        Counter(label: "courier_reconnects_total").increment()
+    }
+}

@@ -21,6 +21,11 @@ public struct ConsumerEngine: Sendable {
         /// How long to wait before requeueing when a retry or dead-letter publish failed, and
         /// between dependency checks while paused.
         public var pause: Duration = .seconds(5)
+        /// After the last acks of a stop, how long to let the broker apply them before the channel
+        /// closes. Closing returns every unsettled delivery to the queue, and a quorum queue may
+        /// see the close before acks still in its pipeline — which would hand those deliveries
+        /// to someone else a second time.
+        public var settleGrace: Duration = .milliseconds(250)
         /// Written on dead-lettered messages (`x-courier-host`).
         public var host: String = ProcessInfo.processInfo.environment["FLY_MACHINE_ID"] ?? ProcessInfo.processInfo.hostName
 
@@ -53,10 +58,23 @@ public struct ConsumerEngine: Sendable {
             let consumer = try await channel.consume(queue: topology.appQueue)
             logger.info("consuming", metadata: ["queue": "\(topology.appQueue)", "prefetch": "\(settings.prefetch)"])
             let paused = try await consume(consumer, on: channel, publisher: publisher)
-            if channel.isOpen { try? await channel.close() }  // requeues whatever is unsettled
+            await stop(consumer, on: channel)
             guard let dependency = paused else { return }
             try await waitUntilAvailable(dependency)
         }
+    }
+
+    /// Stops cleanly: `basic.cancel` (sent after the acks queued so far, so no new deliveries
+    /// come), a grace for the broker to apply the acks, then `channel.close`, which returns
+    /// whatever is still unsettled to the queue. Runs to the end even when the task is cancelled.
+    private func stop(_ consumer: AMQPConsumer, on channel: AMQPChannel) async {
+        guard channel.isOpen else { return }
+        let grace = settings.settleGrace
+        await Task.detached {
+            try? await consumer.cancel()
+            try? await Task.sleep(for: grace)
+            try? await channel.close()
+        }.value
     }
 
     /// Returns the dependency that paused consuming, or nil when the task was cancelled.

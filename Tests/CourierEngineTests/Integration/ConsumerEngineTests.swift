@@ -248,7 +248,7 @@ struct ConsumerEngineTests {
         let task = Task { try await engine.run(consuming: consuming, publishing: f.publishing) }
         #expect(await Self.eventually(.seconds(20)) { Set(f.handler.handled).count == total })
         let handled = f.handler.handled
-        #expect(handled.count == total, "\(handled.count - Set(handled).count) events were handled twice")
+        #expect(handled.count == total, "\(handled.count - Set(handled).count) events were handled twice; \(handledBeforeStop) before the stop; twice: \(Dictionary(grouping: handled, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted().prefix(40))")
         task.cancel()
         _ = await task.result
         await consuming.close()

@@ -16,6 +16,8 @@ import Synchronization
 struct Options {
     var messages = 50_000
     var rounds = 2
+    /// Messages in the backlog the memory scenario drains (0 skips it).
+    var backlog = 1_000_000
     var scenarios: Set<String> = []
     /// Run only one side (for profiling one of them): "raw" or "courier".
     var side: String?
@@ -36,12 +38,15 @@ struct Options {
                 guard let n = Int(try value()), n > 0 else { throw BenchError("--rounds takes a positive number") }
                 rounds = n
             case "--scenario": scenarios.insert(try value())
+            case "--backlog":
+                guard let n = Int(try value()), n >= 0 else { throw BenchError("--backlog takes a number ≥ 0") }
+                backlog = n
             case "--side":
                 let v = try value()
                 guard v == "raw" || v == "courier" else { throw BenchError("--side takes raw or courier") }
                 side = v
             case "-h", "--help":
-                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|engine|consume-100-thread|consume-1000-thread]... [--side raw|courier]")
+                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|engine|consume-100-thread|consume-1000-thread]... [--side raw|courier] [--backlog N]")
                 exit(0)
             default: throw BenchError("unknown argument \(argument)")
             }
@@ -184,6 +189,37 @@ func engineConsume(_ configuration: AMQPConfiguration, topology: Topology, count
     return elapsed
 }
 
+/// Resident memory of this process in MB (`VmRSS` in /proc/self/status).
+func residentMegabytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+        let kb = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+    else { return 0 }
+    return kb / 1024
+}
+
+/// Fills a queue with `count` messages, then drains it through the engine with a no-op handler,
+/// sampling RSS every 100 ms while it drains. Returns (drain rate, RSS samples).
+func backlogDrain(_ configuration: AMQPConfiguration, connection: AMQPConnection, count: Int) async throws -> (rate: Double, rss: [Double]) {
+    try await withFreshQueue(connection) { topology in
+        let filler = try await AMQPConnection.connect(configuration)
+        _ = try await courierPublish(filler, queue: topology.appQueue, count: count, window: 2000)
+        await filler.close()
+        let samples = Mutex<[Double]>([residentMegabytes()])
+        let sampler = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                let rss = residentMegabytes()
+                samples.withLock { $0.append(rss) }
+            }
+        }
+        let elapsed = try await engineConsume(configuration, topology: topology, count: count)
+        sampler.cancel()
+        _ = await sampler.value
+        return (rate(count, elapsed), samples.withLock { $0 })
+    }
+}
+
 final class FailureCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
@@ -294,6 +330,11 @@ func run() async throws {
         }
         rows.append(Row(scenario: scenario.name, raw: best.raw, courier: best.courier, rawCPU: cpu.raw, courierCPU: cpu.courier))
     }
+    var backlogFigures: (rate: Double, rss: [Double])?
+    if options.backlog > 0, options.scenarios.isEmpty || options.scenarios.contains("backlog") {
+        FileHandle.standardError.write(Data("  backlog: filling \(options.backlog) messages, then draining through the engine\n".utf8))
+        backlogFigures = try await backlogDrain(configuration, connection: connection, count: options.backlog)
+    }
     await connection.close()
 
     func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
@@ -318,6 +359,17 @@ func run() async throws {
                 + pad(String(format: "%.1f", row.rawCPU), 16, right: true) + pad(String(format: "%.1f", row.courierCPU), 9, right: true))
     }
     print("(best of \(options.rounds) rounds each; CPU is the benchmark process's user + system time per message)")
+    if let backlogFigures {
+        let rss = backlogFigures.rss
+        let drainSamples = rss.dropFirst()
+        let low = drainSamples.min() ?? 0
+        let high = drainSamples.max() ?? 0
+        print()
+        print(
+            "backlog of \(number(Double(options.backlog))) drained through the engine at \(number(backlogFigures.rate)) msg/s; "
+                + "RSS before \(String(format: "%.1f", rss.first ?? 0)) MB, while draining \(String(format: "%.1f", low))–\(String(format: "%.1f", high)) MB "
+                + "(\(drainSamples.count) samples), target flat and < 64 MB: " + (high < 64 && high - low < 16 ? "ok" : "MISSED"))
+    }
 }
 
 do {

@@ -97,10 +97,16 @@ let package = Package(
         ),
 
         // MARK: Tests
+        // A consumer that crashes on one chosen message: for the crash-loop test only.
+        .executableTarget(
+            name: "courier-test-consumer",
+            dependencies: ["CourierAMQP", "CourierEngine", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Support/courier-test-consumer"
+        ),
         .testTarget(name: "CourierConcurrencyTests", dependencies: ["CourierConcurrency"]),
         .testTarget(name: "CourierAMQPTests", dependencies: ["CourierAMQP", "CourierTesting"]),
         .testTarget(name: "CourierPostgresTests", dependencies: ["CourierPostgres", "CourierTesting"]),
-        .testTarget(name: "CourierEngineTests", dependencies: ["CourierEngine", "CourierTesting"]),
+        .testTarget(name: "CourierEngineTests", dependencies: ["CourierEngine", "CourierTesting", "courier-test-consumer"]),
         .testTarget(name: "CourierdTests", dependencies: ["courierd", "CourierAMQP", "CourierTesting"]),
     ]
 )

@@ -154,6 +154,12 @@ public struct AMQPChannel: Sendable, Hashable {
         connection.settleDelivery(shared: shared, PendingSettlement(kind: .reject, deliveryTag: deliveryTag, requeue: requeue))
     }
 
+    /// Sends the acks, nacks and rejects queued so far, and returns once they are written to the
+    /// socket (not yet processed by the broker). For the moment before a risky operation.
+    public func flush() async {
+        await connection.flushSettlementsNow(channel: id)
+    }
+
     // MARK: Publishing
 
     /// Puts the channel in confirm mode: from now on the broker acks or nacks every publish.

@@ -480,6 +480,10 @@ public actor AMQPConnection {
         _ = sendAcks()
     }
 
+    func flushSettlementsNow(channel: UInt16) {
+        flushSettlements(channel: channel)
+    }
+
     private func flushAllSettlements() {
         for id in channels.keys { flushSettlements(channel: id) }
     }

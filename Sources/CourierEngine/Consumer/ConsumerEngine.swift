@@ -96,8 +96,30 @@ public struct ConsumerEngine: Sendable {
     }
 
     /// Handles one batch and settles every delivery in it. Returns the dependency that is down
-    /// when the handler reported one (the rest of the batch is then requeued, not settled).
+    /// when the handler reported one.
+    ///
+    /// Redelivered messages are suspects — one of them may be what crashed the last process — so
+    /// they are handled one at a time, each settled and its ack on the wire before the next, after
+    /// the rest of the batch. The order flips with the quorum queue's `x-delivery-count`: the
+    /// messages queued behind a killer get their turn before it on the next delivery, so only the
+    /// killer's count climbs to the delivery limit and the broker parks it alone.
     private func process(_ batch: [AMQPDelivery], channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
+        let fresh = batch.filter { !$0.redelivered }
+        var suspects = batch.filter(\.redelivered)
+        if let count = suspects.first?.properties.headers?["x-delivery-count"]?.intValue, count % 2 == 1 {
+            suspects.reverse()
+        }
+        if !fresh.isEmpty, let paused = try await handle(fresh, channel: channel, publisher: publisher) {
+            return paused
+        }
+        for suspect in suspects {
+            await channel.flush()
+            if let paused = try await handle([suspect], channel: channel, publisher: publisher) { return paused }
+        }
+        return nil
+    }
+
+    private func handle(_ batch: [AMQPDelivery], channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
         metrics.received(batch.map(\.routingKey))
         // Too large: dead-lettered without being parsed or handed to the handler.
         var outcomes = [HandlingOutcome?](repeating: nil, count: batch.count)

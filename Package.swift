@@ -107,6 +107,6 @@ let package = Package(
         .testTarget(name: "CourierAMQPTests", dependencies: ["CourierAMQP", "CourierTesting"]),
         .testTarget(name: "CourierPostgresTests", dependencies: ["CourierPostgres", "CourierTesting"]),
         .testTarget(name: "CourierEngineTests", dependencies: ["CourierEngine", "CourierTesting", "courier-test-consumer"]),
-        .testTarget(name: "CourierdTests", dependencies: ["courierd", "CourierAMQP", "CourierTesting"]),
+        .testTarget(name: "CourierdTests", dependencies: ["courierd", "CourierAMQP", "CourierEngine", "CourierTesting"]),
     ]
 )

@@ -1,4 +1,5 @@
 import CourierAMQP
+import CourierEngine
 import CourierTesting
 import Foundation
 import Testing
@@ -120,6 +121,57 @@ struct CourierdProcessTests {
         let parked = try #require(try await check.get(queue: "events_\(app).dlq", noAck: true))
         #expect(parked.properties.messageID == "lost-soul")
         #expect(parked.properties.headers?["x-courier-error-class"]?.stringValue == "UnknownEventType")
+        await connection.close()
+    }
+
+    @Test("SIGTERM mid-stream: exit 0, and after a restart every event is settled exactly once")
+    func sigtermMidStream() async throws {
+        let amqp = try TestEnvironment.amqpURL()
+        let app = TestEnvironment.uniqueName("sigterm")
+        let type = TestEnvironment.uniqueName("StreamEvent")
+        let environment = [
+            "AMQP_URL": amqp, "DATABASE_URL": try TestEnvironment.databaseURL(), "FLY_APP_NAME": app,
+            "COURIER_BINDINGS_EXTRA": type, "COURIER_HTTP_PORT": "0", "COURIER_HTTP_HOST": "127.0.0.1",
+        ]
+        // Declare the topology (as courierd will) and queue the events before it starts.
+        let connection = try await AMQPConnection.connect(url: amqp)
+        let topology = Topology(.init(appName: app, extraBindingKeys: [type]))
+        try await topology.declare(on: connection)
+        let channel = try await connection.openChannel()
+        try await channel.confirmSelect()
+        let total = 3000
+        for i in 0..<total {
+            channel.publish(
+                Array("{}".utf8), exchange: "domain_events", routingKey: type,
+                properties: AMQPProperties(deliveryMode: .persistent, messageID: "e-\(i)")) { _ in }
+        }
+        await channel.waitForConfirms()
+
+        // Every event has no handler, so each is settled by parking it in the DLQ: a count of
+        // the DLQ is a count of settlements. Stop the daemon after the first few hundred.
+        let first = try await Self.run(environment: environment, stopWhen: "ready") { _ in
+            while try await channel.declareQueuePassive(topology.deadLetterQueue).messageCount < 300 {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        #expect(first.status == 0, "output: \(first.output)")
+        let parkedAtStop = try await channel.declareQueuePassive(topology.deadLetterQueue).messageCount
+        #expect(parkedAtStop < UInt32(total), "stopped mid-stream")
+
+        let second = try await Self.run(environment: environment, stopWhen: "ready") { _ in
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try await channel.declareQueuePassive(topology.deadLetterQueue).messageCount < UInt32(total), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await Task.sleep(for: .milliseconds(300))  // anything handled twice would arrive now
+        }
+        #expect(second.status == 0)
+        var seen: [String: Int] = [:]
+        while let message = try await channel.get(queue: topology.deadLetterQueue, noAck: true) {
+            seen[message.properties.messageID ?? "?", default: 0] += 1
+        }
+        #expect(seen.count == total, "every event settled")
+        #expect(seen.values.allSatisfy { $0 == 1 }, "settled twice: \(seen.filter { $0.value > 1 }.keys.sorted().prefix(10))")
         await connection.close()
     }
 

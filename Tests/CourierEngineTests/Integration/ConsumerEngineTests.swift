@@ -329,3 +329,38 @@ final class StateLog: @unchecked Sendable {
     var last: EngineSupervisor.State? { lock.withLock { states.last } }
     var all: [EngineSupervisor.State] { lock.withLock { states } }
 }
+
+@Suite("Supervisor: the broker cancels the consumer")
+struct SupervisorCancelTests {
+    @Test("deleting the app queue cancels the consumer; the supervisor re-declares and consumes again")
+    func consumerCancelledByBroker() async throws {
+        let url = try TestEnvironment.amqpURL()
+        let eventType = TestEnvironment.uniqueName("CancelEvent")
+        let topology = Topology(.init(appName: TestEnvironment.uniqueName("cancel"), eventTypes: [eventType]))
+        let handler = ScriptedHandler()
+        let supervisor = EngineSupervisor(
+            topology: topology, handler: handler, settings: ConsumerEngine.Settings(),
+            backoff: ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(1)), logger: Logger(label: "test")
+        ) {
+            (try await AMQPConnection.connect(url: url), try await AMQPConnection.connect(url: url))
+        }
+        let states = StateLog()
+        let task = Task { await supervisor.run { states.append($0) } }
+        #expect(await ConsumerEngineTests.eventually { states.consumingCount >= 1 })
+
+        let admin = try await AMQPConnection.connect(url: url)
+        let channel = try await admin.openChannel()
+        try await channel.deleteQueue(topology.appQueue)
+        #expect(await ConsumerEngineTests.eventually { states.consumingCount >= 2 }, "re-subscribed: \(states.all)")
+
+        try await channel.confirmSelect()
+        let outcome = try await channel.publish(
+            Array("{}".utf8), exchange: Topology.exchangeName, routingKey: eventType,
+            properties: AMQPProperties(deliveryMode: .persistent, messageID: "after-cancel"))
+        #expect(outcome == .acked)
+        #expect(await ConsumerEngineTests.eventually { handler.handled.contains("after-cancel") })
+        task.cancel()
+        await task.value
+        await admin.close()
+    }
+}

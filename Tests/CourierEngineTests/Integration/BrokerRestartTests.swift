@@ -1,0 +1,60 @@
+import CourierAMQP
+import CourierEngine
+import CourierTesting
+import Foundation
+import Logging
+import Testing
+
+/// Restarts the local RabbitMQ node under a consuming supervisor. It stops the broker for every
+/// test, so `make test` runs this suite on its own, after the others (see the Makefile).
+@Suite("Broker restart")
+struct BrokerRestartTests {
+    @Test("a broker restart mid-stream is survived with nothing lost")
+    func restartMidStream() async throws {
+        let url = try TestEnvironment.amqpURL()
+        let eventType = TestEnvironment.uniqueName("RestartEvent")
+        let topology = Topology(.init(appName: TestEnvironment.uniqueName("restart"), eventTypes: [eventType]))
+        let handler = ScriptedHandler()
+        handler.slowdown = .milliseconds(50)
+        var settings = ConsumerEngine.Settings()
+        settings.prefetch = 20
+        settings.batchSize = 10
+        let supervisor = EngineSupervisor(
+            topology: topology, handler: handler, settings: settings,
+            backoff: ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(2)), logger: Logger(label: "test")
+        ) {
+            (try await AMQPConnection.connect(url: url), try await AMQPConnection.connect(url: url))
+        }
+        let states = StateLog()
+        let task = Task { await supervisor.run { states.append($0) } }
+        #expect(await ConsumerEngineTests.eventually { states.consumingCount >= 1 })
+
+        let total = 300
+        do {
+            let publisher = try await AMQPConnection.connect(url: url)
+            let channel = try await publisher.openChannel()
+            try await channel.confirmSelect()
+            for i in 0..<total {
+                channel.publish(
+                    Array("{}".utf8), exchange: Topology.exchangeName, routingKey: eventType,
+                    properties: AMQPProperties(deliveryMode: .persistent, messageID: "r-\(i)")) { _ in }
+            }
+            await channel.waitForConfirms()
+            await publisher.close()
+        }
+        #expect(await ConsumerEngineTests.eventually { handler.handled.count >= 30 })
+
+        _ = try TestBroker.rabbitmqctl(["stop_app"])
+        let handledWhileDown = Set(handler.handled).count
+        _ = try TestBroker.rabbitmqctl(["start_app"])
+        let restarted = ContinuousClock.now
+        _ = try TestBroker.rabbitmqctl(["await_startup"])
+        #expect(await ConsumerEngineTests.eventually(.seconds(60)) { states.consumingCount >= 2 })
+        let backAfter = ContinuousClock.now - restarted
+        print("broker restart: consuming again \(backAfter) after start_app")
+        #expect(handledWhileDown < total, "the restart landed mid-stream")
+        #expect(await ConsumerEngineTests.eventually(.seconds(60)) { Set(handler.handled).count == total }, "nothing lost")
+        task.cancel()
+        await task.value
+    }
+}

@@ -29,6 +29,7 @@ BUILD_FLAGS    ?=
 TEST_ARGS      ?=
 RUN_ARGS       ?=
 BENCH_ARGS     ?=
+OUTAGE_TESTS   := BrokerRestartTests|PostgresOutageTests
 
 .PHONY: all setup build run test bench services-down services-status clean
 
@@ -49,9 +50,11 @@ run: setup build
 # behind and the test resources live only as long as the tests run.
 test: setup
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
-	$(WITH_TEST_ENV) $(SWIFT) test $(BUILD_FLAGS) --skip BrokerRestartTests $(TEST_ARGS)
-	@# Restarts the local RabbitMQ node, so it runs alone, after everything else.
-	$(WITH_TEST_ENV) $(SWIFT) test $(BUILD_FLAGS) --filter BrokerRestartTests
+	$(WITH_TEST_ENV) $(SWIFT) test $(BUILD_FLAGS) --skip '$(OUTAGE_TESTS)' $(TEST_ARGS)
+	@# These restart the local RabbitMQ node or stop Postgres, so each runs alone, after the rest.
+	for suite in $(subst |, ,$(OUTAGE_TESTS)); do \
+	    $(WITH_TEST_ENV) $(SWIFT) test $(BUILD_FLAGS) --filter "$$suite" || exit 1; \
+	done
 
 bench: setup
 	$(SWIFT) build -c release --product courier-bench $(BUILD_FLAGS)

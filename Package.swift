@@ -106,7 +106,10 @@ let package = Package(
         .testTarget(name: "CourierConcurrencyTests", dependencies: ["CourierConcurrency"]),
         .testTarget(name: "CourierAMQPTests", dependencies: ["CourierAMQP", "CourierTesting"]),
         .testTarget(name: "CourierPostgresTests", dependencies: ["CourierPostgres", "CourierTesting"]),
-        .testTarget(name: "CourierEngineTests", dependencies: ["CourierEngine", "CourierTesting", "courier-test-consumer"]),
+        .testTarget(
+            name: "CourierEngineTests",
+            dependencies: ["CourierEngine", "CourierPostgres", "CourierTesting", "courier-test-consumer"]
+        ),
         .testTarget(name: "CourierdTests", dependencies: ["courierd", "CourierAMQP", "CourierEngine", "CourierTesting"]),
     ]
 )

@@ -39,3 +39,24 @@ public enum TestBroker {
         return text
     }
 }
+
+/// Stops and starts the project-local Postgres cluster (through `deploy/local/services.sh`,
+/// `COURIER_SERVICES_SCRIPT`), for outage tests that run on their own.
+public enum TestDatabase {
+    public static func stop() throws { try services(["stop-postgres"]) }
+    public static func start() throws { try services(["up"]) }
+
+    static func services(_ arguments: [String]) throws {
+        let script = try TestEnvironment.value("COURIER_SERVICES_SCRIPT")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: script)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestEnvironment.Missing(variable: "a working \(script) \(arguments.joined(separator: " "))")
+        }
+    }
+}

@@ -657,9 +657,11 @@ cmd_status() {
 case "${1:-up}" in
     up)     cmd_up ;;
     down)   cmd_down ;;
+    stop-postgres)   # for the outage tests: stop only our PostgreSQL cluster (`up` starts it again)
+            take_lock; pg_stop ;;
     status) cmd_status ;;
     env)    echo "$ENV_FILE" ;;
     -h|--help|help)
         sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
-    *)      die "unknown command '$1' (expected: up | down | status | env)" ;;
+    *)      die "unknown command '$1' (expected: up | down | status | env | stop-postgres)" ;;
 esac

@@ -184,7 +184,7 @@ struct PostgresConnectionTests {
         let pid = try #require(await victim.processID)
         let killer = try await PostgresTestSupport.connect()
         #expect(try await killer.scalar(Bool.self, "SELECT pg_terminate_backend($1, 5000)", [pid]))
-        #expect(await PostgresTestSupport.eventually { await victim.isHealthy == false })
+        #expect(await eventually { await victim.isHealthy == false })
         await killer.close()
         await #expect(throws: PostgresError.self) { try await killer.query("SELECT 1") }
     }
@@ -216,6 +216,6 @@ struct PostgresConnectionTests {
             _ = try await conn.listen(TestEnvironment.uniqueName("released"))  // with an I/O source installed
             #expect(try await conn.scalar(Int.self, "SELECT 1") == 1)
         }
-        #expect(await PostgresTestSupport.eventually { weakConnection == nil && executor.isFinished })
+        #expect(await eventually { weakConnection == nil && executor.isFinished })
     }
 }

@@ -52,7 +52,7 @@ struct PostgresNotificationTests {
         let consumer = Task { for await _ in stream {} }
         #expect(try await listener.scalar(Bool.self, "SELECT $1 = ANY (ARRAY(SELECT pg_listening_channels()))", [channel]))
         consumer.cancel()
-        #expect(try await PostgresTestSupport.eventually {
+        #expect(try await eventually {
             try await !listener.scalar(Bool.self, "SELECT $1 = ANY (ARRAY(SELECT pg_listening_channels()))", [channel])
         })
 

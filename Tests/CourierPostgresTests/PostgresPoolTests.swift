@@ -105,9 +105,9 @@ struct PostgresPoolTests {
         let holder = Task {
             try await pool.withConnection { _ in for await _ in release.stream { break } }
         }
-        #expect(await PostgresTestSupport.eventually { await pool.statistics.open == 1 })
+        #expect(await eventually { await pool.statistics.open == 1 })
         let waiter = Task { try await pool.withConnection { _ in 1 } }
-        #expect(await PostgresTestSupport.eventually { await pool.statistics.waiting == 1 })
+        #expect(await eventually { await pool.statistics.waiting == 1 })
         waiter.cancel()
         await #expect(throws: CancellationError.self) { try await waiter.value }
         #expect(await pool.statistics.waiting == 0)

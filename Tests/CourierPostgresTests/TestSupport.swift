@@ -18,18 +18,6 @@ enum PostgresTestSupport {
     }
 
     static let logger = Logger(label: "courier.postgres.tests")
-
-    /// Waits until `condition` holds or `timeout` passes; returns whether it held.
-    static func eventually(
-        timeout: Duration = .seconds(5), _ condition: () async throws -> Bool
-    ) async rethrows -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return try await condition()
-    }
 }
 
 extension PostgresConnection {

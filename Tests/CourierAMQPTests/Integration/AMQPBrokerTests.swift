@@ -16,16 +16,6 @@ struct AMQPBrokerTests {
         Array(#"{"eventType":"CardAddedToLibraryEvent","aggregateId":"card-\#(i)","dateTimeOccurred":"2026-11-28T10:00:00.000Z","cardId":"card-\#(i)","curatorId":"did:plc:abc"}"#.utf8)
     }
 
-    /// Polls `condition` until it holds or `timeout` passes.
-    static func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
-    }
-
     @Test("declare → publish with confirms → consume → ack leaves the queue empty")
     func publishConsumeAck() async throws {
         let connection = try await Self.connect()
@@ -109,7 +99,7 @@ struct AMQPBrokerTests {
         channel.nack(first.deliveryTag, requeue: false)
         channel.reject(second.deliveryTag, requeue: false)
 
-        #expect(try await Self.eventually { try await channel.declareQueuePassive(dlq).messageCount == 2 })
+        #expect(try await eventually { try await channel.declareQueuePassive(dlq).messageCount == 2 })
         var ids: [String] = []
         for _ in 0..<2 {
             let dead = try #require(try await channel.get(queue: dlq, noAck: true))

@@ -27,7 +27,7 @@ struct BrokerRestartTests {
         }
         let states = StateLog()
         let task = Task { await supervisor.run { states.append($0) } }
-        #expect(await ConsumerEngineTests.eventually { states.consumingCount >= 1 })
+        #expect(await eventually { states.consumingCount >= 1 })
 
         let total = 300
         do {
@@ -42,18 +42,18 @@ struct BrokerRestartTests {
             await channel.waitForConfirms()
             await publisher.close()
         }
-        #expect(await ConsumerEngineTests.eventually { handler.handled.count >= 30 })
+        #expect(await eventually { handler.handled.count >= 30 })
 
         _ = try TestBroker.rabbitmqctl(["stop_app"])
         let handledWhileDown = Set(handler.handled).count
         _ = try TestBroker.rabbitmqctl(["start_app"])
         let restarted = ContinuousClock.now
         _ = try TestBroker.rabbitmqctl(["await_startup"])
-        #expect(await ConsumerEngineTests.eventually(.seconds(60)) { states.consumingCount >= 2 })
+        #expect(await eventually(.seconds(60)) { states.consumingCount >= 2 })
         let backAfter = ContinuousClock.now - restarted
         print("broker restart: consuming again \(backAfter) after start_app")
         #expect(handledWhileDown < total, "the restart landed mid-stream")
-        #expect(await ConsumerEngineTests.eventually(.seconds(60)) { Set(handler.handled).count == total }, "nothing lost")
+        #expect(await eventually(.seconds(60)) { Set(handler.handled).count == total }, "nothing lost")
         task.cancel()
         await task.value
     }

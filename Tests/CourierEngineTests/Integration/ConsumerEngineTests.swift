@@ -135,20 +135,11 @@ struct ConsumerEngineTests {
         return Fixture(consuming: consuming, publishing: publishing, topology: topology, handler: handler, engine: task, eventType: eventType)
     }
 
-    static func eventually(_ timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
-    }
-
     @Test("success: every event is handled once and acked")
     func success() async throws {
         let f = try await Self.start()
         for i in 0..<50 { try await f.publish("ok-\(i)") }
-        #expect(await Self.eventually { f.handler.handled.count == 50 })
+        #expect(await eventually { f.handler.handled.count == 50 })
         #expect(Set(f.handler.handled).count == 50)
         await f.stopEngine()
         #expect(try await f.depth(f.topology.appQueue) == 0, "all acked: nothing came back on close")
@@ -160,7 +151,7 @@ struct ConsumerEngineTests {
         let f = try await Self.start()
         f.handler.script("flaky", .failTransiently(times: 2))
         try await f.publish("flaky")
-        #expect(await Self.eventually { f.handler.handled.contains("flaky") })
+        #expect(await eventually { f.handler.handled.contains("flaky") })
         #expect(f.handler.attempts("flaky") == [0, 1, 2])
         let dead = try await f.deadLettered(count: 1, timeout: .milliseconds(500))
         #expect(dead.isEmpty)
@@ -218,7 +209,7 @@ struct ConsumerEngineTests {
         let dead = try await f.deadLettered(count: 1)
         #expect(dead.first?.properties.headers?[CourierHeader.errorClass]?.stringValue == "MessageTooLarge")
         #expect(dead.first?.body.count == 4096)
-        #expect(await Self.eventually { f.handler.handled.contains("small") })
+        #expect(await eventually { f.handler.handled.contains("small") })
         #expect(f.handler.attempts("huge").isEmpty, "the handler never saw it")
         await f.stop()
     }
@@ -237,7 +228,7 @@ struct ConsumerEngineTests {
             ) { _ in }
         }
         await channel.waitForConfirms()
-        #expect(await Self.eventually { f.handler.handled.count >= 50 })
+        #expect(await eventually { f.handler.handled.count >= 50 })
         await f.stopEngine()  // mid-stream: like SIGTERM
         let handledBeforeStop = f.handler.handled.count
         #expect(handledBeforeStop < total, "stopped before the end, so the restart has work to do")
@@ -248,7 +239,7 @@ struct ConsumerEngineTests {
         let consuming = try await AMQPConnection.connect(url: try TestEnvironment.amqpURL())
         let engine = ConsumerEngine(topology: f.topology, handler: f.handler, logger: Logger(label: "test"))
         let task = Task { try await engine.run(consuming: consuming, publishing: f.publishing) }
-        #expect(await Self.eventually(.seconds(20)) { Set(f.handler.handled).count == total })
+        #expect(await eventually(.seconds(20)) { Set(f.handler.handled).count == total })
         let handled = f.handler.handled
         #expect(handled.count == total, "\(handled.count - Set(handled).count) events were handled twice; \(handledBeforeStop) before the stop; twice: \(Dictionary(grouping: handled, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted().prefix(40))")
         task.cancel()
@@ -269,7 +260,7 @@ struct ConsumerEngineTests {
         #expect(f.handler.handled.isEmpty)
         #expect(try await f.deadLettered(count: 1, timeout: .milliseconds(200)).isEmpty)
         f.handler.setDependencyDown(false)
-        #expect(await Self.eventually { Set(f.handler.handled).count == 5 })
+        #expect(await eventually { Set(f.handler.handled).count == 5 })
         #expect(try await f.deadLettered(count: 1, timeout: .milliseconds(300)).isEmpty)
         await f.stop()
     }
@@ -297,7 +288,7 @@ struct ConsumerEngineTests {
         supervisor.stableAfter = .seconds(60)
         let states = StateLog()
         let task = Task { await supervisor.run { states.append($0) } }
-        #expect(await Self.eventually { states.consumingCount >= 1 })
+        #expect(await eventually { states.consumingCount >= 1 })
 
         let publisher = try await AMQPConnection.connect(url: url)
         let channel = try await publisher.openChannel()
@@ -309,10 +300,10 @@ struct ConsumerEngineTests {
                 properties: AMQPProperties(deliveryMode: .persistent, messageID: "sup-\(i)")) { _ in }
         }
         await channel.waitForConfirms()
-        #expect(await Self.eventually { handler.handled.count >= 30 })
+        #expect(await eventually { handler.handled.count >= 30 })
         let closed = try TestBroker.closeConnections(named: name)
         #expect(closed == 1, "the consuming connection was found and closed by the broker")
-        #expect(await Self.eventually(.seconds(30)) { Set(handler.handled).count == total })
+        #expect(await eventually(.seconds(30)) { Set(handler.handled).count == total })
         #expect(states.consumingCount >= 2, "consuming again after the reconnect: \(states.all)")
         task.cancel()
         await task.value
@@ -346,19 +337,19 @@ struct SupervisorCancelTests {
         }
         let states = StateLog()
         let task = Task { await supervisor.run { states.append($0) } }
-        #expect(await ConsumerEngineTests.eventually { states.consumingCount >= 1 })
+        #expect(await eventually { states.consumingCount >= 1 })
 
         let admin = try await AMQPConnection.connect(url: url)
         let channel = try await admin.openChannel()
         try await channel.deleteQueue(topology.appQueue)
-        #expect(await ConsumerEngineTests.eventually { states.consumingCount >= 2 }, "re-subscribed: \(states.all)")
+        #expect(await eventually { states.consumingCount >= 2 }, "re-subscribed: \(states.all)")
 
         try await channel.confirmSelect()
         let outcome = try await channel.publish(
             Array("{}".utf8), exchange: Topology.exchangeName, routingKey: eventType,
             properties: AMQPProperties(deliveryMode: .persistent, messageID: "after-cancel"))
         #expect(outcome == .acked)
-        #expect(await ConsumerEngineTests.eventually { handler.handled.contains("after-cancel") })
+        #expect(await eventually { handler.handled.contains("after-cancel") })
         task.cancel()
         await task.value
         await admin.close()

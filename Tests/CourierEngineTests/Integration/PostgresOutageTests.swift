@@ -65,7 +65,7 @@ struct PostgresOutageTests {
         }
         let states = StateLog()
         let task = Task { await supervisor.run { states.append($0) } }
-        #expect(await ConsumerEngineTests.eventually { states.consumingCount >= 1 })
+        #expect(await eventually { states.consumingCount >= 1 })
 
         let publisher = try await AMQPConnection.connect(url: amqpURL)
         let channel = try await publisher.openChannel()
@@ -87,14 +87,14 @@ struct PostgresOutageTests {
         }
 
         await publish(0..<100)
-        #expect(await ConsumerEngineTests.eventually(.seconds(20)) { await count() == 100 })
+        #expect(await eventually(.seconds(20)) { await count() == 100 })
 
         try TestDatabase.stop()
         await publish(100..<200)  // arrive while Postgres is down
         try await Task.sleep(for: .seconds(3))  // many retry periods long
         try TestDatabase.start()
 
-        #expect(await ConsumerEngineTests.eventually(.seconds(30)) { await count() == 200 }, "every event applied after the outage")
+        #expect(await eventually(.seconds(30)) { await count() == 200 }, "every event applied after the outage")
         let dead = try await channel.declareQueuePassive(topology.deadLetterQueue).messageCount
         #expect(dead == 0, "the outage dead-lettered \(dead) events")
         task.cancel()

@@ -152,6 +152,7 @@ public struct ConsumerEngine: Sendable {
         }
 
         var pausedBy: String?
+        var acked: [String] = []
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (delivery, outcome) in zip(batch, outcomes) {
                 let outcome = outcome ?? .handled
@@ -159,7 +160,7 @@ public struct ConsumerEngine: Sendable {
                 switch action {
                 case .ack:
                     channel.ack(delivery.deliveryTag)
-                    metrics.settled(delivery.routingKey, .acked)
+                    acked.append(delivery.routingKey)
                 case .requeueAndPause(let dependency):
                     pausedBy = pausedBy ?? dependency
                     channel.nack(delivery.deliveryTag, requeue: true)
@@ -170,6 +171,7 @@ public struct ConsumerEngine: Sendable {
             }
             try await group.waitForAll()
         }
+        metrics.settled(acked, .acked)
         if let pausedBy {
             logger.warning("pausing: a dependency is down for every message", metadata: ["dependency": "\(pausedBy)"])
         }

@@ -38,8 +38,18 @@ struct EngineMetrics: Sendable {
     enum Outcome: String { case acked, retried, deadLettered = "dead_lettered", requeued }
 
     func settled(_ routingKey: String, _ outcome: Outcome) {
-        Counter(label: "courier_outcomes_total", dimensions: [("event_type", label(routingKey)), ("outcome", outcome.rawValue)])
-            .increment()
+        settled([routingKey], outcome)
+    }
+
+    /// One increment per event type for a whole batch: the hot path, so no per-message lookups.
+    func settled(_ routingKeys: [String], _ outcome: Outcome) {
+        guard !routingKeys.isEmpty else { return }
+        var counts: [String: Int] = [:]
+        for key in routingKeys { counts[label(key), default: 0] += 1 }
+        for (type, count) in counts {
+            Counter(label: "courier_outcomes_total", dimensions: [("event_type", type), ("outcome", outcome.rawValue)])
+                .increment(by: count)
+        }
     }
 
     static func reconnected() {

@@ -104,6 +104,9 @@ public struct ConsumerEngine: Sendable {
     /// messages queued behind a killer get their turn before it on the next delivery, so only the
     /// killer's count climbs to the delivery limit and the broker parks it alone.
     private func process(_ batch: [AMQPDelivery], channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
+        guard batch.contains(where: \.redelivered) else {
+            return try await handle(batch, channel: channel, publisher: publisher)  // the common case: no copies
+        }
         let fresh = batch.filter { !$0.redelivered }
         var suspects = batch.filter(\.redelivered)
         if let count = suspects.first?.properties.headers?["x-delivery-count"]?.intValue, count % 2 == 1 {
@@ -125,15 +128,21 @@ public struct ConsumerEngine: Sendable {
         var outcomes = [HandlingOutcome?](repeating: nil, count: batch.count)
         var eligible: [AMQPDelivery] = []
         var eligibleIndex: [Int] = []
-        for (index, delivery) in batch.enumerated() {
-            if delivery.body.count > settings.maximumMessageBytes {
-                outcomes[index] = .permanentFailure(
-                    HandlingFailure(
-                        errorClass: "MessageTooLarge",
-                        message: "body of \(delivery.body.count) bytes exceeds the limit of \(settings.maximumMessageBytes)"))
-            } else {
-                eligible.append(delivery)
-                eligibleIndex.append(index)
+        let limit = settings.maximumMessageBytes
+        if !batch.contains(where: { $0.body.count > limit }) {
+            eligible = batch  // the common case: the whole batch, without copying it
+            eligibleIndex = Array(batch.indices)
+        } else {
+            for (index, delivery) in batch.enumerated() {
+                if delivery.body.count > limit {
+                    outcomes[index] = .permanentFailure(
+                        HandlingFailure(
+                            errorClass: "MessageTooLarge",
+                            message: "body of \(delivery.body.count) bytes exceeds the limit of \(limit)"))
+                } else {
+                    eligible.append(delivery)
+                    eligibleIndex.append(index)
+                }
             }
         }
         if !eligible.isEmpty {

@@ -92,7 +92,7 @@ struct CourierdProcessTests {
         let type = TestEnvironment.uniqueName("NobodyHandlesEvent")
         let environment = [
             "AMQP_URL": amqp, "DATABASE_URL": try TestEnvironment.databaseURL(), "FLY_APP_NAME": app,
-            "COURIER_BINDINGS_EXTRA": type,
+            "COURIER_BINDINGS_EXTRA": type, "COURIER_HTTP_PORT": "0", "COURIER_HTTP_HOST": "127.0.0.1",
         ]
         // Start once to declare the topology, then publish while it runs.
         async let run = Self.run(environment: environment, stopWhen: "dead-lettering")

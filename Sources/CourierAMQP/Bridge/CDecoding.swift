@@ -53,11 +53,6 @@ enum CDecoding {
         }
     }
 
-    static func properties(_ c: amqp_basic_properties_t) -> AMQPProperties {
-        var interner = StringInterner()
-        return properties(c, interner: &interner)
-    }
-
     /// Properties, with the fields that repeat from message to message taken from `interner`.
     static func properties(_ c: amqp_basic_properties_t, interner: inout StringInterner) -> AMQPProperties {
         let flags = c._flags

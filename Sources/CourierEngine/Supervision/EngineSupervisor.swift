@@ -64,7 +64,7 @@ public struct EngineSupervisor: Sendable {
                 "consuming stopped; reconnecting",
                 metadata: [
                     "error": "\(failure.map { "\($0)" } ?? "the consumer ended")",
-                    "attempt": "\(backoff.failures)", "retry_in_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                    "attempt": "\(backoff.failures)", "retry_in_ms": "\(Topology.milliseconds(delay))",
                 ])
             do {
                 try await Task.sleep(for: delay)

@@ -29,7 +29,7 @@ BUILD_FLAGS    ?=
 TEST_ARGS      ?=
 RUN_ARGS       ?=
 BENCH_ARGS     ?=
-OUTAGE_TESTS   := BrokerRestartTests|PostgresOutageTests
+OUTAGE_TESTS   := BrokerRestartTests|PostgresOutageTests|ResourceAlarmTests
 
 .PHONY: all setup build run test bench services-down services-status clean
 

@@ -37,6 +37,18 @@ public actor AMQPConnection {
     static let handOverWindow: Duration = .microseconds(500)
     /// True while the broker has blocked publishing (`connection.blocked`, resource alarm).
     public private(set) var isBlocked = false
+    /// The broker's reason for the block (e.g. "low on memory"), while blocked.
+    public private(set) var blockedReason: String?
+    private var blockedObserver: (@Sendable (_ blockedReason: String?) -> Void)?
+
+    /// Hears every `connection.blocked` (with the broker's reason) and `connection.unblocked`
+    /// (nil) from now on; called on the connection's thread, so it must be quick.
+    /// Publishes on a blocked connection are not lost: they wait in the socket until the alarm
+    /// clears, and their confirms arrive then.
+    public func observeBlocking(_ observer: @escaping @Sendable (_ blockedReason: String?) -> Void) {
+        blockedObserver = observer
+        if isBlocked { observer(blockedReason ?? "blocked") }
+    }
 
     final class ChannelState {
         let shared = ChannelShared()
@@ -725,12 +737,18 @@ public actor AMQPConnection {
             connectionFailed(error)
 
         case courier_method_connection_blocked:
+            let blocked = decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
+            let reason = CDecoding.string(blocked.reason)
             isBlocked = true
-            logger.warning("the broker blocked publishing on this connection (resource alarm)")
+            blockedReason = reason.isEmpty ? "blocked" : reason
+            logger.warning("the broker blocked publishing on this connection (resource alarm)", metadata: ["reason": "\(reason)"])
+            blockedObserver?(blockedReason)
 
         case courier_method_connection_unblocked:
             isBlocked = false
+            blockedReason = nil
             logger.info("the broker unblocked publishing")
+            blockedObserver?(nil)
 
         default:
             logger.debug("ignored method \(method.id) on channel \(channel)")

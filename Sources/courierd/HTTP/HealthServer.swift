@@ -1,6 +1,7 @@
 import CourierEngine
 import Hummingbird
 import Logging
+import Metrics
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -8,20 +9,39 @@ import Synchronization
 /// What `/health/ready` reports: ready means connected to both services with the consumer
 /// registered and consuming — not merely connected, since "connected but not consuming" is the
 /// failure operators most often miss.
+///
+/// A broker resource alarm (`connection.blocked` on the publishing connection) does not make
+/// courierd unready: handled messages are still acked on the consuming connection, and retry or
+/// dead-letter copies wait, unlost, until the alarm clears. It is reported in the body and as the
+/// gauge `courier_publishing_blocked` (1 while blocked), because it is what an operator must see.
 final class HealthState: Sendable {
-    private let state = Mutex<EngineSupervisor.State>(.connecting(attempt: 1))
+    private let state = Mutex<(engine: EngineSupervisor.State, publishingBlocked: String?)>((.connecting(attempt: 1), nil))
+    private let blockedGauge = Gauge(label: "courier_publishing_blocked")
 
-    func update(_ new: EngineSupervisor.State) { state.withLock { $0 = new } }
+    init() { blockedGauge.record(0) }
 
-    var isReady: Bool { state.withLock { $0 == .consuming } }
+    func update(_ new: EngineSupervisor.State) { state.withLock { $0.engine = new } }
+
+    /// The broker's reason while it blocks the publishing connection, nil once it unblocks (or
+    /// a new publishing connection replaces it).
+    func publishingBlocked(_ reason: String?) {
+        state.withLock { $0.publishingBlocked = reason }
+        blockedGauge.record(reason == nil ? 0 : 1)
+    }
+
+    var isReady: Bool { state.withLock { $0.engine == .consuming } }
 
     var summary: String {
-        switch state.withLock({ $0 }) {
-        case .consuming: "consuming"
-        case .connecting(let attempt): "connecting (attempt \(attempt))"
-        case .waiting: "waiting to reconnect"
-        case .stopped: "stopped"
-        }
+        let (engine, blocked) = state.withLock { ($0.engine, $0.publishingBlocked) }
+        let base =
+            switch engine {
+            case .consuming: "consuming"
+            case .connecting(let attempt): "connecting (attempt \(attempt))"
+            case .waiting: "waiting to reconnect"
+            case .stopped: "stopped"
+            }
+        guard let blocked else { return base }
+        return base + "; publishing blocked by the broker (\(blocked)): retries and dead-letters wait"
     }
 }
 

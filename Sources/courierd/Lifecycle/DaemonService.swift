@@ -32,6 +32,7 @@ struct DaemonService: Service {
         let topology = Topology(topologySettings)
         let amqp = configuration.amqp
         let logger = self.logger
+        let health = self.health
         let supervisor = EngineSupervisor(
             topology: topology, handler: router, settings: configuration.engine, logger: logger
         ) {
@@ -39,7 +40,10 @@ struct DaemonService: Service {
             publishing.connectionName = (amqp.connectionName ?? "courierd") + "-publish"
             let consumer = try await AMQPConnection.connect(amqp, logger: logger)
             do {
-                return (consumer, try await AMQPConnection.connect(publishing, logger: logger))
+                let publisher = try await AMQPConnection.connect(publishing, logger: logger)
+                health.publishingBlocked(nil)
+                await publisher.observeBlocking { reason in health.publishingBlocked(reason) }
+                return (consumer, publisher)
             } catch {
                 await consumer.close()
                 throw error
@@ -49,7 +53,6 @@ struct DaemonService: Service {
         let notifier = self.notifier
         let announcedReady = Atomic<Bool>(false)
         let postgresDescription = postgresConfiguration.redactedDescription
-        let health = self.health
         await withTaskGroup(of: Void.self) { group in
             if let interval = notifier.watchdogInterval {
                 group.addTask {

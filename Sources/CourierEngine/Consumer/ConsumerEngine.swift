@@ -123,7 +123,7 @@ public struct ConsumerEngine: Sendable {
     }
 
     private func handle(_ batch: [AMQPDelivery], channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
-        metrics.received(batch.map(\.routingKey))
+        metrics.received(batch)
         // Too large: dead-lettered without being parsed or handed to the handler.
         var outcomes = [HandlingOutcome?](repeating: nil, count: batch.count)
         var eligible: [AMQPDelivery] = []
@@ -162,25 +162,33 @@ public struct ConsumerEngine: Sendable {
 
         var pausedBy: String?
         var acked: [String] = []
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (delivery, outcome) in zip(batch, outcomes) {
-                let outcome = outcome ?? .handled
-                let action = decide(outcome, failedAttempts: FailureHeaders.failedAttempts(in: delivery.properties), schedule: topology.settings.retrySchedule)
-                switch action {
-                case .ack:
-                    channel.ack(delivery.deliveryTag)
-                    acked.append(delivery.routingKey)
-                case .requeueAndPause(let dependency):
-                    pausedBy = pausedBy ?? dependency
-                    channel.nack(delivery.deliveryTag, requeue: true)
-                    metrics.settled(delivery.routingKey, .requeued)
-                case .retry, .deadLetter:
-                    group.addTask { try await self.publishCopy(of: delivery, action: action, channel: channel, publisher: publisher) }
-                }
+        acked.reserveCapacity(batch.count)
+        var copies: [(AMQPDelivery, DeliveryAction)] = []
+        for (delivery, outcome) in zip(batch, outcomes) {
+            let outcome = outcome ?? .handled
+            let action = decide(outcome, failedAttempts: FailureHeaders.failedAttempts(in: delivery.properties), schedule: topology.settings.retrySchedule)
+            switch action {
+            case .ack:
+                channel.ack(delivery.deliveryTag)
+                acked.append(delivery.routingKey)
+            case .requeueAndPause(let dependency):
+                pausedBy = pausedBy ?? dependency
+                channel.nack(delivery.deliveryTag, requeue: true)
+                metrics.settled(delivery.routingKey, .requeued)
+            case .retry, .deadLetter:
+                copies.append((delivery, action))
             }
-            try await group.waitForAll()
         }
         metrics.settled(acked, .acked)
+        if !copies.isEmpty {
+            // Each copy waits for its own confirm; they are published together (streaming confirms).
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (delivery, action) in copies {
+                    group.addTask { try await self.publishCopy(of: delivery, action: action, channel: channel, publisher: publisher) }
+                }
+                try await group.waitForAll()
+            }
+        }
         if let pausedBy {
             logger.warning("pausing: a dependency is down for every message", metadata: ["dependency": "\(pausedBy)"])
         }

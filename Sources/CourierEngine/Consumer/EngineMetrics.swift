@@ -1,3 +1,4 @@
+import CourierAMQP
 import Foundation
 import Metrics
 
@@ -26,13 +27,29 @@ struct EngineMetrics: Sendable {
 
     func label(_ routingKey: String) -> String { knownTypes.contains(routingKey) ? routingKey : "other" }
 
-    func received(_ routingKeys: [String]) {
-        var counts: [String: Int] = [:]
-        for key in routingKeys { counts[label(key), default: 0] += 1 }
-        for (type, count) in counts {
+    func received(_ batch: [AMQPDelivery]) {
+        for (type, count) in counts(batch.lazy.map(\.routingKey)) {
             Counter(label: "courier_deliveries_total", dimensions: [("event_type", type)]).increment(by: count)
         }
         lastDelivery.record(Date().timeIntervalSince1970)
+    }
+
+    /// Counts per label. Batches mostly hold runs of one event type, and routing keys are
+    /// interned (equal keys share storage, so comparing them is a pointer check): keys are
+    /// hashed once per run, not once per message — this runs for every delivery.
+    func counts<Keys: Sequence<String>>(_ keys: Keys) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        var run: (key: String, count: Int)?
+        for key in keys {
+            if let current = run, current.key == key {
+                run!.count += 1
+            } else {
+                if let current = run { counts[label(current.key), default: 0] += current.count }
+                run = (key, 1)
+            }
+        }
+        if let current = run { counts[label(current.key), default: 0] += current.count }
+        return counts
     }
 
     enum Outcome: String { case acked, retried, deadLettered = "dead_lettered", requeued }
@@ -44,9 +61,7 @@ struct EngineMetrics: Sendable {
     /// One increment per event type for a whole batch: the hot path, so no per-message lookups.
     func settled(_ routingKeys: [String], _ outcome: Outcome) {
         guard !routingKeys.isEmpty else { return }
-        var counts: [String: Int] = [:]
-        for key in routingKeys { counts[label(key), default: 0] += 1 }
-        for (type, count) in counts {
+        for (type, count) in counts(routingKeys) {
             Counter(label: "courier_outcomes_total", dimensions: [("event_type", type), ("outcome", outcome.rawValue)])
                 .increment(by: count)
         }

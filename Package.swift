@@ -8,6 +8,7 @@ import PackageDescription
 //   CLibPQ     → CourierPostgres   (libpq, one actor per connection on its own thread)
 //   CourierConcurrency             (the dedicated-thread serial executor both of them run on)
 //   CourierEngine                  (the consuming engine: topology, the ack/retry/dead-letter decision)
+//   CourierEvents                  (Semble's events: model, wire codec, schema upcasting, identity; Foundation only)
 //   courierd, courier-bench        (executables on top; they never see C)
 //   CourierTesting                 (test kit: per-run vhost/database, unique names)
 
@@ -18,6 +19,7 @@ let package = Package(
         .library(name: "CourierAMQP", targets: ["CourierAMQP"]),
         .library(name: "CourierPostgres", targets: ["CourierPostgres"]),
         .library(name: "CourierEngine", targets: ["CourierEngine"]),
+        .library(name: "CourierEvents", targets: ["CourierEvents"]),
         .library(name: "CourierTesting", targets: ["CourierTesting"]),
         .executable(name: "courierd", targets: ["courierd"]),
         .executable(name: "courier-bench", targets: ["courier-bench"]),
@@ -69,6 +71,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        .target(name: "CourierEvents"),
         .target(name: "CourierTesting"),
 
         // MARK: Executables
@@ -105,6 +108,7 @@ let package = Package(
         ),
         .testTarget(name: "CourierConcurrencyTests", dependencies: ["CourierConcurrency"]),
         .testTarget(name: "CourierAMQPTests", dependencies: ["CourierAMQP", "CourierTesting"]),
+        .testTarget(name: "CourierEventsTests", dependencies: ["CourierEvents"]),
         .testTarget(name: "CourierPostgresTests", dependencies: ["CourierPostgres", "CourierTesting"]),
         .testTarget(
             name: "CourierEngineTests",

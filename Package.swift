@@ -9,6 +9,7 @@ import PackageDescription
 //   CourierConcurrency             (the dedicated-thread serial executor both of them run on)
 //   CourierEngine                  (the consuming engine: topology, the ack/retry/dead-letter decision)
 //   CourierEvents                  (Semble's events: model, wire codec, schema upcasting, identity; Foundation only)
+//   CourierHandlers                (Semble's handlers: feeds, notifications, read models, inbox, migrations)
 //   courierd, courier-bench        (executables on top; they never see C)
 //   CourierTesting                 (test kit: per-run vhost/database, unique names)
 
@@ -20,6 +21,7 @@ let package = Package(
         .library(name: "CourierPostgres", targets: ["CourierPostgres"]),
         .library(name: "CourierEngine", targets: ["CourierEngine"]),
         .library(name: "CourierEvents", targets: ["CourierEvents"]),
+        .library(name: "CourierHandlers", targets: ["CourierHandlers"]),
         .library(name: "CourierTesting", targets: ["CourierTesting"]),
         .executable(name: "courierd", targets: ["courierd"]),
         .executable(name: "courier-bench", targets: ["courier-bench"]),
@@ -31,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        // Tests only: generators and shrinking for the property-based test of the handlers.
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -72,6 +76,16 @@ let package = Package(
             ]
         ),
         .target(name: "CourierEvents"),
+        .target(
+            name: "CourierHandlers",
+            dependencies: [
+                "CourierAMQP",
+                "CourierEngine",
+                "CourierEvents",
+                "CourierPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "CourierTesting"),
 
         // MARK: Executables
@@ -80,6 +94,7 @@ let package = Package(
             dependencies: [
                 "CourierAMQP",
                 "CourierEngine",
+                "CourierHandlers",
                 "CourierPostgres",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -94,6 +109,8 @@ let package = Package(
             dependencies: [
                 "CourierAMQP",
                 "CourierEngine",
+                "CourierEvents",
+                "CourierHandlers",
                 "CourierPostgres",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -109,6 +126,13 @@ let package = Package(
         .testTarget(name: "CourierConcurrencyTests", dependencies: ["CourierConcurrency"]),
         .testTarget(name: "CourierAMQPTests", dependencies: ["CourierAMQP", "CourierTesting"]),
         .testTarget(name: "CourierEventsTests", dependencies: ["CourierEvents"]),
+        .testTarget(
+            name: "CourierHandlersTests",
+            dependencies: [
+                "CourierHandlers", "CourierEvents", "CourierPostgres", "CourierTesting",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         .testTarget(name: "CourierPostgresTests", dependencies: ["CourierPostgres", "CourierTesting"]),
         .testTarget(
             name: "CourierEngineTests",

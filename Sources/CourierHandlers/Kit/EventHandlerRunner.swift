@@ -1,0 +1,165 @@
+import CourierAMQP
+import CourierEngine
+import CourierEvents
+import CourierPostgres
+import Logging
+
+/// The engine's ``DeliveryHandler`` for Semble: decodes each delivery, hands every
+/// ``EventHandler`` the events of its types, and answers one outcome per delivery.
+///
+/// For each handler, a batch is one transaction on a connection of its own (handlers run
+/// concurrently): take the handler's advisory lock (several courierd instances never interleave
+/// one handler's recomputations), claim the events in the inbox (`courier_inbox`, primary key
+/// `(handler, event_id)`; the ids already there were applied before and are skipped), apply the
+/// rest, commit. Effects and inbox rows commit together, so a redelivered or replayed event
+/// changes nothing, and a handler that committed is not run again when another handler of the
+/// same event failed and the event is retried.
+///
+/// Isolation: when a batch fails, it is split in halves and each half tried again, down to
+/// single events, so one poison event costs about 2·log₂(n) extra transactions and its
+/// neighbours commit. Postgres unreachable is not the events' fault: every event of the batch
+/// is answered "dependency unavailable" (the engine requeues and pauses, spending no retries).
+///
+/// A delivery that does not decode (malformed JSON, unknown type, a missing or invalid field,
+/// an unsupported schema version) is a permanent failure whose message names the field.
+public struct EventHandlerRunner: DeliveryHandler {
+    public let name = "semble"
+    public let handlers: [any EventHandler]
+    public let pool: PostgresPool
+    let decoder: EventDecoder
+    let logger: Logger
+
+    public init(handlers: [any EventHandler], pool: PostgresPool, decoder: EventDecoder = EventDecoder(), logger: Logger) {
+        self.handlers = handlers
+        self.pool = pool
+        self.decoder = decoder
+        self.logger = logger
+    }
+
+    /// The routing keys the app queue is bound to: every wire name (legacy aliases included) of
+    /// the event types some handler takes.
+    public var bindingKeys: [String] {
+        let types = Set(handlers.flatMap(\.eventTypes))
+        return types.flatMap { [$0.rawValue] + $0.legacyAliases }.sorted()
+    }
+
+    public func handle(_ deliveries: [AMQPDelivery]) async -> [HandlingOutcome] {
+        var outcomes = [HandlingOutcome](repeating: .handled, count: deliveries.count)
+        var events: [(index: Int, event: EventEnvelope)] = []
+        events.reserveCapacity(deliveries.count)
+        for (index, delivery) in deliveries.enumerated() {
+            do {
+                events.append((index, try decode(delivery)))
+            } catch {
+                outcomes[index] = .permanentFailure(HandlingFailure(errorClass: error.errorClass, message: error.message, handler: "decoder"))
+            }
+        }
+        guard !events.isEmpty else { return outcomes }
+
+        let results = await withTaskGroup(of: [(Int, HandlingOutcome)].self) { group in
+            for handler in handlers {
+                let mine = events.filter { handler.eventTypes.contains($0.event.type) }
+                guard !mine.isEmpty else { continue }
+                group.addTask { await self.run(handler, mine) }
+            }
+            var failures: [(Int, HandlingOutcome)] = []
+            for await result in group { failures += result }
+            return failures
+        }
+        for (index, outcome) in results {
+            outcomes[index] = Self.worse(outcomes[index], outcome)
+        }
+        return outcomes
+    }
+
+    public func unavailableDependency() async -> String? {
+        do {
+            try await pool.withConnection { _ = try await $0.query("SELECT 1") }
+            return nil
+        } catch {
+            return FailureClassification.postgresDependency
+        }
+    }
+
+    func decode(_ delivery: AMQPDelivery) throws(EventDecodingError) -> EventEnvelope {
+        try decoder.decode(
+            body: delivery.body, messageId: delivery.properties.messageID, routingKey: delivery.routingKey,
+            typeProperty: delivery.properties.type,
+            schemaVersion: delivery.properties.headers?[EventSchema.versionHeader]?.intValue.map { Int(clamping: $0) })
+    }
+
+    /// Applies `events` with `handler`; returns the outcomes of the events that failed (by
+    /// delivery index), nothing when all committed.
+    func run(_ handler: any EventHandler, _ events: [(index: Int, event: EventEnvelope)]) async -> [(Int, HandlingOutcome)] {
+        // The same event twice in one batch is applied once; its copies share the outcome.
+        var first: [String: Int] = [:]
+        var unique: [(index: Int, event: EventEnvelope)] = []
+        var copies: [(index: Int, of: Int)] = []
+        for item in events {
+            if let original = first[item.event.id] {
+                copies.append((item.index, original))
+            } else {
+                first[item.event.id] = item.index
+                unique.append(item)
+            }
+        }
+        var failed = await isolate(handler, unique[...])
+        let byIndex = Dictionary(failed, uniquingKeysWith: { a, _ in a })
+        for copy in copies {
+            if let outcome = byIndex[copy.of] { failed.append((copy.index, outcome)) }
+        }
+        return failed
+    }
+
+    /// Applies the events in one transaction; if that fails, halves and retries each half.
+    private func isolate(_ handler: any EventHandler, _ events: ArraySlice<(index: Int, event: EventEnvelope)>) async -> [(Int, HandlingOutcome)] {
+        let error: any Error
+        do {
+            try await apply(handler, events.map(\.event))
+            return []
+        } catch let caught {
+            error = caught
+        }
+        let outcome = FailureClassification.outcome(for: error, handler: handler.name)
+        if case .dependencyUnavailable = outcome {
+            return events.map { ($0.index, outcome) }
+        }
+        guard events.count > 1 else {
+            logger.warning(
+                "handler failed", metadata: ["handler": "\(handler.name)", "event_id": "\(events.first?.event.id ?? "")", "error": "\(error)"])
+            return events.map { ($0.index, outcome) }
+        }
+        let middle = events.startIndex + events.count / 2
+        let left = await isolate(handler, events[..<middle])
+        if left.contains(where: { if case .dependencyUnavailable = $0.1 { true } else { false } }) {
+            // Postgres went away meanwhile: the rest is not at fault either.
+            return left + events[middle...].map { ($0.index, HandlingOutcome.dependencyUnavailable(dependency: FailureClassification.postgresDependency)) }
+        }
+        return left + (await isolate(handler, events[middle...]))
+    }
+
+    /// One transaction: the handler's lock, the inbox claim, the handler's writes.
+    func apply(_ handler: any EventHandler, _ events: [EventEnvelope]) async throws {
+        try await pool.withTransaction { connection in
+            try Inbox.lock(handler: handler.name, on: connection)
+            let fresh = try Inbox.claim(events, handler: handler.name, on: connection)
+            if !fresh.isEmpty {
+                try await handler.apply(fresh, in: connection)
+            }
+        }
+    }
+
+    /// Of two outcomes for one delivery (two handlers), the one that decides its fate: a
+    /// dependency down beats a permanent failure, which beats a transient one, which beats success.
+    static func worse(_ a: HandlingOutcome, _ b: HandlingOutcome) -> HandlingOutcome {
+        func rank(_ outcome: HandlingOutcome) -> Int {
+            switch outcome {
+            case .handled: 0
+            case .transientFailure: 1
+            case .permanentFailure: 2
+            case .dependencyUnavailable: 3
+            }
+        }
+        return rank(b) > rank(a) ? b : a
+    }
+}

@@ -1,0 +1,222 @@
+import CourierPostgres
+
+/// The tables of Semble's handlers, as ``PostgresMigration``s for ``PostgresMigrator``.
+///
+/// Four kinds of table:
+/// - **Semble's own** (`feed_activities`, `following_feed_items`, `notifications`): the columns
+///   of Semble's schema, plus what Courier needs to make duplicates impossible (see below).
+/// - **The outbox** (`event_store`): exactly as Semble's seed has it. Nothing writes it yet.
+/// - **The inbox** (`courier_inbox`): one row per (handler, event) applied; the runner writes it.
+/// - **Read models** (`rm_*`): the facts the events establish, each kept by idempotent and
+///   commutative upserts, so they are a function of the *set* of events seen, whatever the
+///   order of arrival and however many copies. The derived tables (feeds, notifications) are
+///   recomputed from them. Event times are `timestamptz`; every event id is `collate "C"`, so the
+///   order of events — `(occurred_at, event_id)` — is byte order, the same in SQL as in Swift
+///   (``EventOrder``) and on every server.
+///
+/// Added to Semble's tables (Courier's, all documented on the columns):
+/// - `notifications.subject`: the natural key of a notification (the ids of what it is about,
+///   as a JSON array), with a unique index on `(type, subject, recipient_user_id)`: one
+///   notification per recipient, type and subject — a second copy cannot exist. The `id` is
+///   derived from that key (``DerivedIDs``).
+/// - `feed_activity_sources`: which events make up which activity (the opening event and the
+///   collection adds merged into it; the creation of a connection). Who gets an activity in the
+///   following feed is decided per source event, so the table is what lets a follow or unfollow
+///   arriving late correct the feeds without re-clustering anything.
+/// - indexes for the recomputations (each says which).
+///
+/// Semble's `created_at` columns are `timestamp` (without time zone); Courier writes UTC there.
+public enum SembleSchema {
+    public static let migrations: [PostgresMigration] = [
+        PostgresMigration(version: 1, name: "semble_feeds_and_notifications", sql: sembleTables),
+        PostgresMigration(version: 2, name: "event_store_outbox", sql: eventStore),
+        PostgresMigration(version: 3, name: "courier_inbox", sql: inbox),
+        PostgresMigration(version: 4, name: "read_models", sql: readModels),
+        PostgresMigration(version: 5, name: "feed_activity_sources", sql: feedActivitySources),
+    ]
+
+    static let sembleTables = """
+        CREATE TABLE feed_activities (
+            id uuid PRIMARY KEY,
+            actor_id text NOT NULL,
+            card_id text,
+            connection_id text,
+            type text NOT NULL,          -- CARD_COLLECTED | CONNECTION_CREATED
+            metadata jsonb NOT NULL,     -- {cardId, collectionIds} | {connectionId}
+            url_type text,
+            source text,
+            created_at timestamp NOT NULL DEFAULT now()
+        );
+        CREATE INDEX feed_activities_actor_card_created_idx ON feed_activities (actor_id, card_id, created_at DESC);
+
+        CREATE TABLE following_feed_items (
+            user_id text NOT NULL,
+            activity_id uuid NOT NULL REFERENCES feed_activities (id) ON DELETE CASCADE,
+            created_at timestamp NOT NULL,
+            PRIMARY KEY (user_id, activity_id)
+        );
+        -- Semble's: a user's feed, newest first.
+        CREATE INDEX following_feed_items_user_created_idx ON following_feed_items (user_id, created_at DESC);
+        -- Courier's: recomputing the items of an activity, and the cascade when one is deleted.
+        CREATE INDEX following_feed_items_activity_idx ON following_feed_items (activity_id);
+
+        CREATE TABLE notifications (
+            id uuid PRIMARY KEY,
+            recipient_user_id text NOT NULL,
+            actor_user_id text NOT NULL,
+            type text NOT NULL,
+            metadata jsonb NOT NULL,
+            read boolean NOT NULL DEFAULT false,
+            created_at timestamp NOT NULL DEFAULT now(),
+            updated_at timestamp NOT NULL DEFAULT now(),
+            -- Courier's natural key: the ids of the notification's subject as a JSON array,
+            -- e.g. ["<cardId>", "<curatorId>"]; see DerivedIDs.
+            subject text NOT NULL
+        );
+        -- Courier's: duplicates are impossible; also finds a subject's notifications when recomputing.
+        CREATE UNIQUE INDEX notifications_type_subject_recipient_key ON notifications (type, subject, recipient_user_id);
+        -- Semble's: a user's notifications, newest first.
+        CREATE INDEX notifications_recipient_created_idx ON notifications (recipient_user_id, created_at DESC);
+        """
+
+    static let eventStore = """
+        CREATE TABLE event_store (
+            id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+            aggregate_id varchar(255) NOT NULL,
+            event_type varchar(255) NOT NULL,
+            event_data jsonb NOT NULL,
+            version integer NOT NULL DEFAULT 1,
+            timestamp timestamptz NOT NULL,
+            processed boolean NOT NULL DEFAULT false,
+            created_at timestamptz DEFAULT now()
+        );
+        CREATE INDEX event_store_unprocessed_idx ON event_store (processed, timestamp) WHERE NOT processed;
+        CREATE INDEX event_store_aggregate_version_idx ON event_store (aggregate_id, version);
+        """
+
+    static let inbox = """
+        CREATE TABLE courier_inbox (
+            handler text NOT NULL,
+            event_id text NOT NULL,
+            event_type text NOT NULL,
+            handled_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (handler, event_id)
+        );
+        """
+
+    /// The facts. Each row merges events with a rule that ignores order and copies: the earliest
+    /// (`min`) or latest (`max`) by `(at, event_id)`, or "set once".
+    static let readModels = """
+        -- Every library add (collection_id NULL) and collection add: the history the activity
+        -- clustering and the "first add since the last removal" of notifications are computed from.
+        CREATE TABLE rm_card_collects (
+            event_id text COLLATE "C" PRIMARY KEY,
+            actor_id text NOT NULL,
+            card_id text NOT NULL,
+            collection_id text,
+            occurred_at timestamptz NOT NULL
+        );
+        CREATE INDEX rm_card_collects_actor_card_idx ON rm_card_collects (actor_id, card_id);
+        CREATE INDEX rm_card_collects_collection_card_idx ON rm_card_collects (collection_id, card_id)
+            WHERE collection_id IS NOT NULL;
+        CREATE INDEX rm_card_collects_collection_time_idx ON rm_card_collects (collection_id, occurred_at, event_id)
+            WHERE collection_id IS NOT NULL;
+
+        -- A card's author: the curator of its earliest library add, whatever later removals.
+        CREATE TABLE rm_card_authors (
+            card_id text PRIMARY KEY,
+            author_id text NOT NULL,
+            added_at timestamptz NOT NULL,
+            event_id text COLLATE "C" NOT NULL
+        );
+
+        -- A card in a curator's library: a last-writer-wins register (the latest add against
+        -- the latest removal).
+        CREATE TABLE rm_library_cards (
+            card_id text NOT NULL,
+            curator_id text NOT NULL,
+            added_at timestamptz,
+            added_event_id text COLLATE "C",
+            removed_at timestamptz,
+            removed_event_id text COLLATE "C",
+            present boolean GENERATED ALWAYS AS (
+                COALESCE((added_at, added_event_id) > (removed_at, removed_event_id), added_at IS NOT NULL)
+            ) STORED,
+            PRIMARY KEY (card_id, curator_id)
+        );
+
+        -- A card in a collection: the same register; added_by is the adder of the latest add.
+        CREATE TABLE rm_collection_cards (
+            collection_id text NOT NULL,
+            card_id text NOT NULL,
+            added_by text,
+            added_at timestamptz,
+            added_event_id text COLLATE "C",
+            removed_at timestamptz,
+            removed_event_id text COLLATE "C",
+            present boolean GENERATED ALWAYS AS (
+                COALESCE((added_at, added_event_id) > (removed_at, removed_event_id), added_at IS NOT NULL)
+            ) STORED,
+            PRIMARY KEY (collection_id, card_id)
+        );
+
+        -- A collection: the earliest CollectionCreated wins.
+        CREATE TABLE rm_collections (
+            collection_id text PRIMARY KEY,
+            author_id text NOT NULL,
+            name text NOT NULL,
+            created_at timestamptz NOT NULL,
+            event_id text COLLATE "C" NOT NULL
+        );
+
+        -- A follow: the earliest follow event and the earliest unfollow (terminal). Active at an
+        -- event E iff followed before E and not unfollowed before E; "currently active" iff
+        -- followed and never unfollowed. Keyed by the follow id *and* what it says (follower,
+        -- target): events that disagree about a follow id make separate rows instead of one row
+        -- whose target would depend on which event came first.
+        CREATE TABLE rm_follows (
+            follow_id text NOT NULL,
+            follower_id text NOT NULL,
+            target_type text NOT NULL CHECK (target_type IN ('USER', 'COLLECTION')),
+            target_id text NOT NULL,
+            followed_at timestamptz,
+            followed_event_id text COLLATE "C",
+            unfollowed_at timestamptz,
+            unfollowed_event_id text COLLATE "C",
+            PRIMARY KEY (follow_id, follower_id, target_type, target_id)
+        );
+        -- The followers of a user or collection (fan-out); a user's follows of a target (feed items).
+        CREATE INDEX rm_follows_target_idx ON rm_follows (target_type, target_id);
+        CREATE INDEX rm_follows_follower_target_idx ON rm_follows (follower_id, target_type, target_id);
+
+        -- A connection: the earliest creation and the earliest removal (terminal); the curator
+        -- from the earliest creation, else the earliest removal.
+        CREATE TABLE rm_connections (
+            connection_id text PRIMARY KEY,
+            curator_id text NOT NULL,
+            created_at timestamptz,
+            created_event_id text COLLATE "C",
+            removed_at timestamptz,
+            removed_event_id text COLLATE "C"
+        );
+        CREATE INDEX rm_connections_curator_created_idx ON rm_connections (curator_id, created_at);
+        """
+
+    static let feedActivitySources = """
+        -- Courier's: the events an activity is made of (derived, rewritten by the feeds handler
+        -- with the activities). A user gets the activity in their following feed iff, at one of
+        -- its source events, they followed its actor, or (a collection add) its collection.
+        CREATE TABLE feed_activity_sources (
+            event_id text COLLATE "C" PRIMARY KEY,
+            activity_id uuid NOT NULL REFERENCES feed_activities (id) ON DELETE CASCADE,
+            actor_id text NOT NULL,
+            collection_id text,
+            occurred_at timestamptz NOT NULL
+        );
+        CREATE INDEX feed_activity_sources_activity_idx ON feed_activity_sources (activity_id);
+        -- The sources inside a follow's window, when the follow changes.
+        CREATE INDEX feed_activity_sources_actor_time_idx ON feed_activity_sources (actor_id, occurred_at, event_id);
+        CREATE INDEX feed_activity_sources_collection_time_idx ON feed_activity_sources (collection_id, occurred_at, event_id)
+            WHERE collection_id IS NOT NULL;
+        """
+}

@@ -1,0 +1,112 @@
+import CourierPostgres
+
+/// `following_feed_items`, recomputed for what a batch touched.
+///
+/// The rule, as an in-order application fans out: user U has activity A in their following feed
+/// iff at one of A's source events E (``FeedActivities``; `feed_activity_sources`) U had a follow
+/// active on E's actor (a USER follow) or, when E is a collection add, on E's collection (a
+/// COLLECTION follow). So a collection add merged into an activity fans the activity out to the
+/// adder's and the collection's followers *at that add*; an unfollow later in the order takes
+/// nothing back (Semble only cleans up notifications), one earlier in the order means there was
+/// no follow to fan out to. The item's `created_at` is the activity's.
+///
+/// Recomputed (delete what should not be there, upsert what should) for:
+/// - the activities the batch re-clustered or created: all their items, from their sources;
+/// - each follow the batch touched: its follower's items of the other activities with a source
+///   event on the follow's target from the batch's earliest event about that follow on. That is
+///   all a follow event can change (its window can only start earlier, at it) and all an unfollow
+///   can (the window can only end earlier, at it) — so live traffic re-decides a few recent items,
+///   even when a long-standing follow ends.
+///
+/// Every access to a big table is driven by the batch's keys through an index, whatever the
+/// planner estimates (`key = ANY (ARRAY(SELECT …))` is an index probe per key); a follow's target
+/// is looked up once per target type (USER: the actor, COLLECTION: the collection), never
+/// through one `OR` join.
+enum FollowingFeed {
+    static func recompute(
+        openingEventIDs: [String], connectionIDs: [String], follows: SembleBatch.FollowChanges, on db: isolated PostgresConnection
+    ) throws {
+        guard !openingEventIDs.isEmpty || !connectionIDs.isEmpty || !follows.isEmpty else { return }
+        func followsSource(_ type: String) -> String {
+            let target = type == "USER" ? "s.actor_id" : "s.collection_id"
+            return "f.target_type = '\(type)' AND f.target_id = \(target) AND "
+                + EventOrder.followActive("f", at: "s.occurred_at", eventID: "s.event_id")
+        }
+        func sourceInWindow(_ type: String) -> String {
+            let target = type == "USER" ? "s.actor_id" : "s.collection_id"
+            return "t.target_type = '\(type)' AND \(target) = t.target_id AND (s.occurred_at, s.event_id) > (t.from_at, t.from_event_id)"
+        }
+        try db.execute(
+            """
+            WITH dirty_activities AS (
+                SELECT a.id, a.created_at FROM feed_activities a
+                WHERE a.id = ANY (
+                    ARRAY(SELECT \(DerivedIDs.cardCollectedActivity(openingEventID: "o")) FROM unnest($1::text[]) AS o)
+                    || ARRAY(SELECT \(DerivedIDs.connectionActivity(connectionID: "c")) FROM unnest($2::text[]) AS c))
+            ),
+            dirty_sources AS (
+                SELECT s.*, d.created_at
+                FROM feed_activity_sources s JOIN dirty_activities d ON d.id = s.activity_id
+                WHERE s.activity_id = ANY (ARRAY(SELECT id FROM dirty_activities))
+            ),
+            user_followers AS (
+                SELECT * FROM rm_follows f
+                WHERE f.target_type = 'USER' AND f.target_id = ANY (ARRAY(SELECT DISTINCT actor_id FROM dirty_sources))
+            ),
+            collection_followers AS (
+                SELECT * FROM rm_follows f
+                WHERE f.target_type = 'COLLECTION'
+                    AND f.target_id = ANY (ARRAY(SELECT DISTINCT collection_id FROM dirty_sources WHERE collection_id IS NOT NULL))
+            ),
+            wanted AS (
+                SELECT f.follower_id AS user_id, s.activity_id, s.created_at
+                FROM dirty_sources s JOIN user_followers f ON \(followsSource("USER"))
+                UNION
+                SELECT f.follower_id, s.activity_id, s.created_at
+                FROM dirty_sources s JOIN collection_followers f ON \(followsSource("COLLECTION"))
+            ),
+            touched_follows AS \(SembleBatch.FollowChanges.windowsSQL(firstParameter: 3)),
+            follow_candidates AS (
+                SELECT t.follower_id AS user_id, s.activity_id
+                FROM touched_follows t CROSS JOIN LATERAL (
+                    SELECT s.activity_id FROM feed_activity_sources s WHERE \(sourceInWindow("USER")) OFFSET 0
+                ) s
+                UNION
+                SELECT t.follower_id, s.activity_id
+                FROM touched_follows t CROSS JOIN LATERAL (
+                    SELECT s.activity_id FROM feed_activity_sources s WHERE \(sourceInWindow("COLLECTION")) OFFSET 0
+                ) s
+            ),
+            follow_decided AS (
+                SELECT c.user_id, c.activity_id, EXISTS (
+                    SELECT 1 FROM feed_activity_sources s JOIN rm_follows f ON f.follower_id = c.user_id AND \(followsSource("USER"))
+                    WHERE s.activity_id = c.activity_id
+                    UNION ALL
+                    SELECT 1 FROM feed_activity_sources s JOIN rm_follows f ON f.follower_id = c.user_id AND \(followsSource("COLLECTION"))
+                    WHERE s.activity_id = c.activity_id
+                ) AS wanted
+                FROM follow_candidates c
+                WHERE NOT EXISTS (SELECT 1 FROM dirty_activities d WHERE d.id = c.activity_id)
+            ),
+            removed_from_dirty AS (
+                DELETE FROM following_feed_items fi
+                WHERE fi.activity_id = ANY (ARRAY(SELECT id FROM dirty_activities))
+                    AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.user_id = fi.user_id AND w.activity_id = fi.activity_id)
+            ),
+            removed_by_follows AS (
+                DELETE FROM following_feed_items fi USING follow_decided d
+                WHERE NOT d.wanted AND fi.user_id = d.user_id AND fi.activity_id = d.activity_id
+            )
+            INSERT INTO following_feed_items (user_id, activity_id, created_at)
+            SELECT user_id, activity_id, created_at FROM wanted
+            UNION ALL
+            SELECT d.user_id, d.activity_id, a.created_at
+            FROM follow_decided d JOIN feed_activities a ON a.id = d.activity_id
+            WHERE d.wanted
+            ORDER BY 1, 2
+            ON CONFLICT (user_id, activity_id) DO UPDATE SET created_at = excluded.created_at
+            WHERE following_feed_items.created_at IS DISTINCT FROM excluded.created_at
+            """,
+            [openingEventIDs, connectionIDs] + follows.windowBindings)
+    }
+}

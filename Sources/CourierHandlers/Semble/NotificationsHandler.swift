@@ -1,0 +1,44 @@
+import CourierEvents
+import CourierPostgres
+
+/// Semble's notifications (``NotificationRules``), kept as a function of the set of events seen:
+/// equal to applying each event once in ``EventOrder``, whatever the arrival order, the
+/// duplicates or the replays. A removal or unfollow deletes exactly what its add or follow made,
+/// and does nothing when it comes first; a `CollectionCreated` arriving after the adds and follows
+/// of its collection makes the notifications that were waiting for the author; an earlier library
+/// add arriving late moves the card's authorship and its notifications.
+///
+/// It takes all nine event types (`CollectionCreated` only feeds the read model). A batch
+/// records its facts, then recomputes the notifications of what it touched: about a dozen
+/// statements, whatever its size.
+public struct NotificationsHandler: EventHandler {
+    public let name = "notifications"
+    public let eventTypes: Set<EventType> = Set(EventType.allCases)
+
+    public init() {}
+
+    public func apply(_ events: [EventEnvelope], in transaction: isolated PostgresConnection) async throws {
+        let batch = SembleBatch(events, types: eventTypes)
+        try SembleSession.prepare(transaction)
+        // Facts, in the order shared with the other handler (see Facts).
+        try Facts.recordCollects(batch.collects, on: transaction)
+        try Facts.recordLibraryChanges(batch.libraryChanges, on: transaction)
+        try Facts.recordCollectionChanges(batch.collectionChanges, on: transaction)
+        let authorChangedCards = try Facts.recordCardAuthors(batch.collects.libraryAdds, on: transaction)
+        let authorChangedCollections = try Facts.recordCollections(batch.collectionCreations, on: transaction)
+        try Facts.recordFollows(batch.followChanges, on: transaction)
+        try Facts.recordConnections(batch.connectionChanges, on: transaction)
+
+        // Keys are passed as they come, duplicates included: SQL dedupes them, comparing bytes.
+        try NotificationRules.cardAdds(
+            cardIDs: batch.libraryChanges.cardIDs, curatorIDs: batch.libraryChanges.curatorIDs,
+            authorChangedCardIDs: authorChangedCards, on: transaction)
+        try NotificationRules.collectionAdds(
+            collectionIDs: batch.collectionChanges.collectionIDs, cardIDs: batch.collectionChanges.cardIDs,
+            authorChangedCollectionIDs: authorChangedCollections, follows: batch.followChanges, on: transaction)
+        try NotificationRules.follows(
+            followIDs: batch.followChanges.followIDs, authorChangedCollectionIDs: authorChangedCollections, on: transaction)
+        try NotificationRules.connections(
+            connectionIDs: batch.connectionChanges.connectionIDs, follows: batch.followChanges, on: transaction)
+    }
+}

@@ -1,0 +1,198 @@
+import CourierEvents
+import CourierPostgres
+import CourierTesting
+import Foundation
+import Testing
+
+@testable import CourierHandlers
+
+/// A Postgres schema of one test's own (`h_<random>`, in this run's database), migrated with
+/// ``SembleSchema``, and a connection whose `search_path` is that schema.
+struct SembleTestDatabase: Sendable {
+    let schema: String
+    let connection: PostgresConnection
+
+    /// Every table whose rows the handlers decide (all but the inbox, whose `handled_at` is a
+    /// clock reading). `event_store` is in: nothing may write it.
+    static let snapshotTables = [
+        "feed_activities", "following_feed_items", "notifications", "feed_activity_sources",
+        "rm_card_collects", "rm_card_authors", "rm_library_cards", "rm_collection_cards", "rm_collections",
+        "rm_follows", "rm_connections", "event_store",
+    ]
+
+    /// Runs `body` with a fresh database and drops it afterwards, also when `body` fails.
+    static func with<T: Sendable>(_ body: (SembleTestDatabase) async throws -> T) async throws -> T {
+        let database = try await make()
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await body(database))
+        } catch {
+            result = .failure(error)
+        }
+        do {
+            try await database.drop()
+        } catch {
+            Issue.record("could not drop schema \(database.schema): \(error)")
+        }
+        return try result.get()
+    }
+
+    static func make() async throws -> SembleTestDatabase {
+        let url = try TestEnvironment.databaseURL()
+        let schema = TestEnvironment.uniqueName("h")
+        let admin = try await PostgresConnection.connect(try PostgresConfiguration(url: url))
+        try await admin.execute("CREATE SCHEMA \(schema)")
+        await admin.close()
+        let connection = try await PostgresConnection.connect(try configuration(schema: schema))
+        _ = try await PostgresMigrator(migrations: SembleSchema.migrations, schema: schema).migrate(on: connection)
+        return SembleTestDatabase(schema: schema, connection: connection)
+    }
+
+    /// This run's database with `search_path` set to `schema` (libpq `options`).
+    static func configuration(schema: String) throws -> PostgresConfiguration {
+        let url = try TestEnvironment.databaseURL()
+        var configuration = try PostgresConfiguration(
+            url: url + (url.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)")
+        configuration.applicationName = "courier-handlers-tests"
+        return configuration
+    }
+
+    func drop() async throws {
+        await connection.close()
+        let admin = try await PostgresConnection.connect(try PostgresConfiguration(url: try TestEnvironment.databaseURL()))
+        try await admin.execute("DROP SCHEMA \(schema) CASCADE")
+        await admin.close()
+    }
+
+    /// Empties every table, to reuse the schema.
+    func truncate() async throws {
+        try await connection.execute("TRUNCATE \((Self.snapshotTables + ["courier_inbox"]).joined(separator: ", "))")
+    }
+
+    // MARK: Applying events
+
+    /// Applies `events` with `handler` in one transaction, as the runner does: only the handler's
+    /// types, each id once, and — `throughInbox` — claimed in `courier_inbox` first, so the ids the
+    /// handler already committed are skipped. Without the inbox the handler sees everything again:
+    /// that is how the tests show the SQL itself is idempotent.
+    func apply(_ events: [EventEnvelope], with handler: any EventHandler, throughInbox: Bool = true) async throws {
+        try await Self.apply(events, with: handler, on: connection, throughInbox: throughInbox)
+    }
+
+    static func apply(
+        _ events: [EventEnvelope], with handler: any EventHandler, on connection: PostgresConnection, throughInbox: Bool = true
+    ) async throws {
+        var seen = Set<String>()
+        let mine = events.filter { handler.eventTypes.contains($0.type) && seen.insert($0.id).inserted }
+        guard !mine.isEmpty else { return }
+        try await connection.withTransaction { transaction in
+            let fresh = throughInbox ? try Inbox.claim(mine, handler: handler.name, on: transaction) : mine
+            if !fresh.isEmpty {
+                try await handler.apply(fresh, in: transaction)
+            }
+        }
+    }
+
+    /// Applies `events` as one batch with each of Semble's handlers.
+    func applyBatch(_ events: [EventEnvelope], throughInbox: Bool = true) async throws {
+        for handler in SembleHandlers.all {
+            try await apply(events, with: handler, throughInbox: throughInbox)
+        }
+    }
+
+    /// Applies `events` one at a time, in the given order, with each of Semble's handlers.
+    func applyOneByOne(_ events: [EventEnvelope], throughInbox: Bool = true) async throws {
+        for event in events {
+            try await applyBatch([event], throughInbox: throughInbox)
+        }
+    }
+
+    // MARK: Reading
+
+    /// Every row of every table in ``snapshotTables``, as text, sorted.
+    func snapshot() async throws -> Snapshot {
+        var tables: [String: [String]] = [:]
+        for table in Self.snapshotTables {
+            let rows = try await connection.query("SELECT x::text FROM \(table) x ORDER BY 1")
+            tables[table] = try rows.map { try $0.decode(String.self, column: 0) }
+        }
+        return Snapshot(tables: tables)
+    }
+
+    /// The activities, one line each: `CARD_COLLECTED u1 c1 @10 {"cardId": …}` (seconds after
+    /// ``SembleEvents/t0``; the card or the connection).
+    func activities() async throws -> [String] {
+        try await lines(
+            """
+            SELECT format('%s %s %s @%s %s', type, actor_id, coalesce(card_id, connection_id),
+                \(seconds("created_at")), metadata::text)
+            FROM feed_activities ORDER BY 1
+            """)
+    }
+
+    /// The feed items, one line each: `u2 <- CARD_COLLECTED u1 c1 @10` (the item's own time).
+    func feedItems() async throws -> [String] {
+        try await lines(
+            """
+            SELECT format('%s <- %s %s %s @%s', fi.user_id, a.type, a.actor_id, coalesce(a.card_id, a.connection_id),
+                \(seconds("fi.created_at")))
+            FROM following_feed_items fi JOIN feed_activities a ON a.id = fi.activity_id ORDER BY 1
+            """)
+    }
+
+    /// The notifications, one line each: `USER_ADDED_YOUR_CARD to u1 by u2 @20 {"cardId": …}`.
+    func notifications() async throws -> [String] {
+        try await lines(
+            """
+            SELECT format('%s to %s by %s @%s %s', type, recipient_user_id, actor_user_id, \(seconds("created_at")), metadata::text)
+            FROM notifications ORDER BY 1
+            """)
+    }
+
+    /// The first column of each row, sorted in Swift (byte-wise, whatever the database's collation).
+    func lines(_ sql: String, _ bindings: [any PostgresEncodable] = []) async throws -> [String] {
+        try await connection.query(sql, bindings).map { try $0.decode(String.self, column: 0) }.sorted()
+    }
+
+    func scalar<T: PostgresDecodable>(_ type: T.Type, _ sql: String, _ bindings: [any PostgresEncodable] = []) async throws -> T {
+        let rows = try await connection.query(sql, bindings)
+        guard rows.count == 1 else {
+            throw PostgresError(code: .queryFailed, message: "expected one row, got \(rows.count)", query: sql)
+        }
+        return try rows[0].decode(T.self, column: 0)
+    }
+
+    /// SQL: seconds from ``SembleEvents/t0`` to a `timestamp` (UTC) column, as an integer.
+    private func seconds(_ column: String) -> String {
+        "(extract(epoch FROM \(column)) - \(Int(SembleEvents.t0.timeIntervalSince1970)))::bigint"
+    }
+}
+
+/// The rows of every table, comparable; a failing comparison prints only the differences.
+struct Snapshot: Equatable, CustomStringConvertible {
+    var tables: [String: [String]]
+
+    var rowCount: Int { tables.values.map(\.count).reduce(0, +) }
+
+    /// Short, so that a failed comparison prints ``difference(to:)`` (in its comment), not two dumps.
+    var description: String { "\(rowCount) rows" }
+
+    /// Every row, table by table.
+    var dump: String {
+        tables.keys.sorted().map { table in
+            "\(table):\n" + (tables[table] ?? []).map { "  \($0)" }.joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    /// The rows only in `self` (`-`) or only in `other` (`+`), per table.
+    func difference(to other: Snapshot) -> String {
+        Set(tables.keys).union(other.tables.keys).sorted().compactMap { table in
+            let mine = tables[table] ?? []
+            let theirs = other.tables[table] ?? []
+            guard mine != theirs else { return nil }
+            let removed = mine.filter { !theirs.contains($0) }.map { "  - \($0)" }
+            let added = theirs.filter { !mine.contains($0) }.map { "  + \($0)" }
+            return "\(table):\n" + (removed + added).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+}

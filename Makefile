@@ -7,6 +7,8 @@
 #   make run            build and run .build/debug/courierd against the local services
 #   make test           swift test in a fresh vhost + database (deploy/local/with-test-env.sh)
 #   make bench          release build of courier-bench, run in a fresh vhost + database
+#   make samples        publish a handful of Semble events to the local broker (while `make run`
+#                       runs) and show the rows courierd wrote
 #   make services-down  stop the local RabbitMQ node and PostgreSQL cluster
 #   make services-status
 #   make clean          remove .build/
@@ -31,7 +33,7 @@ RUN_ARGS       ?=
 BENCH_ARGS     ?=
 OUTAGE_TESTS   := BrokerRestartTests|PostgresOutageTests|ResourceAlarmTests
 
-.PHONY: all setup build run test bench services-down services-status clean
+.PHONY: all setup build run test bench samples services-down services-status clean
 
 all: build
 
@@ -55,6 +57,9 @@ test: setup
 	for suite in $(subst |, ,$(OUTAGE_TESTS)); do \
 	    $(WITH_TEST_ENV) $(SWIFT) test $(BUILD_FLAGS) --filter "$$suite" || exit 1; \
 	done
+
+samples: setup
+	deploy/local/publish-samples.sh
 
 bench: setup
 	$(SWIFT) build -c release --product courier-bench $(BUILD_FLAGS)

@@ -2,7 +2,8 @@
 //
 //   courier-bench [--messages N] [--rounds R] [--scenario NAME]...
 //
-// Broker: $COURIER_TEST_AMQP_URL (what `make bench` provides: a vhost of its own), else $AMQP_URL.
+// Broker: $COURIER_TEST_AMQP_URL (what `make bench` provides: a vhost of its own), else $AMQP_URL;
+// database (end-to-end scenario): $COURIER_TEST_DATABASE_URL, else $DATABASE_URL.
 // Each scenario runs R rounds, alternating which side goes first, on a fresh durable classic
 // queue, with persistent ~300-byte JSON messages; the table shows the best round of each side.
 // Build with `-c release` (`make bench` does).
@@ -21,7 +22,8 @@ struct Options {
     var scenarios: Set<String> = []
     /// Run only one side (for profiling one of them): "raw" or "courier".
     var side: String?
-
+    /// Mixed Semble events in the end-to-end scenario.
+    var events = 100_000
 
     init(_ arguments: [String]) throws {
         var it = arguments.makeIterator()
@@ -41,12 +43,15 @@ struct Options {
             case "--backlog":
                 guard let n = Int(try value()), n >= 0 else { throw BenchError("--backlog takes a number ≥ 0") }
                 backlog = n
+            case "--events":
+                guard let n = Int(try value()), n > 0 else { throw BenchError("--events takes a positive number") }
+                events = n
             case "--side":
                 let v = try value()
                 guard v == "raw" || v == "courier" else { throw BenchError("--side takes raw or courier") }
                 side = v
             case "-h", "--help":
-                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|engine|consume-100-thread|consume-1000-thread]... [--side raw|courier] [--backlog N]")
+                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|engine|consume-100-thread|consume-1000-thread]... [--scenario backlog|e2e] [--side raw|courier] [--backlog N] [--events N]")
                 exit(0)
             default: throw BenchError("unknown argument \(argument)")
             }
@@ -335,6 +340,17 @@ func run() async throws {
         FileHandle.standardError.write(Data("  backlog: filling \(options.backlog) messages, then draining through the engine\n".utf8))
         backlogFigures = try await backlogDrain(configuration, connection: connection, count: options.backlog)
     }
+    var endToEndFigures: (noop: Double, handlers: Double, failures: Int, rows: [(String, Int)])?
+    var endToEndSettings = ConsumerEngine.Settings()
+    endToEndSettings.prefetch = 1000
+    endToEndSettings.batchSize = 500
+    if options.scenarios.isEmpty || options.scenarios.contains("e2e") {
+        guard let databaseURL = environment["COURIER_TEST_DATABASE_URL"] ?? environment["DATABASE_URL"] else {
+            throw BenchError("the e2e scenario needs COURIER_TEST_DATABASE_URL or DATABASE_URL (make bench sets it)")
+        }
+        FileHandle.standardError.write(Data("  e2e: \(options.events) mixed events, no-op drain then Semble's handlers\n".utf8))
+        endToEndFigures = try await endToEnd(configuration, databaseURL: databaseURL, count: options.events, settings: endToEndSettings)
+    }
     await connection.close()
 
     func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
@@ -369,6 +385,16 @@ func run() async throws {
             "backlog of \(number(Double(options.backlog))) drained through the engine at \(number(backlogFigures.rate)) msg/s; "
                 + "RSS before \(String(format: "%.1f", rss.first ?? 0)) MB, while draining \(String(format: "%.1f", low))–\(String(format: "%.1f", high)) MB "
                 + "(\(drainSamples.count) samples), target flat and < 64 MB: " + (high < 64 && high - low < 16 ? "ok" : "MISSED"))
+    }
+    if let e2e = endToEndFigures {
+        print()
+        print(
+            "end to end: \(number(Double(options.events))) mixed events published to domain_events, consumed with Semble's handlers, "
+                + "committed in Postgres (quorum queue, prefetch \(endToEndSettings.prefetch), batch \(endToEndSettings.batchSize)):")
+        print(
+            "  \(number(e2e.handlers)) events/s; no-op handler on the same events \(number(e2e.noop)) events/s; ratio "
+                + String(format: "%.2f", e2e.handlers / e2e.noop) + "; target ≥ 10,000 events/s: " + (e2e.handlers >= 10_000 ? "ok" : "MISSED"))
+        print("  not handled: \(e2e.failures); rows: " + e2e.rows.map { "\($0.0) \(number(Double($0.1)))" }.joined(separator: ", "))
     }
 }
 

@@ -1,5 +1,6 @@
 import CourierAMQP
 import CourierEngine
+import CourierHandlers
 import Foundation
 import Logging
 import Metrics
@@ -31,16 +32,13 @@ enum Courierd {
         }
         let logger = Logger(label: "courierd")
 
-        // The domain handlers arrive with the next issue; until then every event type is unknown
-        // and goes to the dead-letter queue with that reason.
-        let router = EventRouter(handlers: [:])
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let health = HealthState()
         let http = HealthServer.make(
             host: configuration.httpHost, port: configuration.httpPort, health: health, registry: registry, logger: logger)
         let daemon = DaemonService(
-            configuration: configuration, router: router, notifier: SystemdNotifier(), health: health, logger: logger)
+            configuration: configuration, handlers: SembleHandlers.all, notifier: SystemdNotifier(), health: health, logger: logger)
         // Started in order, stopped in reverse: on SIGTERM the consumer stops first, while the
         // health endpoints still answer.
         let group = ServiceGroup(

@@ -1,12 +1,14 @@
 import CourierAMQP
 import CourierEngine
+import CourierHandlers
 import CourierPostgres
 import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// The daemon's one long-running part: checks Postgres, then keeps the engine consuming through
-/// broker outages (``EngineSupervisor``) until SIGTERM.
+/// The daemon's one long-running part: migrates Postgres (Semble's tables, the read models, the
+/// inbox and the outbox; safe from several instances at once), then keeps the engine consuming
+/// through broker outages (``EngineSupervisor``) until SIGTERM, with Semble's handlers behind it.
 ///
 /// Two AMQP connections: one consumes, one publishes retry and dead-letter copies — a broker that
 /// blocks publishers (resource alarm) must not also stall the consumer's acks. On SIGTERM the
@@ -14,7 +16,7 @@ import Synchronization
 /// closes), and the connections close: nothing is handled twice because of a clean stop.
 struct DaemonService: Service {
     let configuration: CourierdConfiguration
-    let router: EventRouter
+    let handlers: [any EventHandler]
     let notifier: SystemdNotifier
     let health: HealthState
     let logger: Logger
@@ -25,10 +27,20 @@ struct DaemonService: Service {
             metadata: ["app": "\(configuration.appName)", "queue": "\(configuration.queueName)", "amqp": "\(configuration.amqp.redactedURL)"])
         let postgresConfiguration = try PostgresConfiguration(url: configuration.databaseURL)
         let postgres = try await PostgresConnection.connect(postgresConfiguration, logger: logger)
+        do {
+            let applied = try await PostgresMigrator(migrations: SembleSchema.migrations, logger: logger).migrate(on: postgres)
+            if !applied.isEmpty { logger.info("database migrated", metadata: ["versions": "\(applied)"]) }
+        } catch {
+            await postgres.close()
+            throw error
+        }
         await postgres.close()
+        // One connection per handler (they run side by side) and one for health checks.
+        let pool = PostgresPool(configuration: postgresConfiguration, maximumConnections: handlers.count + 1, logger: logger)
+        let router = EventHandlerRunner(handlers: handlers, pool: pool, logger: logger)
 
         var topologySettings = configuration.topology
-        topologySettings.eventTypes = router.eventTypes
+        topologySettings.eventTypes = router.bindingKeys
         let topology = Topology(topologySettings)
         let amqp = configuration.amqp
         let logger = self.logger
@@ -86,6 +98,7 @@ struct DaemonService: Service {
             group.cancelAll()
         }
         notifier.notify("STOPPING=1")
+        await pool.close()
         logger.info("courierd shutting down")
     }
 }

@@ -22,8 +22,9 @@ struct Options {
     var scenarios: Set<String> = []
     /// Run only one side (for profiling one of them): "raw" or "courier".
     var side: String?
-    /// Mixed Semble events in the end-to-end scenario.
+    /// Mixed Semble events in the end-to-end scenario, and the engine's batch size there.
     var events = 100_000
+    var batch = 500
 
     init(_ arguments: [String]) throws {
         var it = arguments.makeIterator()
@@ -46,12 +47,15 @@ struct Options {
             case "--events":
                 guard let n = Int(try value()), n > 0 else { throw BenchError("--events takes a positive number") }
                 events = n
+            case "--batch":
+                guard let n = Int(try value()), n > 0 else { throw BenchError("--batch takes a positive number") }
+                batch = n
             case "--side":
                 let v = try value()
                 guard v == "raw" || v == "courier" else { throw BenchError("--side takes raw or courier") }
                 side = v
             case "-h", "--help":
-                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|engine|consume-100-thread|consume-1000-thread]... [--scenario backlog|e2e] [--side raw|courier] [--backlog N] [--events N]")
+                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|engine|consume-100-thread|consume-1000-thread]... [--scenario backlog|e2e] [--side raw|courier] [--backlog N] [--events N] [--batch N]")
                 exit(0)
             default: throw BenchError("unknown argument \(argument)")
             }
@@ -342,8 +346,8 @@ func run() async throws {
     }
     var endToEndFigures: (noop: Double, handlers: Double, failures: Int, rows: [(String, Int)])?
     var endToEndSettings = ConsumerEngine.Settings()
-    endToEndSettings.prefetch = 1000
-    endToEndSettings.batchSize = 500
+    endToEndSettings.batchSize = options.batch
+    endToEndSettings.prefetch = UInt16(clamping: max(1000, 2 * options.batch))
     if options.scenarios.isEmpty || options.scenarios.contains("e2e") {
         guard let databaseURL = environment["COURIER_TEST_DATABASE_URL"] ?? environment["DATABASE_URL"] else {
             throw BenchError("the e2e scenario needs COURIER_TEST_DATABASE_URL or DATABASE_URL (make bench sets it)")

@@ -18,8 +18,8 @@ import SystemPackage
 /// | `courier.queue.type` | `COURIER_QUEUE_TYPE` | `quorum` or `classic` | `quorum` |
 /// | `courier.delivery.limit` | `COURIER_DELIVERY_LIMIT` | quorum crash-loop guard | `10` |
 /// | `courier.retry.delays` | `COURIER_RETRY_DELAYS` | comma-separated, e.g. `5s,30s,2m,10m` | `5s,30s,2m,10m` |
-/// | `courier.prefetch` | `COURIER_PREFETCH` | unacked deliveries in flight | `200` |
-/// | `courier.batch.size` | `COURIER_BATCH_SIZE` | deliveries per handler call | `100` |
+/// | `courier.prefetch` | `COURIER_PREFETCH` | unacked deliveries in flight | `1000` |
+/// | `courier.batch.size` | `COURIER_BATCH_SIZE` | deliveries per handler call | `500` |
 /// | `courier.message.max.bytes` | `COURIER_MESSAGE_MAX_BYTES` | larger bodies are dead-lettered | `262144` |
 /// | `courier.bindings.extra` | `COURIER_BINDINGS_EXTRA` | extra binding keys, comma-separated | none |
 /// | `courier.pause.seconds` | `COURIER_PAUSE_SECONDS` | pause before requeueing / between dependency checks | `5` |
@@ -111,8 +111,8 @@ struct CourierdConfiguration: Sendable {
             extraBindingKeys: extra)
 
         var engine = ConsumerEngine.Settings()
-        engine.prefetch = UInt16(try values.int("courier.prefetch", default: 200, range: 1...65535))
-        engine.batchSize = try values.int("courier.batch.size", default: 100, range: 1...10_000)
+        engine.prefetch = UInt16(try values.int("courier.prefetch", default: 1000, range: 1...65535))
+        engine.batchSize = try values.int("courier.batch.size", default: 500, range: 1...10_000)
         engine.maximumMessageBytes = try values.int("courier.message.max.bytes", default: 262_144, range: 1...134_217_728)
         engine.pause = .seconds(try values.int("courier.pause.seconds", default: 5, range: 1...3600))
         self.engine = engine

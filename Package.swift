@@ -138,6 +138,7 @@ let package = Package(
             name: "CourierEngineTests",
             dependencies: ["CourierEngine", "CourierPostgres", "CourierTesting", "courier-test-consumer"]
         ),
-        .testTarget(name: "CourierdTests", dependencies: ["courierd", "CourierAMQP", "CourierEngine", "CourierTesting"]),
+        .testTarget(
+            name: "CourierdTests", dependencies: ["courierd", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierPostgres", "CourierTesting"]),
     ]
 )

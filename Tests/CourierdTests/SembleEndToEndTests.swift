@@ -1,0 +1,68 @@
+import CourierAMQP
+import CourierEvents
+import CourierPostgres
+import CourierTesting
+import Foundation
+import Testing
+
+/// courierd with Semble's real handlers: events published to `domain_events` become rows.
+@Suite("courierd with Semble's handlers")
+struct SembleEndToEndTests {
+    @Test("published events become feed items and notifications, once, even when published twice")
+    func eventsBecomeRows() async throws {
+        let amqp = try TestEnvironment.amqpURL()
+        let database = try TestEnvironment.databaseURL()
+        let app = TestEnvironment.uniqueName("semble")
+        let run = TestEnvironment.uniqueName("r")
+        let (alice, bob) = ("did:plc:alice-\(run)", "did:plc:bob-\(run)")
+        let at = Date(timeIntervalSince1970: 1_795_000_000)
+        let events = [
+            EventEnvelope(
+                id: "\(run)-1", aggregateId: "follow-\(run)", occurredAt: at,
+                event: .userFollowedTarget(.init(followId: "follow-\(run)", followerId: bob, targetId: alice, targetType: .user, createdAt: at))),
+            EventEnvelope(
+                id: "\(run)-2", aggregateId: "card-\(run)", occurredAt: at.addingTimeInterval(1),
+                event: .cardAddedToLibrary(.init(cardId: "card-\(run)", curatorId: alice, addedAt: at.addingTimeInterval(1)))),
+            EventEnvelope(
+                id: "\(run)-3", aggregateId: "card-\(run)", occurredAt: at.addingTimeInterval(2),
+                event: .cardAddedToLibrary(.init(cardId: "card-\(run)", curatorId: bob, addedAt: at.addingTimeInterval(2)))),
+        ]
+        let environment = [
+            "AMQP_URL": amqp, "DATABASE_URL": database, "FLY_APP_NAME": app, "COURIER_HTTP_PORT": "0", "COURIER_HTTP_HOST": "127.0.0.1",
+        ]
+        let postgres = try await PostgresConnection.connect(try PostgresConfiguration(url: database))
+        let result = try await CourierdProcessTests.run(environment: environment, stopWhen: "ready", timeout: .seconds(60)) { _ in
+            let connection = try await AMQPConnection.connect(url: amqp)
+            let channel = try await connection.openChannel()
+            try await channel.confirmSelect()
+            // Every event twice: the second copy must change nothing.
+            for event in events + events {
+                let outcome = try await channel.publish(
+                    EventEncoder().encode(event), exchange: "domain_events", routingKey: event.type.rawValue,
+                    properties: AMQPProperties(
+                        contentType: "application/json", headers: [EventSchema.versionHeader: .int32(2)], deliveryMode: .persistent,
+                        messageID: event.id, type: event.type.rawValue),
+                    mandatory: true)
+                #expect(outcome == .acked)
+            }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline {
+                let handled = try await postgres.query("SELECT count(*) FROM courier_inbox WHERE event_id LIKE $1", ["\(run)-%"])
+                if try handled[0].decode(Int64.self, column: 0) >= 5 { break }  // feeds 3 + notifications 3, less what a handler skips
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await Task.sleep(for: .milliseconds(500))  // a second application would land now
+            await connection.close()
+        }
+        #expect(result.status == 0, "output: \(result.output)")
+
+        let notifications = try await postgres.query(
+            "SELECT recipient_user_id, actor_user_id, type FROM notifications WHERE recipient_user_id IN ($1, $2) ORDER BY type", [alice, bob])
+        let rows = try notifications.map { [try $0.decode(String.self, column: 0), try $0.decode(String.self, column: 1), try $0.decode(String.self, column: 2)] }
+        #expect(rows == [[alice, bob, "USER_ADDED_YOUR_CARD"], [alice, bob, "USER_FOLLOWED_YOU"]])
+        let feed = try await postgres.query(
+            "SELECT a.actor_id FROM following_feed_items f JOIN feed_activities a ON a.id = f.activity_id WHERE f.user_id = $1", [bob])
+        #expect(try feed.map { try $0.decode(String.self, column: 0) } == [alice], "bob sees alice's card once")
+        await postgres.close()
+    }
+}

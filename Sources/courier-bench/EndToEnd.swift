@@ -141,20 +141,10 @@ func endToEnd(_ configuration: AMQPConfiguration, databaseURL: String, count: In
     }
 
     func drain(_ topology: Topology, _ handler: any DeliveryHandler, failures: FailureCounter) async throws -> Duration {
-        let consuming = try await AMQPConnection.connect(configuration)
-        let publishing = try await AMQPConnection.connect(configuration)
         let counter = Counter(target: count)
-        let engine = ConsumerEngine(
-            topology: topology, handler: CountingHandler(inner: handler, handled: counter, failures: failures), settings: settings, logger: logger)
-        let start = ContinuousClock.now
-        let task = Task { try await engine.run(consuming: consuming, publishing: publishing) }
-        await counter.wait()
-        let elapsed = ContinuousClock.now - start
-        task.cancel()
-        _ = await task.result
-        await consuming.close()
-        await publishing.close()
-        return elapsed
+        return try await engineDrain(
+            configuration, topology: topology, handler: CountingHandler(inner: handler, handled: counter, failures: failures), until: counter,
+            settings: settings)
     }
 
     func topology() -> Topology {

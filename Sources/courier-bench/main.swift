@@ -178,15 +178,22 @@ final class Counter: Sendable {
 
 /// The whole consuming engine with a no-op handler: `count` events already in the app queue.
 func engineConsume(_ configuration: AMQPConfiguration, topology: Topology, count: Int) async throws -> Duration {
-    let consuming = try await AMQPConnection.connect(configuration)
-    let publishing = try await AMQPConnection.connect(configuration)
     let counter = Counter(target: count)
     var settings = ConsumerEngine.Settings()
     settings.prefetch = 1000
     settings.batchSize = 100
+    return try await engineDrain(configuration, topology: topology, handler: NoopHandler(handled: counter), until: counter, settings: settings)
+}
+
+/// Runs the engine with `handler` until `counter` reaches its target; the time that took.
+func engineDrain(
+    _ configuration: AMQPConfiguration, topology: Topology, handler: any DeliveryHandler, until counter: Counter, settings: ConsumerEngine.Settings
+) async throws -> Duration {
+    let consuming = try await AMQPConnection.connect(configuration)
+    let publishing = try await AMQPConnection.connect(configuration)
     var logger = Logger(label: "bench")
     logger.logLevel = .warning
-    let engine = ConsumerEngine(topology: topology, handler: NoopHandler(handled: counter), settings: settings, logger: logger)
+    let engine = ConsumerEngine(topology: topology, handler: handler, settings: settings, logger: logger)
     let start = ContinuousClock.now
     let task = Task { try await engine.run(consuming: consuming, publishing: publishing) }
     await counter.wait()

@@ -31,7 +31,7 @@ BUILD_FLAGS    ?=
 TEST_ARGS      ?=
 RUN_ARGS       ?=
 BENCH_ARGS     ?=
-OUTAGE_TESTS   := BrokerRestartTests|PostgresOutageTests|ResourceAlarmTests
+OUTAGE_TESTS   := BrokerRestartTests|PostgresOutageTests|ResourceAlarmTests|PublisherOutageTests
 
 .PHONY: all setup build run test bench samples services-down services-status clean
 

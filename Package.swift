@@ -10,6 +10,7 @@ import PackageDescription
 //   CourierEngine                  (the consuming engine: topology, the ack/retry/dead-letter decision)
 //   CourierEvents                  (Semble's events: model, wire codec, schema upcasting, identity; Foundation only)
 //   CourierHandlers                (Semble's handlers: feeds, notifications, read models, inbox, migrations)
+//   CourierPublisher               (what the API embeds: confirmed publishing, the transactional outbox, the relay)
 //   courierd, courier-bench        (executables on top; they never see C)
 //   CourierTesting                 (test kit: per-run vhost/database, unique names)
 
@@ -22,6 +23,7 @@ let package = Package(
         .library(name: "CourierEngine", targets: ["CourierEngine"]),
         .library(name: "CourierEvents", targets: ["CourierEvents"]),
         .library(name: "CourierHandlers", targets: ["CourierHandlers"]),
+        .library(name: "CourierPublisher", targets: ["CourierPublisher"]),
         .library(name: "CourierTesting", targets: ["CourierTesting"]),
         .executable(name: "courierd", targets: ["courierd"]),
         .executable(name: "courier-bench", targets: ["courier-bench"]),
@@ -86,6 +88,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "CourierPublisher",
+            dependencies: [
+                "CourierAMQP",
+                "CourierEvents",
+                "CourierPostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "CourierTesting"),
 
         // MARK: Executables
@@ -95,6 +107,7 @@ let package = Package(
                 "CourierAMQP",
                 "CourierEngine",
                 "CourierHandlers",
+                "CourierPublisher",
                 "CourierPostgres",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -112,6 +125,7 @@ let package = Package(
                 "CourierEvents",
                 "CourierHandlers",
                 "CourierPostgres",
+                "CourierPublisher",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -133,12 +147,17 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .testTarget(
+            name: "CourierPublisherTests",
+            dependencies: ["CourierPublisher", "CourierAMQP", "CourierEvents", "CourierPostgres", "CourierTesting"]
+        ),
         .testTarget(name: "CourierPostgresTests", dependencies: ["CourierPostgres", "CourierTesting"]),
         .testTarget(
             name: "CourierEngineTests",
             dependencies: ["CourierEngine", "CourierPostgres", "CourierTesting", "courier-test-consumer"]
         ),
         .testTarget(
-            name: "CourierdTests", dependencies: ["courierd", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierPostgres", "CourierTesting"]),
+            name: "CourierdTests",
+            dependencies: ["courierd", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierPostgres", "CourierTesting"]),
     ]
 )

@@ -55,7 +55,7 @@ struct Options {
                 guard v == "raw" || v == "courier" else { throw BenchError("--side takes raw or courier") }
                 side = v
             case "-h", "--help":
-                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|engine|consume-100-thread|consume-1000-thread]... [--scenario backlog|e2e] [--side raw|courier] [--backlog N] [--events N] [--batch N]")
+                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|engine|consume-100-thread|consume-1000-thread]... [--scenario backlog|e2e|publisher|relay] [--side raw|courier] [--backlog N] [--events N] [--batch N]")
                 exit(0)
             default: throw BenchError("unknown argument \(argument)")
             }
@@ -346,6 +346,22 @@ func run() async throws {
         }
         rows.append(Row(scenario: scenario.name, raw: best.raw, courier: best.courier, rawCPU: cpu.raw, courierCPU: cpu.courier))
     }
+    // The publisher library: direct publishing through EventPublisher, and the outbox relay.
+    var publisherFigures: DirectPublishFigures?
+    if options.scenarios.isEmpty || options.scenarios.contains("publisher") {
+        FileHandle.standardError.write(Data("  publisher: \(n) events from 64 tasks through one EventPublisher\n".utf8))
+        let figures = try await directPublish(configuration, count: n, tasks: 64, rounds: options.rounds)
+        rows.append(figures.row)
+        publisherFigures = figures
+    }
+    var relayFigures: RelayFigures?
+    if options.scenarios.isEmpty || options.scenarios.contains("relay") {
+        guard let databaseURL = environment["COURIER_TEST_DATABASE_URL"] ?? environment["DATABASE_URL"] else {
+            throw BenchError("the relay scenario needs COURIER_TEST_DATABASE_URL or DATABASE_URL (make bench sets it)")
+        }
+        FileHandle.standardError.write(Data("  relay: \(n) outbox rows, then the relay from table to broker\n".utf8))
+        relayFigures = try await relayThroughput(configuration, databaseURL: databaseURL, count: n)
+    }
     var backlogFigures: (rate: Double, rss: [Double])?
     if options.backlog > 0, options.scenarios.isEmpty || options.scenarios.contains("backlog") {
         FileHandle.standardError.write(Data("  backlog: filling \(options.backlog) messages, then draining through the engine\n".utf8))
@@ -386,6 +402,20 @@ func run() async throws {
                 + pad(String(format: "%.1f", row.rawCPU), 16, right: true) + pad(String(format: "%.1f", row.courierCPU), 9, right: true))
     }
     print("(best of \(options.rounds) rounds each; CPU is the benchmark process's user + system time per message)")
+    if let publisherFigures {
+        print(
+            "(publish via EventPublisher: both sides send the same events — message-id, timestamp, app-id, x-schema-version — "
+                + "to domain_events, mandatory, 64 in flight; the raw loop with content-type, delivery-mode and type only makes "
+                + "\(number(publisherFigures.rawMinimalProperties)) msg/s at that window)")
+    }
+    if let relay = relayFigures {
+        print()
+        print(
+            "outbox relay: \(number(Double(n))) rows from event_store to the broker at \(number(relay.relayRate)) events/s "
+                + "(batches of \(relay.batchSize), \(relay.concurrentBatches) at once, \(String(format: "%.1f", relay.relayCPUMicroseconds)) µs CPU/event); "
+                + "target ≥ 5,000 events/s: " + (relay.relayRate >= 5_000 ? "ok" : "MISSED")
+                + "; enqueued beforehand at \(number(relay.enqueueRate)) events/s (1,000 per transaction)")
+    }
     if let backlogFigures {
         let rss = backlogFigures.rss
         let drainSamples = rss.dropFirst()

@@ -69,6 +69,65 @@ public enum RawLibrabbitmqBaseline {
         }
     }
 
+    /// Publishes `messages` — each with its own body and properties — to `exchange` with
+    /// `routingKey` (`mandatory` as given), streaming confirms as above: at most `window`
+    /// unconfirmed at a time. Returns when all are confirmed; a returned (unroutable) message is an
+    /// error. What a publisher of real events sends (message ids, headers...): the yardstick for a
+    /// library that sends them.
+    public static func publishWithConfirms(
+        _ configuration: AMQPConfiguration, exchange: String, routingKey: String, mandatory: Bool,
+        messages: [(body: [UInt8], properties: AMQPProperties)], window: Int
+    ) async throws -> Duration {
+        try await onOwnThread {
+            let conn = try open(configuration)
+            defer { close(conn) }
+            _ = amqp_confirm_select(conn, 1)
+            try checkReply(conn, "confirm.select")
+
+            let count = messages.count
+            let arena = CArena()
+            var settled = [Bool](repeating: false, count: count + 1)
+            var lowestUnsettled: UInt64 = 1
+            var settledCount = 0
+
+            func readConfirm() throws {
+                var frame = amqp_frame_t()
+                var timeout = timeval(tv_sec: 5, tv_usec: 0)
+                let status = amqp_simple_wait_frame_noblock(conn, &frame, &timeout)
+                if status == AMQP_STATUS_TIMEOUT.rawValue { throw Failure(description: "no confirm within 5 s") }
+                guard status == AMQP_STATUS_OK.rawValue else { throw Failure(description: CDecoding.statusText(status)) }
+                guard frame.frame_type == AMQP_FRAME_METHOD, let decoded = frame.payload.method.decoded else { return }
+                let id = frame.payload.method.id
+                if id == courier_method_basic_return { throw Failure(description: "a message was returned (unroutable)") }
+                guard id == courier_method_basic_ack || id == courier_method_basic_nack else { return }
+                let ack = decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee  // nack shares the prefix
+                let tag = ack.delivery_tag
+                let upTo = ack.multiple != 0 ? lowestUnsettled : tag
+                for t in upTo...tag where !settled[Int(t)] {
+                    settled[Int(t)] = true
+                    settledCount += 1
+                }
+                while lowestUnsettled <= UInt64(count), settled[Int(lowestUnsettled)] { lowestUnsettled += 1 }
+            }
+
+            let start = ContinuousClock.now
+            for (index, message) in messages.enumerated() {
+                var properties = arena.properties(message.properties)
+                let status = message.body.withUnsafeBytes { raw in
+                    amqp_basic_publish(
+                        conn, 1, arena.bytes(exchange), arena.bytes(routingKey), mandatory ? 1 : 0, 0, &properties,
+                        amqp_bytes_t(len: raw.count, bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress)))
+                }
+                arena.recycle()
+                guard status == AMQP_STATUS_OK.rawValue else { throw Failure(description: CDecoding.statusText(status)) }
+                while index + 1 - settledCount >= window { try readConfirm() }
+                amqp_maybe_release_buffers(conn)
+            }
+            while settledCount < count { try readConfirm() }
+            return ContinuousClock.now - start
+        }
+    }
+
     /// Consumes `count` messages from `queue` with manual acks: prefetch `prefetch`, acking each
     /// message when `ackEvery` is 1, else one `multiple` ack per `ackEvery` messages.
     public static func consume(

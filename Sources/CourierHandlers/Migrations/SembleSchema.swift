@@ -80,7 +80,7 @@ public enum SembleSchema {
         """
 
     static let eventStore = """
-        CREATE TABLE event_store (
+        CREATE TABLE IF NOT EXISTS event_store (
             id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
             aggregate_id varchar(255) NOT NULL,
             event_type varchar(255) NOT NULL,
@@ -90,8 +90,8 @@ public enum SembleSchema {
             processed boolean NOT NULL DEFAULT false,
             created_at timestamptz DEFAULT now()
         );
-        CREATE INDEX event_store_unprocessed_idx ON event_store (processed, timestamp) WHERE NOT processed;
-        CREATE INDEX event_store_aggregate_version_idx ON event_store (aggregate_id, version);
+        CREATE INDEX IF NOT EXISTS event_store_unprocessed_idx ON event_store (processed, timestamp) WHERE NOT processed;
+        CREATE INDEX IF NOT EXISTS event_store_aggregate_version_idx ON event_store (aggregate_id, version);
         """
 
     static let inbox = """

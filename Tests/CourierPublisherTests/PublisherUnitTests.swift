@@ -1,0 +1,166 @@
+import CourierAMQP
+import CourierEvents
+import Foundation
+import Testing
+
+@testable import CourierPublisher
+
+/// The pure parts: trace context, backoff, the confirm bookkeeping, the mark rule, properties.
+@Suite("Publisher logic")
+struct PublisherUnitTests {
+    @Test("a traceparent is kept only when it is a well-formed version-00 W3C value")
+    func traceparentValidation() {
+        let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        #expect(TraceContext.validated(good) == good)
+        #expect(TraceContext.validated(nil) == nil)
+        #expect(TraceContext.validated("") == nil)
+        #expect(TraceContext.validated("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01") == nil, "upper case hex")
+        #expect(TraceContext.validated("00-00000000000000000000000000000000-00f067aa0ba902b7-01") == nil, "zero trace id")
+        #expect(TraceContext.validated("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01") == nil, "zero span id")
+        #expect(TraceContext.validated("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") == nil, "unknown version")
+        #expect(TraceContext.validated(good + "-extra") == nil)
+    }
+
+    @Test("backoff doubles from its start and stops at its maximum")
+    func backoff() {
+        let backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(5))
+        #expect(backoff.delay(afterFailures: 0) == .zero)
+        #expect(backoff.delay(afterFailures: 1) == .milliseconds(500))
+        #expect(backoff.delay(afterFailures: 2) == .seconds(1))
+        #expect(backoff.delay(afterFailures: 4) == .seconds(4))
+        #expect(backoff.delay(afterFailures: 5) == .seconds(5))
+        #expect(backoff.delay(afterFailures: 1000) == .seconds(5))
+    }
+
+    @Test("a confirm batch settles each message once; expiry settles only what is still open")
+    func confirmBatch() async {
+        let batch = ConfirmBatch(count: 3)
+        batch.settle(1, .success(.acked))
+        batch.settle(1, .success(.nacked))  // a second answer is ignored
+        batch.expire(.timedOut)
+        batch.settle(0, .success(.acked))  // too late
+        let outcomes = await batch.outcomes()
+        guard case .expired(.timedOut) = outcomes[0], case .confirmed(.success(.acked)) = outcomes[1],
+            case .expired(.timedOut) = outcomes[2]
+        else {
+            Issue.record("unexpected outcomes \(outcomes)")
+            return
+        }
+        #expect(batch.isExpired)
+    }
+
+    @Test("a confirm batch whose messages all settle resumes its waiter")
+    func confirmBatchCompletes() async {
+        let batch = ConfirmBatch(count: 2)
+        let waiter = Task { await batch.outcomes() }
+        batch.settle(0, .success(.acked))
+        batch.settle(1, .failure(AMQPError(code: .connectionClosed, operation: "test")))
+        let outcomes = await waiter.value
+        #expect(outcomes.count == 2)
+        #expect(!batch.isExpired)
+    }
+
+    @Test("messages a batch never sent because it expired are reported as certainly not published")
+    func notSentAfterExpiry() async {
+        let batch = ConfirmBatch(count: 2)
+        batch.expire(.cancelled)
+        batch.skip(1)
+        let outcomes = await batch.outcomes()
+        guard case .expired(.cancelled) = outcomes[0], case .notSent(.cancelled) = outcomes[1] else {
+            Issue.record("unexpected outcomes \(outcomes)")
+            return
+        }
+    }
+
+    @Test("confirm deadlines expire a batch nobody answers")
+    func deadlines() async {
+        let deadlines = ConfirmDeadlines(timeout: .milliseconds(100))
+        let batch = ConfirmBatch(count: 1)
+        _ = deadlines.add(batch, deadline: .now + .milliseconds(100))
+        let started = ContinuousClock.now
+        let outcomes = await batch.outcomes()
+        #expect(ContinuousClock.now - started < .seconds(2))
+        guard case .expired(.timedOut) = outcomes[0] else {
+            Issue.record("expected a timeout, got \(outcomes)")
+            return
+        }
+    }
+
+    @Test("after a row of an aggregate fails, none of that aggregate's later rows is marked")
+    func markRule() throws {
+        func record(_ id: String, _ aggregate: String) -> OutboxClaim.Record {
+            var record = try! OutboxClaim.Record.fake(id: id, aggregate: aggregate)
+            record.aggregateId = aggregate
+            return record
+        }
+        let records = [record("a1", "A"), record("b1", "B"), record("a2", "A"), record("b2", "B"), record("a3", "A"), record("c1", "C")]
+        let failure = PublishError(code: .nacked, reason: "test")
+        let results: [Result<Void, PublishError>] = [.success(()), .failure(failure), .failure(failure), .success(()), .success(()), .success(())]
+        #expect(OutboxClaim.markable(records, results) == ["a1", "c1"])
+    }
+
+    @Test("messages carry persistence, identity, type, time, publisher, schema version and trace")
+    func properties() {
+        let envelope = Events.cardAdded()
+        let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        let properties = OutgoingMessage(envelope, traceparent: trace).properties(appID: "semble-api")
+        #expect(properties.deliveryMode == .persistent)
+        #expect(properties.messageID == envelope.id)
+        #expect(properties.type == "CardAddedToLibraryEvent")
+        #expect(properties.timestamp == 1_795_861_730)
+        #expect(properties.contentType == "application/json")
+        #expect(properties.appID == "semble-api")
+        #expect(properties.headers?[EventSchema.versionHeader]?.intValue == 2)
+        #expect(properties.headers?["traceparent"]?.stringValue == trace)
+        let untraced = OutgoingMessage(envelope, traceparent: "garbage").properties(appID: "x")
+        #expect(untraced.headers?["traceparent"] == nil)
+    }
+
+    @Test("outgoing envelopes get a fresh lower-case UUID and the specified aggregate")
+    func outgoingEnvelope() {
+        let follow = EventEnvelope.outgoing(
+            .userFollowedTarget(.init(followId: "f-1", followerId: "did:a", targetId: "did:b", targetType: .user, createdAt: Date())))
+        #expect(UUID(uuidString: follow.id) != nil)
+        #expect(follow.id == follow.id.lowercased())
+        #expect(follow.aggregateId == "f-1")
+        #expect(follow.schemaVersion == EventSchema.currentVersion)
+        #expect(EventEnvelope.outgoing(.cardAddedToCollection(.init(cardId: "c", collectionId: "col", addedBy: "d", addedAt: Date()))).aggregateId == "col")
+        #expect(EventEnvelope.outgoing(.connectionRemoved(.init(connectionId: "k", curatorId: "d")), aggregateId: "other").aggregateId == "other")
+    }
+
+    @Test("an outbox row needs a UUID id, and stores it lower-case")
+    func outboxRowIdentity() throws {
+        var envelope = Events.cardAdded()
+        envelope.id = envelope.id.uppercased()
+        #expect(try Outbox.Row(envelope, traceparent: nil).id == envelope.id.lowercased())
+        envelope.id = "not-a-uuid"
+        #expect {
+            try Outbox.Row(envelope, traceparent: nil)
+        } throws: { error in
+            (error as? OutboxError)?.code == .invalidEventID && "\(error)".contains("not-a-uuid")
+        }
+    }
+
+    @Test("configurations and errors never show the password")
+    func noPasswords() throws {
+        let configuration = try PublisherConfiguration(url: "amqp://courier:s3cret-pw@127.0.0.1:1/vhost", appID: "api")
+        #expect(!"\(configuration)".contains("s3cret-pw"))
+        #expect(configuration.amqp.connectionTimeout == .seconds(5), "a dead broker must fail a publish within seconds")
+        #expect(configuration.amqp.connectionName == "courier-publisher (api)")
+        #expect(configuration.exchangeName == "domain_events")
+        #expect {
+            try PublisherConfiguration(url: "amqp://courier:s3cret-pw@host:notaport/v")
+        } throws: { error in
+            (error as? PublishError)?.code == .invalidConfiguration && !"\(error)".contains("s3cret-pw")
+        }
+    }
+}
+
+extension OutboxClaim.Record {
+    /// A record not read from the database, for the pure tests.
+    static func fake(id: String, aggregate: String) throws -> OutboxClaim.Record {
+        OutboxClaim.Record(
+            id: id, position: 0, aggregateId: aggregate,
+            message: OutgoingMessage(body: [], eventType: "T", messageID: id, timestamp: 0, schemaVersion: 2, traceparent: nil))
+    }
+}

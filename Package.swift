@@ -158,6 +158,6 @@ let package = Package(
         ),
         .testTarget(
             name: "CourierdTests",
-            dependencies: ["courierd", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierPostgres", "CourierTesting"]),
+            dependencies: ["courierd", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierPostgres", "CourierPublisher", "CourierTesting"]),
     ]
 )

@@ -1,6 +1,8 @@
 import CourierAMQP
 import CourierEngine
 import CourierHandlers
+import CourierPostgres
+import CourierPublisher
 import Foundation
 import Logging
 import Metrics
@@ -37,13 +39,34 @@ enum Courierd {
         let health = HealthState()
         let http = HealthServer.make(
             host: configuration.httpHost, port: configuration.httpPort, health: health, registry: registry, logger: logger)
-        let daemon = DaemonService(
-            configuration: configuration, handlers: SembleHandlers.all, notifier: SystemdNotifier(), health: health, logger: logger)
-        // Started in order, stopped in reverse: on SIGTERM the consumer stops first, while the
-        // health endpoints still answer.
+        // Started in order, stopped in reverse: on SIGTERM the relay and then the consumer stop
+        // first, while the health endpoints still answer.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: http)]
+        if configuration.consumerEnabled {
+            services.append(
+                .init(
+                    service: DaemonService(
+                        configuration: configuration, handlers: SembleHandlers.all, notifier: SystemdNotifier(), health: health, logger: logger)))
+        } else {
+            health.consumerDisabled()
+        }
+        if let relay = configuration.relay {
+            do {
+                var settings = RelayConfiguration(
+                    database: try PostgresConfiguration(url: configuration.databaseURL),
+                    publisher: PublisherConfiguration(amqp: configuration.amqp, appID: "courierd-relay"))
+                settings.batchSize = relay.batchSize
+                settings.pollInterval = relay.pollInterval
+                settings.retention = relay.retention
+                services.append(.init(service: OutboxRelay(configuration: settings, logger: Logger(label: "courierd.relay"))))
+            } catch {
+                FileHandle.standardError.write(Data("courierd: invalid configuration: database.url (environment DATABASE_URL): \(error)\n".utf8))
+                exit(78)
+            }
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: http), .init(service: daemon)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             ))

@@ -1,6 +1,8 @@
 import CourierAMQP
+import CourierEngine
 import CourierEvents
 import CourierPostgres
+import CourierPublisher
 import CourierTesting
 import Foundation
 import Testing
@@ -64,5 +66,62 @@ struct SembleEndToEndTests {
             "SELECT a.actor_id FROM following_feed_items f JOIN feed_activities a ON a.id = f.activity_id WHERE f.user_id = $1", [bob])
         #expect(try feed.map { try $0.decode(String.self, column: 0) } == [alice], "bob sees alice's card once")
         await postgres.close()
+    }
+
+    @Test("the API's side: a domain row and its event in one transaction; courierd's relay and handlers carry it into the feed")
+    func outboxToFeed() async throws {
+        let amqp = try TestEnvironment.amqpURL()
+        let database = try TestEnvironment.databaseURL()
+        let app = TestEnvironment.uniqueName("outbox")
+        let run = TestEnvironment.uniqueName("o")
+        let (carol, dave) = ("did:plc:carol-\(run)", "did:plc:dave-\(run)")
+        let environment = [
+            "AMQP_URL": amqp, "DATABASE_URL": database, "FLY_APP_NAME": app, "COURIER_HTTP_PORT": "0", "COURIER_HTTP_HOST": "127.0.0.1",
+        ]
+        // The app queue exists before anything is published, as it does in production: the relay
+        // may publish before courierd's consumer has declared it (and the relays of the other
+        // courierd processes of this run share the database, so any of them may publish it).
+        let amqpConnection = try await AMQPConnection.connect(url: amqp)
+        try await Topology(.init(appName: app, eventTypes: EventType.allWireNames)).declare(on: amqpConnection)
+        await amqpConnection.close()
+        let api = try await PostgresConnection.connect(try PostgresConfiguration(url: database))
+        _ = try await OutboxSchema.migrate(on: api)  // what the API runs at its start
+        let follows = "follows_\(run)"
+        _ = try await api.execute("CREATE TABLE \(follows) (id text PRIMARY KEY, follower text, target text)")
+
+        let follow = EventEnvelope.outgoing(
+            .userFollowedTarget(.init(followId: "follow-\(run)", followerId: dave, targetId: carol, targetType: .user, createdAt: Date())))
+        let abandoned = EventEnvelope.outgoing(
+            .userFollowedTarget(.init(followId: "never-\(run)", followerId: carol, targetId: dave, targetType: .user, createdAt: Date())))
+        // Committed: the domain row and its event together.
+        try await api.withTransaction { transaction in
+            _ = try transaction.execute("INSERT INTO \(follows) VALUES ($1, $2, $3)", ["follow-\(run)", dave, carol])
+            try Outbox.enqueue(follow, in: transaction)
+        }
+        // Rolled back: neither the row nor the event.
+        struct Abandon: Error {}
+        _ = try? await api.withTransaction { transaction in
+            _ = try transaction.execute("INSERT INTO \(follows) VALUES ($1, $2, $3)", ["never-\(run)", carol, dave])
+            try Outbox.enqueue(abandoned, in: transaction)
+            throw Abandon()
+        }
+
+        let result = try await CourierdProcessTests.run(environment: environment, stopWhen: "ready", timeout: .seconds(60)) { _ in
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline {
+                let rows = try await api.query("SELECT count(*) FROM notifications WHERE recipient_user_id = $1", [carol])
+                if try rows[0].decode(Int64.self, column: 0) > 0 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(result.status == 0, "output: \(result.output)")
+        let notified = try await api.query("SELECT actor_user_id, type FROM notifications WHERE recipient_user_id IN ($1, $2)", [carol, dave])
+        #expect(try notified.map { [try $0.decode(String.self, column: 0), try $0.decode(String.self, column: 1)] } == [[dave, "USER_FOLLOWED_YOU"]])
+        let published = try await api.query("SELECT processed FROM event_store WHERE id = $1::uuid", [follow.id])
+        #expect(try published.map { try $0.decode(Bool.self, column: 0) } == [true], "the relay marked it after the confirm")
+        #expect(try await api.query("SELECT 1 FROM event_store WHERE id = $1::uuid", [abandoned.id]).isEmpty)
+        _ = try await api.execute("DROP TABLE \(follows)")
+        await api.close()
     }
 }

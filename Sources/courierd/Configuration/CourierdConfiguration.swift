@@ -25,6 +25,11 @@ import SystemPackage
 /// | `courier.pause.seconds` | `COURIER_PAUSE_SECONDS` | pause before requeueing / between dependency checks | `5` |
 /// | `courier.http.host` | `COURIER_HTTP_HOST` | address of `/health/*` and `/metrics` | `0.0.0.0` |
 /// | `courier.http.port` | `COURIER_HTTP_PORT` | their port; 0 picks a free one (logged) | `8080` |
+/// | `courier.consumer.enabled` | `COURIER_CONSUMER_ENABLED` | consume `events_<app>` with Semble's handlers | `true` |
+/// | `courier.relay.enabled` | `COURIER_RELAY_ENABLED` | run the outbox relay (`event_store` → `domain_events`) | `true` |
+/// | `courier.relay.batch.size` | `COURIER_RELAY_BATCH_SIZE` | outbox rows claimed per transaction | `500` |
+/// | `courier.relay.poll.interval` | `COURIER_RELAY_POLL_INTERVAL` | fallback poll when no NOTIFY arrives | `1s` |
+/// | `courier.relay.retention` | `COURIER_RELAY_RETENTION` | published rows are pruned after this | `168h` |
 ///
 /// An invalid value stops start-up with a message naming the key; passwords are never printed.
 struct CourierdConfiguration: Sendable {
@@ -47,6 +52,15 @@ struct CourierdConfiguration: Sendable {
     var engine: ConsumerEngine.Settings
     var httpHost: String
     var httpPort: Int
+    var consumerEnabled: Bool
+    var relay: Relay?
+
+    /// The outbox relay's settings (nil when `courier.relay.enabled` is false).
+    struct Relay: Sendable {
+        var batchSize: Int
+        var pollInterval: Duration
+        var retention: Duration
+    }
 
     var appName: String { topology.appName }
     var queueName: String { "events_\(topology.appName)" }
@@ -118,6 +132,23 @@ struct CourierdConfiguration: Sendable {
         self.engine = engine
         httpHost = values.string("courier.http.host") ?? "0.0.0.0"
         httpPort = try values.int("courier.http.port", default: 8080, range: 0...65535)
+        consumerEnabled = try values.bool("courier.consumer.enabled", default: true)
+        if try values.bool("courier.relay.enabled", default: true) {
+            func duration(_ key: String, _ fallback: String) throws -> Duration {
+                let parsed = try Self.durations(values.string(key) ?? fallback, key: key)
+                guard parsed.count == 1 else { throw Invalid(key: key, reason: "takes one duration, like 1s or 168h") }
+                return parsed[0]
+            }
+            relay = Relay(
+                batchSize: try values.int("courier.relay.batch.size", default: 500, range: 1...10_000),
+                pollInterval: try duration("courier.relay.poll.interval", "1s"),
+                retention: try duration("courier.relay.retention", "168h"))
+        } else {
+            relay = nil
+        }
+        guard consumerEnabled || relay != nil else {
+            throw Invalid(key: "courier.consumer.enabled", reason: "false, and so is courier.relay.enabled: courierd would have nothing to do")
+        }
     }
 
     /// `5s,30s,2m,10m` (units ms, s, m, h).
@@ -145,6 +176,17 @@ struct CourierdConfiguration: Sendable {
         func required(_ key: String) throws -> String {
             guard let value = string(key), !value.isEmpty else { throw Invalid(key: key, reason: "is not set") }
             return value
+        }
+
+        func bool(_ key: String, default fallback: Bool) throws -> Bool {
+            if let text = string(key) {
+                switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+                case "true", "yes", "1", "on": return true
+                case "false", "no", "0", "off": return false
+                default: throw Invalid(key: key, reason: "'\(text)' is not true or false")
+                }
+            }
+            return reader.bool(forKey: ConfigKey(key)) ?? fallback
         }
 
         func int(_ key: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {

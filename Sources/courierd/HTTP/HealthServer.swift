@@ -29,9 +29,16 @@ final class HealthState: Sendable {
         blockedGauge.record(reason == nil ? 0 : 1)
     }
 
-    var isReady: Bool { state.withLock { $0.engine == .consuming } }
+    private let relayOnly = Atomic<Bool>(false)
+
+    /// `courier.consumer.enabled` is false: courierd runs the outbox relay alone, and is ready
+    /// as soon as it serves.
+    func consumerDisabled() { relayOnly.store(true, ordering: .relaxed) }
+
+    var isReady: Bool { relayOnly.load(ordering: .relaxed) || state.withLock { $0.engine == .consuming } }
 
     var summary: String {
+        if relayOnly.load(ordering: .relaxed) { return "outbox relay only (consumer disabled)" }
         let (engine, blocked) = state.withLock { ($0.engine, $0.publishingBlocked) }
         let base =
             switch engine {

@@ -2,6 +2,7 @@ import CourierAMQP
 import CourierEngine
 import CourierHandlers
 import CourierPostgres
+import CourierPublisher
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -28,8 +29,13 @@ struct DaemonService: Service {
         let postgresConfiguration = try PostgresConfiguration(url: configuration.databaseURL)
         let postgres = try await PostgresConnection.connect(postgresConfiguration, logger: logger)
         do {
+            // The outbox first (the relay migrates it too, under the same lock), so Semble's
+            // migrations find `event_store` already there rather than racing to create it.
+            let outbox = try await OutboxSchema.migrate(on: postgres, logger: logger)
             let applied = try await PostgresMigrator(migrations: SembleSchema.migrations, logger: logger).migrate(on: postgres)
-            if !applied.isEmpty { logger.info("database migrated", metadata: ["versions": "\(applied)"]) }
+            if !(outbox + applied).isEmpty {
+                logger.info("database migrated", metadata: ["outbox_versions": "\(outbox)", "semble_versions": "\(applied)"])
+            }
         } catch {
             await postgres.close()
             throw error

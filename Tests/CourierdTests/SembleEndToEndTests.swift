@@ -68,7 +68,7 @@ struct SembleEndToEndTests {
         await postgres.close()
     }
 
-    @Test("the API's side: a domain row and its event in one transaction; courierd's relay and handlers carry it into the feed")
+    @Test("the API's side: a domain row and its event in one transaction; courierd's relay and handlers carry it into the feed, once even when a killed relay published it before")
     func outboxToFeed() async throws {
         let amqp = try TestEnvironment.amqpURL()
         let database = try TestEnvironment.databaseURL()
@@ -106,6 +106,12 @@ struct SembleEndToEndTests {
             throw Abandon()
         }
 
+        // A relay that published the event and was killed before marking it: the event is out
+        // once already, and courierd's relay will publish it again (same message id).
+        let killedRelay = EventPublisher(configuration: PublisherConfiguration(amqp: try AMQPConfiguration(url: amqp), appID: "killed-relay"))
+        try await killedRelay.publish(follow)
+        await killedRelay.shutdown()
+
         let result = try await CourierdProcessTests.run(environment: environment, stopWhen: "ready", timeout: .seconds(60)) { _ in
             let deadline = ContinuousClock.now + .seconds(20)
             while ContinuousClock.now < deadline {
@@ -118,6 +124,8 @@ struct SembleEndToEndTests {
         #expect(result.status == 0, "output: \(result.output)")
         let notified = try await api.query("SELECT actor_user_id, type FROM notifications WHERE recipient_user_id IN ($1, $2)", [carol, dave])
         #expect(try notified.map { [try $0.decode(String.self, column: 0), try $0.decode(String.self, column: 1)] } == [[dave, "USER_FOLLOWED_YOU"]])
+        let inbox = try await api.query("SELECT handler FROM courier_inbox WHERE event_id = $1 ORDER BY handler", [follow.id])
+        #expect(try inbox.map { try $0.decode(String.self, column: 0) } == ["feeds", "notifications"], "applied once per handler")
         let published = try await api.query("SELECT processed FROM event_store WHERE id = $1::uuid", [follow.id])
         #expect(try published.map { try $0.decode(Bool.self, column: 0) } == [true], "the relay marked it after the confirm")
         #expect(try await api.query("SELECT 1 FROM event_store WHERE id = $1::uuid", [abandoned.id]).isEmpty)

@@ -129,9 +129,12 @@ struct CourierdProcessTests {
         let amqp = try TestEnvironment.amqpURL()
         let app = TestEnvironment.uniqueName("sigterm")
         let type = TestEnvironment.uniqueName("StreamEvent")
+        // Small batches, so the stop lands mid-stream (with the defaults, 3000 events can all be
+        // settled before the SIGTERM arrives).
         let environment = [
             "AMQP_URL": amqp, "DATABASE_URL": try TestEnvironment.databaseURL(), "FLY_APP_NAME": app,
             "COURIER_BINDINGS_EXTRA": type, "COURIER_HTTP_PORT": "0", "COURIER_HTTP_HOST": "127.0.0.1",
+            "COURIER_PREFETCH": "100", "COURIER_BATCH_SIZE": "20",
         ]
         // Declare the topology (as courierd will) and queue the events before it starts.
         let connection = try await AMQPConnection.connect(url: amqp)

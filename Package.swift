@@ -85,6 +85,7 @@ let package = Package(
                 "CourierEngine",
                 "CourierEvents",
                 "CourierPostgres",
+                "CourierPublisher",  // the outbox table's definition
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,4 +1,5 @@
 import CourierPostgres
+import CourierPublisher
 
 /// The tables of Semble's handlers, as ``PostgresMigration``s for ``PostgresMigrator``.
 ///
@@ -79,20 +80,9 @@ public enum SembleSchema {
         CREATE INDEX notifications_recipient_created_idx ON notifications (recipient_user_id, created_at DESC);
         """
 
-    static let eventStore = """
-        CREATE TABLE IF NOT EXISTS event_store (
-            id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-            aggregate_id varchar(255) NOT NULL,
-            event_type varchar(255) NOT NULL,
-            event_data jsonb NOT NULL,
-            version integer NOT NULL DEFAULT 1,
-            timestamp timestamptz NOT NULL,
-            processed boolean NOT NULL DEFAULT false,
-            created_at timestamptz DEFAULT now()
-        );
-        CREATE INDEX IF NOT EXISTS event_store_unprocessed_idx ON event_store (processed, timestamp) WHERE NOT processed;
-        CREATE INDEX IF NOT EXISTS event_store_aggregate_version_idx ON event_store (aggregate_id, version);
-        """
+    /// The seed's outbox table, from the publisher library that owns it (the same text, so the
+    /// two migration sets agree whichever runs first).
+    static let eventStore = OutboxSchema.seedTable
 
     static let inbox = """
         CREATE TABLE courier_inbox (

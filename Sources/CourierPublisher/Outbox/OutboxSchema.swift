@@ -50,7 +50,10 @@ public enum OutboxSchema {
             .migrate(on: connection)
     }
 
-    static let eventStore = """
+    /// The outbox table exactly as Semble's seed defines it, with its two indexes — idempotent, so
+    /// whichever of the API's migrations and courierd's (``SembleSchema`` applies the same text)
+    /// runs first creates it.
+    public static let seedTable = """
         CREATE TABLE IF NOT EXISTS event_store (
             id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
             aggregate_id varchar(255) NOT NULL,
@@ -63,7 +66,9 @@ public enum OutboxSchema {
         );
         CREATE INDEX IF NOT EXISTS event_store_unprocessed_idx ON event_store (processed, timestamp) WHERE NOT processed;
         CREATE INDEX IF NOT EXISTS event_store_aggregate_version_idx ON event_store (aggregate_id, version);
+        """
 
+    static let eventStore = seedTable + "\n\n" + """
         ALTER TABLE event_store ADD COLUMN IF NOT EXISTS position bigint GENERATED ALWAYS AS IDENTITY;
         ALTER TABLE event_store ADD COLUMN IF NOT EXISTS published_at timestamptz;
         ALTER TABLE event_store ADD COLUMN IF NOT EXISTS traceparent text;

@@ -39,17 +39,10 @@ enum Courierd {
         let health = HealthState()
         let http = HealthServer.make(
             host: configuration.httpHost, port: configuration.httpPort, health: health, registry: registry, logger: logger)
-        // Started in order, stopped in reverse: on SIGTERM the relay and then the consumer stop
-        // first, while the health endpoints still answer.
+        // Started in order, stopped in reverse, one after the other: on SIGTERM the consumer
+        // stops first (nothing more is taken from the queue while the rest shuts down), then the
+        // relay, while the health endpoints still answer.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: http)]
-        if configuration.consumerEnabled {
-            services.append(
-                .init(
-                    service: DaemonService(
-                        configuration: configuration, handlers: SembleHandlers.all, notifier: SystemdNotifier(), health: health, logger: logger)))
-        } else {
-            health.consumerDisabled()
-        }
         if let relay = configuration.relay {
             do {
                 var settings = RelayConfiguration(
@@ -63,6 +56,14 @@ enum Courierd {
                 FileHandle.standardError.write(Data("courierd: invalid configuration: database.url (environment DATABASE_URL): \(error)\n".utf8))
                 exit(78)
             }
+        }
+        if configuration.consumerEnabled {
+            services.append(
+                .init(
+                    service: DaemonService(
+                        configuration: configuration, handlers: SembleHandlers.all, notifier: SystemdNotifier(), health: health, logger: logger)))
+        } else {
+            health.consumerDisabled()
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -129,12 +129,13 @@ struct CourierdProcessTests {
         let amqp = try TestEnvironment.amqpURL()
         let app = TestEnvironment.uniqueName("sigterm")
         let type = TestEnvironment.uniqueName("StreamEvent")
-        // Small batches, so the stop lands mid-stream (with the defaults, 3000 events can all be
-        // settled before the SIGTERM arrives).
+        // One message at a time (each waits for its dead-letter confirm), so the stop lands
+        // mid-stream even when a loaded test process is slow to send it: with the defaults,
+        // 3000 events can all be settled first.
         let environment = [
             "AMQP_URL": amqp, "DATABASE_URL": try TestEnvironment.databaseURL(), "FLY_APP_NAME": app,
             "COURIER_BINDINGS_EXTRA": type, "COURIER_HTTP_PORT": "0", "COURIER_HTTP_HOST": "127.0.0.1",
-            "COURIER_PREFETCH": "100", "COURIER_BATCH_SIZE": "20",
+            "COURIER_PREFETCH": "1", "COURIER_BATCH_SIZE": "1",
         ]
         // Declare the topology (as courierd will) and queue the events before it starts.
         let connection = try await AMQPConnection.connect(url: amqp)
@@ -151,9 +152,9 @@ struct CourierdProcessTests {
         await channel.waitForConfirms()
 
         // Every event has no handler, so each is settled by parking it in the DLQ: a count of
-        // the DLQ is a count of settlements. Stop the daemon after the first few hundred.
+        // the DLQ is a count of settlements. Stop the daemon after the first hundred.
         let first = try await Self.run(environment: environment, stopWhen: "ready") { _ in
-            while try await channel.declareQueuePassive(topology.deadLetterQueue).messageCount < 300 {
+            while try await channel.declareQueuePassive(topology.deadLetterQueue).messageCount < 100 {
                 try await Task.sleep(for: .milliseconds(5))
             }
         }
@@ -161,8 +162,8 @@ struct CourierdProcessTests {
         let parkedAtStop = try await channel.declareQueuePassive(topology.deadLetterQueue).messageCount
         #expect(parkedAtStop < UInt32(total), "stopped mid-stream")
 
-        let second = try await Self.run(environment: environment, stopWhen: "ready") { _ in
-            let deadline = ContinuousClock.now + .seconds(20)
+        let second = try await Self.run(environment: environment, stopWhen: "ready", timeout: .seconds(90)) { _ in
+            let deadline = ContinuousClock.now + .seconds(60)
             while try await channel.declareQueuePassive(topology.deadLetterQueue).messageCount < UInt32(total), ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
             }

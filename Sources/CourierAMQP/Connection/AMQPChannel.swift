@@ -141,6 +141,13 @@ public struct AMQPChannel: Sendable, Hashable {
         connection.settleDelivery(shared: shared, PendingSettlement(kind: .ack, deliveryTag: deliveryTag, multiple: multiple))
     }
 
+    /// Acknowledges many deliveries at once: one hand-over to the connection's thread instead of
+    /// one per tag (the ledger still sends a run as one `multiple` ack where that is equivalent).
+    public func ack(_ deliveryTags: [UInt64]) {
+        guard !deliveryTags.isEmpty else { return }
+        connection.settleDeliveries(shared: shared, deliveryTags.map { PendingSettlement(kind: .ack, deliveryTag: $0, multiple: false) })
+    }
+
     /// Negatively acknowledges; without `requeue` the message is dead-lettered (or dropped when the
     /// queue has no dead-letter exchange).
     public func nack(_ deliveryTag: UInt64, multiple: Bool = false, requeue: Bool) {

@@ -457,6 +457,11 @@ public actor AMQPConnection {
         executor.requestService()
     }
 
+    nonisolated func settleDeliveries(shared: ChannelShared, _ settlements: [PendingSettlement]) {
+        shared.settlements.withLock { $0.append(contentsOf: settlements) }
+        executor.requestService()
+    }
+
     /// Sends what the application settled on `channel`: runs of acks through the ledger (one
     /// `multiple` ack where it is equivalent), nacks and rejects as they are, in the order given.
     private func flushSettlements(channel: UInt16) {

@@ -162,23 +162,28 @@ public struct ConsumerEngine: Sendable {
 
         var pausedBy: String?
         var acked: [String] = []
+        var ackTags: [UInt64] = []
         acked.reserveCapacity(batch.count)
+        ackTags.reserveCapacity(batch.count)
         var copies: [(AMQPDelivery, DeliveryAction)] = []
         for (delivery, outcome) in zip(batch, outcomes) {
             let outcome = outcome ?? .handled
             let action = decide(outcome, failedAttempts: FailureHeaders.failedAttempts(in: delivery.properties), schedule: topology.settings.retrySchedule)
             switch action {
             case .ack:
-                channel.ack(delivery.deliveryTag)
+                ackTags.append(delivery.deliveryTag)
                 acked.append(delivery.routingKey)
             case .requeueAndPause(let dependency):
                 pausedBy = pausedBy ?? dependency
+                channel.ack(ackTags)  // settlements keep their order
+                ackTags.removeAll(keepingCapacity: true)
                 channel.nack(delivery.deliveryTag, requeue: true)
                 metrics.settled(delivery.routingKey, .requeued)
             case .retry, .deadLetter:
                 copies.append((delivery, action))
             }
         }
+        channel.ack(ackTags)
         metrics.settled(acked, .acked)
         if !copies.isEmpty {
             // Each copy waits for its own confirm; they are published together (streaming confirms).

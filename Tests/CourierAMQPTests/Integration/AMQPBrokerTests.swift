@@ -71,6 +71,38 @@ struct AMQPBrokerTests {
         await connection.close()
     }
 
+    @Test("acks handed over as a batch, with a gap left unacked: exactly the acked ones are settled")
+    func batchAck() async throws {
+        let connection = try await Self.connect()
+        let channel = try await connection.openChannel()
+        let queue = TestEnvironment.uniqueName("batchack")
+        try await channel.declareQueue(queue, durable: true, arguments: ["x-queue-type": "classic"])
+        let publisher = try await connection.openChannel()
+        try await publisher.confirmSelect()
+        for i in 0..<30 {
+            #expect(try await publisher.publish(Self.body(i), exchange: "", routingKey: queue, properties: AMQPProperties(messageID: "b-\(i)")) == .acked)
+        }
+        try await channel.qos(prefetchCount: 30)
+        var iterator = try await channel.consume(queue: queue).makeAsyncIterator()
+        var deliveries: [AMQPDelivery] = []
+        while deliveries.count < 30, let delivery = try await iterator.next() { deliveries.append(delivery) }
+        // Everything but deliveries 10 and 20, in two batches.
+        channel.ack(deliveries[0..<10].map(\.deliveryTag))
+        channel.ack(deliveries[11..<20].map(\.deliveryTag) + deliveries[21...].map(\.deliveryTag))
+        channel.ack([])
+        await channel.flush()
+        try await Task.sleep(for: .milliseconds(200))
+        // Closing the channel requeues what is unacked: exactly the two left out.
+        try await channel.close()
+        let check = try await connection.openChannel()
+        #expect(try await check.declareQueuePassive(queue).messageCount == 2)
+        var left: Set<String> = []
+        while let message = try await check.get(queue: queue, noAck: true) { left.insert(message.properties.messageID ?? "?") }
+        #expect(left == ["b-10", "b-20"])
+        try await check.deleteQueue(queue)
+        await connection.close()
+    }
+
     @Test("nack and reject without requeue dead-letter with x-death")
     func deadLettering() async throws {
         let connection = try await Self.connect()

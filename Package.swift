@@ -127,6 +127,7 @@ let package = Package(
                 "CourierHandlers",
                 "CourierPostgres",
                 "CourierPublisher",
+                "CourierTesting",  // SplitMix64, for a reproducible event mix
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -140,7 +141,7 @@ let package = Package(
         ),
         .testTarget(name: "CourierConcurrencyTests", dependencies: ["CourierConcurrency"]),
         .testTarget(name: "CourierAMQPTests", dependencies: ["CourierAMQP", "CourierTesting"]),
-        .testTarget(name: "CourierEventsTests", dependencies: ["CourierEvents"]),
+        .testTarget(name: "CourierEventsTests", dependencies: ["CourierEvents", "CourierTesting"]),
         .testTarget(
             name: "CourierHandlersTests",
             dependencies: [

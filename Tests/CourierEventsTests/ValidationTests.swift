@@ -1,3 +1,4 @@
+import CourierTesting
 import Foundation
 import Testing
 @testable import CourierEvents
@@ -249,18 +250,5 @@ struct DateTests {
         #expect(EventTimestamp.format(Date(timeIntervalSinceReferenceDate: -.infinity)) == "1970-01-01T00:00:00.000Z")
         #expect(EventTimestamp.format(Date(timeIntervalSince1970: 1e300)) == "9999-12-31T23:59:59.999999Z")
         #expect(EventTimestamp.format(Date(timeIntervalSince1970: -1e300)) == "0000-01-01T00:00:00.000Z")
-    }
-}
-
-/// A small deterministic generator for sweeps (SplitMix64).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

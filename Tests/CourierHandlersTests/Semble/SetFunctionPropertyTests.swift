@@ -1,5 +1,6 @@
 import CourierEvents
 import CourierPostgres
+import CourierTesting
 import Foundation
 import PropertyBased
 import Testing
@@ -178,21 +179,5 @@ struct SetFunctionPropertyTests {
         await second.close()
         try await concurrent.drop()
         try await reference.drop()
-    }
-}
-
-/// A small seeded generator, so a failing case's shuffle and batches can be replayed from the
-/// seed `propertyCheck` reports.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

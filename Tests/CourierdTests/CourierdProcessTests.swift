@@ -66,8 +66,7 @@ struct CourierdProcessTests {
             ],
             stopWhen: "ready"
         ) { output in
-            // The port the log names: "HTTP listening address=[IPv4]127.0.0.1/127.0.0.1:PORT".
-            let port = try #require(output.split(separator: "\n").first { $0.contains("HTTP listening") }?.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) })
+            let port = try #require(Self.httpPort(in: output))
             let live = try await Self.get(port: port, path: "/health/live")
             #expect(live.status == 200)
             let ready = try await Self.get(port: port, path: "/health/ready")
@@ -251,6 +250,11 @@ struct CourierdProcessTests {
         let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
         let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
         return (status, body)
+    }
+
+    /// The port courierd's log names: "HTTP listening address=[IPv4]127.0.0.1/127.0.0.1:PORT".
+    static func httpPort(in output: String) -> Int? {
+        output.split(separator: "\n").first { $0.contains("HTTP listening") }?.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }
     }
 
     static func password(of url: String) throws -> String {

@@ -44,7 +44,7 @@ struct ResourceAlarmTests {
         }
         do {
             let run = try await CourierdProcessTests.run(environment: environment, stopWhen: "ready", timeout: .seconds(60)) { output in
-                let port = try #require(Self.httpPort(in: output))
+                let port = try #require(CourierdProcessTests.httpPort(in: output))
                 // Blocked: reported on /health/ready and as a gauge, still ready (acks flow).
                 var body = ""
                 let deadline = ContinuousClock.now + .seconds(20)
@@ -96,10 +96,5 @@ struct ResourceAlarmTests {
         #expect(seen.values.allSatisfy { $0 == 1 }, "parked twice: \(seen.filter { $0.value > 1 })")
         #expect(try await channel.declareQueuePassive(topology.appQueue).messageCount == 0)
         await connection.close()
-    }
-
-    /// The port courierd's log names: "HTTP listening address=[IPv4]127.0.0.1/127.0.0.1:PORT".
-    static func httpPort(in output: String) -> Int? {
-        output.split(separator: "\n").first { $0.contains("HTTP listening") }?.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }
     }
 }

@@ -17,7 +17,7 @@ struct FailureHeadersTests {
         let failure = HandlingFailure(errorClass: "InvalidField", message: "cardId is empty", handler: "feeds")
         let p = FailureHeaders.deadLetter(
             original, reason: .permanentFailure, failure: failure, attempts: 3, origin: origin,
-            failedAt: Date(timeIntervalSince1970: 1_764_000_123), host: "worker-1")
+            failedAt: Date(timeIntervalSince1970: 1_764_000_123), host: "worker-1", failureID: "f-1")
         #expect(p.contentType == original.contentType)
         #expect(p.messageID == "m-1")
         #expect(p.type == original.type)
@@ -37,6 +37,7 @@ struct FailureHeadersTests {
         #expect(h[CourierHeader.originalRoutingKey]?.stringValue == "CardAddedToLibraryEvent")
         #expect(h[CourierHeader.originalQueue]?.stringValue == "events_app")
         #expect(h[CourierHeader.host]?.stringValue == "worker-1")
+        #expect(h[CourierHeader.failureID]?.stringValue == "f-1")
     }
 
     @Test("the attempt header is read back, and a retry copy carries the next value")
@@ -45,9 +46,28 @@ struct FailureHeadersTests {
         #expect(FailureHeaders.failedAttempts(in: AMQPProperties()) == 0)
         #expect(FailureHeaders.failedAttempts(in: AMQPProperties(headers: [CourierHeader.attempts: "junk"])) == 0)
         #expect(FailureHeaders.failedAttempts(in: AMQPProperties(headers: [CourierHeader.attempts: .int32(4)])) == 4)
-        let retry = FailureHeaders.retry(original, attempt: 3)
+        let retry = FailureHeaders.retry(original, attempt: 3, origin: origin)
         #expect(FailureHeaders.failedAttempts(in: retry) == 3)
         #expect(retry.headers?["traceparent"] == "00-abc-def-01")
+    }
+
+    @Test("a retry copy remembers where the event was first published, so every attempt sees the same routing key")
+    func retryOrigin() {
+        let first = AMQPDelivery(
+            deliveryTag: 1, redelivered: false, exchange: "domain_events", routingKey: "CardAddedToLibraryEvent",
+            consumerTag: "c", properties: AMQPProperties(), body: [])
+        #expect(FailureHeaders.origin(of: first, queue: "events_app") == origin)
+        let copy = FailureHeaders.retry(first.properties, attempt: 1, origin: FailureHeaders.origin(of: first, queue: "events_app"))
+        // Back from the retry queue: through the default exchange, routed by the queue's name.
+        let second = AMQPDelivery(
+            deliveryTag: 2, redelivered: false, exchange: "", routingKey: "events_app", consumerTag: "c", properties: copy, body: [])
+        #expect(FailureHeaders.origin(of: second, queue: "events_app") == origin)
+        #expect(FailureHeaders.originalRoutingKey(of: second) == "CardAddedToLibraryEvent")
+        // A later retry keeps the first origin rather than the retry queue's route.
+        let again = FailureHeaders.retry(
+            copy, attempt: 2, origin: MessageOrigin(exchange: "", routingKey: "events_app", queue: "events_app"))
+        #expect(again.headers?[CourierHeader.originalRoutingKey]?.stringValue == "CardAddedToLibraryEvent")
+        #expect(again.headers?[CourierHeader.originalExchange]?.stringValue == "domain_events")
     }
 
     @Test("long messages are cut on a character boundary")

@@ -35,13 +35,19 @@ public struct ConsumerEngine: Sendable {
     public let topology: Topology
     public let handler: any DeliveryHandler
     public let settings: Settings
+    /// Hears of every parked message (the failure index); nil records nothing beyond the queue.
+    public let journal: (any DeadLetterJournal)?
     let logger: Logger
     let metrics: EngineMetrics
 
-    public init(topology: Topology, handler: any DeliveryHandler, settings: Settings = Settings(), logger: Logger) {
+    public init(
+        topology: Topology, handler: any DeliveryHandler, settings: Settings = Settings(),
+        journal: (any DeadLetterJournal)? = nil, logger: Logger
+    ) {
         self.topology = topology
         self.handler = handler
         self.settings = settings
+        self.journal = journal
         self.logger = logger
         self.metrics = EngineMetrics(topology: topology)
     }
@@ -206,24 +212,32 @@ public struct ConsumerEngine: Sendable {
         let exchange: String
         let routingKey: String
         let properties: AMQPProperties
+        let origin = FailureHeaders.origin(of: delivery, queue: topology.appQueue)
+        var record: DeadLetterRecord?
         switch action {
         case .retry(let attempt, let delay):
             exchange = ""
             routingKey = topology.retryQueue(for: delay)
-            properties = FailureHeaders.retry(delivery.properties, attempt: attempt)
+            properties = FailureHeaders.retry(delivery.properties, attempt: attempt, origin: origin)
         case .deadLetter(let reason, var failure, let attempts):
             if failure.handler == nil, failure.errorClass != "MessageTooLarge" { failure.handler = handler.name }
             exchange = Topology.deadLetterExchangeName
             routingKey = topology.appQueue
+            let failureID = UUID().uuidString.lowercased()
+            let failedAt = Date()
             properties = FailureHeaders.deadLetter(
                 delivery.properties, reason: reason, failure: failure, attempts: attempts,
-                origin: MessageOrigin(exchange: delivery.exchange, routingKey: delivery.routingKey, queue: topology.appQueue),
-                failedAt: Date(), host: settings.host)
+                origin: origin, failedAt: failedAt, host: settings.host, failureID: failureID)
+            record = DeadLetterRecord(
+                failureID: failureID, reason: reason, failure: failure, fingerprint: FailureHeaders.fingerprint(failure),
+                attempts: attempts, failedAt: failedAt, origin: origin, deadLetterQueue: topology.deadLetterQueue,
+                properties: properties, body: delivery.body)
             logger.warning(
                 "dead-lettering",
                 metadata: [
                     "reason": "\(reason.rawValue)", "error_class": "\(failure.errorClass)",
-                    "routing_key": "\(delivery.routingKey)", "message_id": "\(delivery.properties.messageID ?? "-")",
+                    "routing_key": "\(origin.routingKey)", "message_id": "\(delivery.properties.messageID ?? "-")",
+                    "failure_id": "\(failureID)",
                 ])
         case .ack, .requeueAndPause:
             return
@@ -239,6 +253,7 @@ public struct ConsumerEngine: Sendable {
         if outcome == .acked {
             channel.ack(delivery.deliveryTag)
             if case .retry = action { metrics.settled(delivery.routingKey, .retried) } else { metrics.settled(delivery.routingKey, .deadLettered) }
+            if let record, let journal { await journal.record(record) }
             return
         }
         if case .requeueAfter(let pause) = fallback(whenFailing: action, pause: settings.pause) {

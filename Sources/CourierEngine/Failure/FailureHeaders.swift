@@ -22,6 +22,25 @@ public enum CourierHeader {
     public static let originalQueue = "x-courier-original-queue"
     /// The host that handled it (`FLY_MACHINE_ID` / hostname).
     public static let host = "x-courier-host"
+    /// A UUID naming this parking of the message: the key of the failure index in Postgres and
+    /// what `courier dlq show|replay ID` finds the message by.
+    public static let failureID = "x-courier-failure-id"
+
+    // Lineage, written by `courier dlq replay` on the copy it sends back to the original queue.
+    /// When it was replayed (an AMQP timestamp).
+    public static let replayedAt = "x-courier-replayed-at"
+    /// How many times this message has been replayed, this time included.
+    public static let replayCount = "x-courier-replay-count"
+    /// Who replayed it (`user@host`, or what `--by` said).
+    public static let replayedBy = "x-courier-replayed-by"
+    /// The failure id of the parking it was replayed from.
+    public static let replayedFrom = "x-courier-replayed-from"
+
+    /// Written at parking time and meaningless on a message that is handled again: `courier dlq
+    /// replay` strips these (and the broker's `x-death` family) from the copy it sends back.
+    public static let failureHeaders: [String] = [
+        attempts, reason, errorClass, errorMessage, errorFingerprint, failedAt, handler, host, failureID,
+    ]
 }
 
 /// Where a message was consumed from, for the failure headers and for replay.
@@ -42,11 +61,35 @@ public struct MessageOrigin: Sendable, Equatable {
 public enum FailureHeaders {
     public static let maximumMessageBytes = 1024
 
-    /// The properties for a retry copy: the original's, with the attempt header set.
-    public static func retry(_ original: AMQPProperties, attempt: Int) -> AMQPProperties {
+    /// Where a delivery first came from. A retry copy reaches the app queue again through the
+    /// default exchange with the queue's name as routing key, so the event's own exchange and
+    /// routing key travel in the `x-courier-original-*` headers from its first retry on; a
+    /// delivery without them is an original.
+    public static func origin(of delivery: AMQPDelivery, queue: String) -> MessageOrigin {
+        let headers = delivery.properties.headers
+        return MessageOrigin(
+            exchange: headers?[CourierHeader.originalExchange]?.stringValue ?? delivery.exchange,
+            routingKey: headers?[CourierHeader.originalRoutingKey]?.stringValue ?? delivery.routingKey,
+            queue: queue)
+    }
+
+    /// The routing key the event was published with (see ``origin(of:queue:)``): what its type
+    /// and, without a `message_id`, its identity are derived from, on every attempt alike.
+    public static func originalRoutingKey(of delivery: AMQPDelivery) -> String {
+        delivery.properties.headers?[CourierHeader.originalRoutingKey]?.stringValue ?? delivery.routingKey
+    }
+
+    /// The properties for a retry copy: the original's, with the attempt header set and the
+    /// origin recorded (kept from an earlier attempt, so it always names the first publish).
+    public static func retry(_ original: AMQPProperties, attempt: Int, origin: MessageOrigin) -> AMQPProperties {
         var properties = original
         var headers = properties.headers ?? AMQPTable()
         headers[CourierHeader.attempts] = .int64(Int64(attempt))
+        if headers[CourierHeader.originalRoutingKey] == nil {
+            headers[CourierHeader.originalExchange] = .string(origin.exchange)
+            headers[CourierHeader.originalRoutingKey] = .string(origin.routingKey)
+            headers[CourierHeader.originalQueue] = .string(origin.queue)
+        }
         properties.headers = headers
         return properties
     }
@@ -59,7 +102,8 @@ public enum FailureHeaders {
         attempts: Int,
         origin: MessageOrigin,
         failedAt: Date,
-        host: String
+        host: String,
+        failureID: String
     ) -> AMQPProperties {
         var properties = original
         var headers = properties.headers ?? AMQPTable()
@@ -74,6 +118,7 @@ public enum FailureHeaders {
         headers[CourierHeader.originalRoutingKey] = .string(origin.routingKey)
         headers[CourierHeader.originalQueue] = .string(origin.queue)
         headers[CourierHeader.host] = .string(host)
+        headers[CourierHeader.failureID] = .string(failureID)
         properties.headers = headers
         if properties.deliveryMode == nil { properties.deliveryMode = .persistent }
         return properties

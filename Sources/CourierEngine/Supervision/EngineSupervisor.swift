@@ -12,6 +12,7 @@ public struct EngineSupervisor: Sendable {
     public let handler: any DeliveryHandler
     public let settings: ConsumerEngine.Settings
     public let connect: Connect
+    public let journal: (any DeadLetterJournal)?
     public var backoff: ReconnectBackoff
     /// A run shorter than this does not reset the backoff (a connection that dies at once).
     public var stableAfter: Duration = .seconds(30)
@@ -19,8 +20,10 @@ public struct EngineSupervisor: Sendable {
 
     public init(
         topology: Topology, handler: any DeliveryHandler, settings: ConsumerEngine.Settings,
-        backoff: ReconnectBackoff = ReconnectBackoff(), logger: Logger, connect: @escaping Connect
+        journal: (any DeadLetterJournal)? = nil, backoff: ReconnectBackoff = ReconnectBackoff(), logger: Logger,
+        connect: @escaping Connect
     ) {
+        self.journal = journal
         self.topology = topology
         self.handler = handler
         self.settings = settings
@@ -46,7 +49,7 @@ public struct EngineSupervisor: Sendable {
                     logger.info("reconnected; consuming again", metadata: ["queue": "\(topology.appQueue)"])
                     EngineMetrics.reconnected()
                 }
-                let engine = ConsumerEngine(topology: topology, handler: handler, settings: settings, logger: logger)
+                let engine = ConsumerEngine(topology: topology, handler: handler, settings: settings, journal: journal, logger: logger)
                 try await engine.run(consuming: consuming, publishing: publishing)
                 failure = nil
             } catch {

@@ -1,0 +1,46 @@
+import CourierAMQP
+import Foundation
+
+/// One message the engine parked in the dead-letter queue: what the failure index records.
+public struct DeadLetterRecord: Sendable, Equatable {
+    /// The UUID in the parked copy's `x-courier-failure-id` header.
+    public var failureID: String
+    public var reason: DeadLetterReason
+    /// With the handler filled in, as written in the headers (the message not yet bounded).
+    public var failure: HandlingFailure
+    public var fingerprint: String
+    public var attempts: Int
+    public var failedAt: Date
+    public var origin: MessageOrigin
+    /// The queue it was parked in (`events_<app>.dlq`).
+    public var deadLetterQueue: String
+    /// The parked copy's properties, failure headers included.
+    public var properties: AMQPProperties
+    public var body: [UInt8]
+
+    public init(
+        failureID: String, reason: DeadLetterReason, failure: HandlingFailure, fingerprint: String, attempts: Int,
+        failedAt: Date, origin: MessageOrigin, deadLetterQueue: String, properties: AMQPProperties, body: [UInt8]
+    ) {
+        self.failureID = failureID
+        self.reason = reason
+        self.failure = failure
+        self.fingerprint = fingerprint
+        self.attempts = attempts
+        self.failedAt = failedAt
+        self.origin = origin
+        self.deadLetterQueue = deadLetterQueue
+        self.properties = properties
+        self.body = body
+    }
+}
+
+/// Told about every message the engine parked, after the broker confirmed the parked copy and the
+/// original was acked — so the queue always holds what the journal has heard of (the queue is
+/// the truth; the journal is an index of it for querying history without draining the queue).
+///
+/// A journal must not throw or block for long: when it cannot write (its database is down), it
+/// logs and carries on; `courier dlq sync` re-indexes from the queue.
+public protocol DeadLetterJournal: Sendable {
+    func record(_ record: DeadLetterRecord) async
+}

@@ -38,7 +38,10 @@ public struct EventHandlerRunner: DeliveryHandler {
 
     /// The routing keys the app queue is bound to: every wire name (legacy aliases included) of
     /// the event types some handler takes.
-    public var bindingKeys: [String] {
+    public var bindingKeys: [String] { Self.bindingKeys(of: handlers) }
+
+    /// The binding keys of `handlers` (what `courier topology` compares with the broker).
+    public static func bindingKeys(of handlers: [any EventHandler]) -> [String] {
         let types = Set(handlers.flatMap(\.eventTypes))
         return types.flatMap { [$0.rawValue] + $0.legacyAliases }.sorted()
     }
@@ -83,7 +86,9 @@ public struct EventHandlerRunner: DeliveryHandler {
 
     func decode(_ delivery: AMQPDelivery) throws(EventDecodingError) -> EventEnvelope {
         try decoder.decode(
-            body: delivery.body, messageId: delivery.properties.messageID, routingKey: delivery.routingKey,
+            // A retried or replayed copy arrives through the default exchange; its type and
+            // identity come from the routing key of the first publish, kept in a header.
+            body: delivery.body, messageId: delivery.properties.messageID, routingKey: FailureHeaders.originalRoutingKey(of: delivery),
             typeProperty: delivery.properties.type,
             schemaVersion: delivery.properties.headers?[EventSchema.versionHeader]?.intValue.map { Int(clamping: $0) })
     }

@@ -11,7 +11,9 @@ import PackageDescription
 //   CourierEvents                  (Semble's events: model, wire codec, schema upcasting, identity; Foundation only)
 //   CourierHandlers                (Semble's handlers: feeds, notifications, read models, inbox, migrations)
 //   CourierPublisher               (what the API embeds: confirmed publishing, the transactional outbox, the relay)
-//   courierd, courier-bench        (executables on top; they never see C)
+//   CourierConfig                  (the settings courierd and the CLI share: one file, one set of environment variables)
+//   CourierOps                     (the failure index, dead-letter replay/purge/export, topology and status inspection)
+//   courierd, courier, courier-bench (executables on top — the daemon, the ops CLI, the benchmark; they never see C)
 //   CourierTesting                 (test kit: per-run vhost/database, unique names)
 
 let package = Package(
@@ -24,12 +26,15 @@ let package = Package(
         .library(name: "CourierEvents", targets: ["CourierEvents"]),
         .library(name: "CourierHandlers", targets: ["CourierHandlers"]),
         .library(name: "CourierPublisher", targets: ["CourierPublisher"]),
+        .library(name: "CourierOps", targets: ["CourierOps"]),
         .library(name: "CourierTesting", targets: ["CourierTesting"]),
         .executable(name: "courierd", targets: ["courierd"]),
+        .executable(name: "courier", targets: ["courier"]),
         .executable(name: "courier-bench", targets: ["courier-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
@@ -99,23 +104,58 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "CourierConfig",
+            dependencies: [
+                "CourierAMQP",
+                "CourierEngine",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "CourierOps",
+            dependencies: [
+                "CourierAMQP",
+                "CourierEngine",
+                "CourierEvents",  // derived ids for messages the broker parked
+                "CourierPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "CourierTesting"),
 
         // MARK: Executables
         .executableTarget(
             name: "courierd",
             dependencies: [
+                "CourierConfig",
+                "CourierOps",
                 "CourierAMQP",
                 "CourierEngine",
                 "CourierHandlers",
                 "CourierPublisher",
                 "CourierPostgres",
-                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "courier",
+            dependencies: [
+                "CourierConfig",
+                "CourierOps",
+                "CourierAMQP",
+                "CourierEngine",
+                "CourierEvents",
+                "CourierHandlers",  // the event types courierd binds, for `topology`
+                "CourierPostgres",
+                "CourierPublisher",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -155,11 +195,18 @@ let package = Package(
         ),
         .testTarget(name: "CourierPostgresTests", dependencies: ["CourierPostgres", "CourierTesting"]),
         .testTarget(
+            name: "CourierOpsTests",
+            dependencies: [
+                "courier", "courierd", "CourierOps", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierPostgres",
+                "CourierPublisher", "CourierTesting",
+            ]
+        ),
+        .testTarget(
             name: "CourierEngineTests",
             dependencies: ["CourierEngine", "CourierPostgres", "CourierTesting", "courier-test-consumer"]
         ),
         .testTarget(
             name: "CourierdTests",
-            dependencies: ["courierd", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierPostgres", "CourierPublisher", "CourierTesting"]),
+            dependencies: ["courierd", "CourierConfig", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierPostgres", "CourierPublisher", "CourierTesting"]),
     ]
 )

@@ -5,7 +5,7 @@ import Foundation
 import Logging
 import SystemPackage
 
-/// courierd's settings: a JSON file (`--config PATH`, see `config/courierd.json` and
+/// The settings of courierd and of the `courier` CLI (one file, one set of environment variables): a JSON file (`--config PATH`, see `config/courierd.json` and
 /// `config/README.md`) overridden by environment variables. Every key has an environment name:
 /// `courier.prefetch` is `COURIER_PREFETCH`, `amqp.url` is `AMQP_URL`.
 ///
@@ -32,42 +32,46 @@ import SystemPackage
 /// | `courier.relay.retention` | `COURIER_RELAY_RETENTION` | published rows are pruned after this | `168h` |
 ///
 /// An invalid value stops start-up with a message naming the key; passwords are never printed.
-struct CourierdConfiguration: Sendable {
-    struct Invalid: Error, CustomStringConvertible {
-        var key: String
-        var reason: String
-        var description: String {
+public struct CourierConfiguration: Sendable {
+    public struct Invalid: Error, CustomStringConvertible {
+        public var key: String
+        public var reason: String
+        public init(key: String, reason: String) {
+            self.key = key
+            self.reason = reason
+        }
+        public var description: String {
             "invalid configuration: \(key) (environment \(Self.environmentName(key))): \(reason)"
         }
 
-        static func environmentName(_ key: String) -> String {
+        public static func environmentName(_ key: String) -> String {
             key.uppercased().replacingOccurrences(of: ".", with: "_")
         }
     }
 
-    var amqp: AMQPConfiguration
-    var databaseURL: String
-    var logLevel: Logger.Level
-    var topology: Topology.Settings
-    var engine: ConsumerEngine.Settings
-    var httpHost: String
-    var httpPort: Int
-    var consumerEnabled: Bool
-    var relay: Relay?
+    public var amqp: AMQPConfiguration
+    public var databaseURL: String
+    public var logLevel: Logger.Level
+    public var topology: Topology.Settings
+    public var engine: ConsumerEngine.Settings
+    public var httpHost: String
+    public var httpPort: Int
+    public var consumerEnabled: Bool
+    public var relay: Relay?
 
     /// The outbox relay's settings (nil when `courier.relay.enabled` is false).
-    struct Relay: Sendable {
-        var batchSize: Int
-        var pollInterval: Duration
-        var retention: Duration
+    public struct Relay: Sendable {
+        public var batchSize: Int
+        public var pollInterval: Duration
+        public var retention: Duration
     }
 
-    var appName: String { topology.appName }
-    var queueName: String { "events_\(topology.appName)" }
+    public var appName: String { topology.appName }
+    public var queueName: String { "events_\(topology.appName)" }
 
     /// Reads the environment, then the file at `configFile` (when given) for what the
     /// environment leaves unset.
-    static func load(environment: [String: String], configFile: String?) async throws -> CourierdConfiguration {
+    public static func load(environment: [String: String], configFile: String?) async throws -> CourierConfiguration {
         var providers: [any ConfigProvider] = [
             EnvironmentVariablesProvider(
                 environmentVariables: environment,
@@ -80,10 +84,10 @@ struct CourierdConfiguration: Sendable {
                 throw Invalid(key: "--config", reason: "cannot read \(configFile): \(error)")
             }
         }
-        return try CourierdConfiguration(reader: ConfigReader(providers: providers))
+        return try CourierConfiguration(reader: ConfigReader(providers: providers))
     }
 
-    init(reader: ConfigReader) throws {
+    public init(reader: ConfigReader) throws {
         let values = Values(reader: reader)
 
         let amqpURL = try values.required("amqp.url")
@@ -152,7 +156,7 @@ struct CourierdConfiguration: Sendable {
     }
 
     /// `5s,30s,2m,10m` (units ms, s, m, h).
-    static func durations(_ text: String, key: String) throws -> [Duration] {
+    public static func durations(_ text: String, key: String) throws -> [Duration] {
         try text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { item in
             let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
             for (suffix, factor) in units where item.hasSuffix(suffix) {

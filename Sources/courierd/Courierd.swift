@@ -1,3 +1,4 @@
+import CourierConfig
 import CourierAMQP
 import CourierEngine
 import CourierHandlers
@@ -16,9 +17,9 @@ import ServiceLifecycle
 @main
 enum Courierd {
     static func main() async {
-        let configuration: CourierdConfiguration
+        let configuration: CourierConfiguration
         do {
-            configuration = try await CourierdConfiguration.load(
+            configuration = try await CourierConfiguration.load(
                 environment: ProcessInfo.processInfo.environment,
                 configFile: try configFile(in: Array(CommandLine.arguments.dropFirst())))
         } catch {
@@ -87,13 +88,13 @@ enum Courierd {
         while let argument = iterator.next() {
             if argument == "--config" {
                 guard let value = iterator.next() else {
-                    throw CourierdConfiguration.Invalid(key: "--config", reason: "needs a path")
+                    throw CourierConfiguration.Invalid(key: "--config", reason: "needs a path")
                 }
                 path = value
             } else if argument.hasPrefix("--config=") {
                 path = String(argument.dropFirst("--config=".count))
             } else {
-                throw CourierdConfiguration.Invalid(key: argument, reason: "unknown argument (usage: courierd [--config PATH])")
+                throw CourierConfiguration.Invalid(key: argument, reason: "unknown argument (usage: courierd [--config PATH])")
             }
         }
         return path

@@ -1,6 +1,8 @@
+import CourierConfig
 import CourierAMQP
 import CourierEngine
 import CourierHandlers
+import CourierOps
 import CourierPostgres
 import CourierPublisher
 import Logging
@@ -16,7 +18,7 @@ import Synchronization
 /// engine stops taking deliveries, settles the batch in hand (acks flushed before the channel
 /// closes), and the connections close: nothing is handled twice because of a clean stop.
 struct DaemonService: Service {
-    let configuration: CourierdConfiguration
+    let configuration: CourierConfiguration
     let handlers: [any EventHandler]
     let notifier: SystemdNotifier
     let health: HealthState
@@ -33,8 +35,11 @@ struct DaemonService: Service {
             // migrations find `event_store` already there rather than racing to create it.
             let outbox = try await OutboxSchema.migrate(on: postgres, logger: logger)
             let applied = try await PostgresMigrator(migrations: SembleSchema.migrations, logger: logger).migrate(on: postgres)
-            if !(outbox + applied).isEmpty {
-                logger.info("database migrated", metadata: ["outbox_versions": "\(outbox)", "semble_versions": "\(applied)"])
+            let failureIndex = try await FailureIndexSchema.migrate(on: postgres, logger: logger)
+            if !(outbox + applied + failureIndex).isEmpty {
+                logger.info(
+                    "database migrated",
+                    metadata: ["outbox_versions": "\(outbox)", "semble_versions": "\(applied)", "failure_index_versions": "\(failureIndex)"])
             }
         } catch {
             await postgres.close()
@@ -44,6 +49,10 @@ struct DaemonService: Service {
         // One connection per handler (they run side by side) and one for health checks.
         let pool = PostgresPool(configuration: postgresConfiguration, maximumConnections: handlers.count + 1, logger: logger)
         let router = EventHandlerRunner(handlers: handlers, pool: pool, logger: logger)
+        // Every parked message is also recorded in the failure index (`courier dlq list`); its
+        // own connection, so a burst of parking never waits for a handler's.
+        let journalPool = PostgresPool(configuration: postgresConfiguration, maximumConnections: 1, logger: logger)
+        let journal = FailureIndexJournal(pool: journalPool, logger: logger)
 
         var topologySettings = configuration.topology
         topologySettings.eventTypes = router.bindingKeys
@@ -52,7 +61,7 @@ struct DaemonService: Service {
         let logger = self.logger
         let health = self.health
         let supervisor = EngineSupervisor(
-            topology: topology, handler: router, settings: configuration.engine, logger: logger
+            topology: topology, handler: router, settings: configuration.engine, journal: journal, logger: logger
         ) {
             var publishing = amqp
             publishing.connectionName = (amqp.connectionName ?? "courierd") + "-publish"
@@ -105,6 +114,7 @@ struct DaemonService: Service {
         }
         notifier.notify("STOPPING=1")
         await pool.close()
+        await journalPool.close()
         logger.info("courierd shutting down")
     }
 }

@@ -1,0 +1,224 @@
+import CourierAMQP
+import CourierEngine
+import CourierPostgres
+import Foundation
+
+/// Queries and updates of the failure index (``FailureIndexSchema``) for one dead-letter queue.
+/// Every method runs on the connection's own thread (`isolated`), one statement each.
+public struct FailureIndex: Sendable {
+    public enum Status: String, Sendable, CaseIterable, Codable {
+        case parked, replayed, purged, gone
+    }
+
+    /// A row: the parked message and what has happened to it since.
+    public struct Entry: Sendable {
+        public var message: ParkedMessage
+        public var status: Status
+        public var recordedAt: Date
+        public var replayCount: Int
+        public var replayedAt: Date?
+        public var replayedBy: String?
+        public var settledAt: Date?
+    }
+
+    public struct Group: Sendable, Codable, Equatable {
+        public var key: String
+        public var errorClass: String?
+        public var sampleMessage: String?
+        public var count: Int
+        public var oldest: Date
+        public var newest: Date
+    }
+
+    public struct Stats: Sendable, Codable {
+        public var total: Int
+        public var oldest: Date?
+        public var newest: Date?
+        public var byFingerprint: [Group]
+        public var byErrorClass: [Group]
+        public var byEventType: [Group]
+    }
+
+    public let deadLetterQueue: String
+
+    public init(deadLetterQueue: String) {
+        self.deadLetterQueue = deadLetterQueue
+    }
+
+    // MARK: Writing
+
+    /// Records parked messages; a failure id already there is left as it is (a message read
+    /// again), unless it was marked gone — then it is parked again (it came back, e.g. imported).
+    /// Returns how many rows were new or revived.
+    @discardableResult
+    public func record(_ messages: [ParkedMessage], on connection: isolated PostgresConnection) throws -> Int {
+        var written = 0
+        for message in messages {
+            let properties = PostgresJSON(FieldJSON.object(PropertiesJSON.encode(message.properties)))
+            written += try connection.execute(
+                """
+                INSERT INTO courier_failures (
+                    failure_id, event_type, message_id, reason, error_class, error_message, fingerprint, handler,
+                    attempts, failed_at, original_exchange, original_routing_key, original_queue, dead_letter_queue,
+                    host, properties, body, replay_count)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb, $17::bytea, $18)
+                ON CONFLICT (failure_id) DO UPDATE SET status = 'parked', settled_at = NULL, dead_letter_queue = EXCLUDED.dead_letter_queue
+                    WHERE courier_failures.status IN ('gone', 'purged')
+                """,
+                [
+                    message.failureID, message.eventType, message.messageID, message.reason, message.errorClass,
+                    message.errorMessage, message.fingerprint, message.handler, message.attempts, message.failedAt,
+                    message.origin.exchange, message.origin.routingKey, message.origin.queue, deadLetterQueue,
+                    message.host, properties, Data(message.body), message.replayCount,
+                ])
+        }
+        return written
+    }
+
+    public func markReplayed(_ ids: [String], by: String, at date: Date = Date(), on connection: isolated PostgresConnection) throws {
+        guard !ids.isEmpty else { return }
+        try connection.execute(
+            """
+            UPDATE courier_failures
+               SET status = 'replayed', replay_count = replay_count + 1, replayed_at = $2, replayed_by = $3, settled_at = $2
+             WHERE failure_id = ANY($1::text[])
+            """, [ids, date, by])
+    }
+
+    public func markPurged(_ ids: [String], at date: Date = Date(), on connection: isolated PostgresConnection) throws {
+        guard !ids.isEmpty else { return }
+        try connection.execute(
+            "UPDATE courier_failures SET status = 'purged', settled_at = $2 WHERE failure_id = ANY($1::text[])", [ids, date])
+    }
+
+    /// Rows still `parked` that were recorded before `before` but whose message is not among
+    /// `present` (a full read of the queue) become `gone`. Returns how many.
+    @discardableResult
+    public func markGone(
+        notIn present: [String], recordedBefore before: Date, on connection: isolated PostgresConnection
+    ) throws -> Int {
+        try connection.execute(
+            """
+            UPDATE courier_failures SET status = 'gone', settled_at = now()
+             WHERE dead_letter_queue = $1 AND status = 'parked' AND recorded_at < $2 AND NOT (failure_id = ANY($3::text[]))
+            """, [deadLetterQueue, before, present])
+    }
+
+    // MARK: Reading
+
+    /// Newest first.
+    public func list(
+        _ filter: DeadLetterFilter, statuses: [Status] = [.parked], limit: Int, on connection: isolated PostgresConnection
+    ) throws -> [Entry] {
+        var (clause, bindings) = whereClause(filter, statuses: statuses)
+        bindings.append(limit)
+        let rows = try connection.query(
+            "SELECT \(Self.columns) FROM courier_failures WHERE \(clause) ORDER BY failed_at DESC, failure_id LIMIT $\(bindings.count)",
+            bindings)
+        return try rows.map(entry)
+    }
+
+    /// The rows whose id is `id` or starts with it (8 characters at least), any status.
+    public func find(_ id: String, on connection: isolated PostgresConnection) throws -> [Entry] {
+        let (clause, bindings) = whereClause(DeadLetterFilter(ids: [id]), statuses: Status.allCases)
+        return try connection.query(
+            "SELECT \(Self.columns) FROM courier_failures WHERE \(clause) ORDER BY failed_at DESC LIMIT 10", bindings
+        ).map(entry)
+    }
+
+    public func stats(_ filter: DeadLetterFilter, statuses: [Status] = [.parked], on connection: isolated PostgresConnection) throws -> Stats {
+        let (clause, bindings) = whereClause(filter, statuses: statuses)
+        let totals = try connection.query(
+            "SELECT count(*)::bigint, min(failed_at), max(failed_at) FROM courier_failures WHERE \(clause)", bindings)
+        func groups(_ key: String, withClass: Bool) throws -> [Group] {
+            let extra = withClass ? ", min(error_class), min(error_message)" : ""
+            return try connection.query(
+                """
+                SELECT \(key), count(*)::bigint, min(failed_at), max(failed_at)\(extra)
+                  FROM courier_failures WHERE \(clause)
+                 GROUP BY \(key) ORDER BY count(*) DESC, \(key)
+                """, bindings
+            ).map { row in
+                Group(
+                    key: try row.decode(String.self, column: 0),
+                    errorClass: withClass ? try row.decode(String.self, column: 4) : nil,
+                    sampleMessage: withClass ? try row.decode(String.self, column: 5) : nil,
+                    count: try row.decode(Int.self, column: 1),
+                    oldest: try row.decode(Date.self, column: 2),
+                    newest: try row.decode(Date.self, column: 3))
+            }
+        }
+        return Stats(
+            total: try totals.first?.decode(Int.self, column: 0) ?? 0,
+            oldest: try totals.first?.decode(Date?.self, column: 1),
+            newest: try totals.first?.decode(Date?.self, column: 2),
+            byFingerprint: try groups("fingerprint", withClass: true),
+            byErrorClass: try groups("error_class", withClass: false),
+            byEventType: try groups("event_type", withClass: false))
+    }
+
+    // MARK: SQL
+
+    static let columns = """
+        failure_id, event_type, message_id, reason, error_class, error_message, fingerprint, handler, attempts, failed_at,
+        original_exchange, original_routing_key, original_queue, dead_letter_queue, host, properties, body, status,
+        recorded_at, replay_count, replayed_at, replayed_by, settled_at
+        """
+
+    /// The filter as SQL on this queue's rows (an empty filter: every row of these statuses).
+    func whereClause(_ filter: DeadLetterFilter, statuses: [Status]) -> (String, [any PostgresEncodable]) {
+        var conditions = ["dead_letter_queue = $1", "status = ANY($2::text[])"]
+        var bindings: [any PostgresEncodable] = [deadLetterQueue, statuses.map(\.rawValue)]
+        func add(_ condition: (String) -> String, _ value: any PostgresEncodable) {
+            bindings.append(value)
+            conditions.append(condition("$\(bindings.count)"))
+        }
+        if !filter.ids.isEmpty {
+            let patterns = filter.ids.map { id -> String in
+                let escaped = id.lowercased().replacingOccurrences(of: "\\", with: "\\\\")
+                    .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+                return id.count >= 8 ? escaped + "%" : escaped
+            }
+            add({ "lower(failure_id) LIKE ANY(\($0)::text[])" }, patterns)
+        }
+        if !filter.types.isEmpty { add({ "event_type = ANY(\($0)::text[])" }, filter.types) }
+        if !filter.errorClasses.isEmpty { add({ "error_class = ANY(\($0)::text[])" }, filter.errorClasses) }
+        if !filter.fingerprints.isEmpty { add({ "fingerprint = ANY(\($0)::text[])" }, filter.fingerprints) }
+        if let since = filter.since { add({ "failed_at >= \($0)" }, since) }
+        return (conditions.joined(separator: " AND "), bindings)
+    }
+
+    func entry(_ row: PostgresRow) throws -> Entry {
+        let propertiesJSON = try row.decode(PostgresJSON<FieldJSON>.self, column: 15).value
+        var properties = AMQPProperties()
+        if case .object(let object) = propertiesJSON { properties = PropertiesJSON.decode(object) }
+        let message = ParkedMessage(
+            failureID: try row.decode(String.self, column: 0),
+            eventType: try row.decode(String.self, column: 1),
+            messageID: try row.decode(String?.self, column: 2),
+            reason: try row.decode(String.self, column: 3),
+            errorClass: try row.decode(String.self, column: 4),
+            errorMessage: try row.decode(String.self, column: 5),
+            fingerprint: try row.decode(String.self, column: 6),
+            handler: try row.decode(String?.self, column: 7),
+            attempts: try row.decode(Int.self, column: 8),
+            failedAt: try row.decode(Date.self, column: 9),
+            origin: MessageOrigin(
+                exchange: try row.decode(String.self, column: 10),
+                routingKey: try row.decode(String.self, column: 11),
+                queue: try row.decode(String.self, column: 12)),
+            deadLetterQueue: try row.decode(String.self, column: 13),
+            host: try row.decode(String?.self, column: 14),
+            replayCount: try row.decode(Int.self, column: 19),
+            properties: properties,
+            body: Array(try row.decode(Data.self, column: 16)))
+        return Entry(
+            message: message,
+            status: Status(rawValue: try row.decode(String.self, column: 17)) ?? .parked,
+            recordedAt: try row.decode(Date.self, column: 18),
+            replayCount: try row.decode(Int.self, column: 19),
+            replayedAt: try row.decode(Date?.self, column: 20),
+            replayedBy: try row.decode(String?.self, column: 21),
+            settledAt: try row.decode(Date?.self, column: 22))
+    }
+}

@@ -1,0 +1,30 @@
+import CourierEngine
+import CourierPostgres
+import Logging
+
+/// courierd's ``CourierEngine/DeadLetterJournal``: records every parked message in the failure
+/// index. When Postgres cannot take it, the parking still stands (the message is in the queue)
+/// and a warning says how to re-index: `courier dlq sync`.
+public struct FailureIndexJournal: DeadLetterJournal {
+    let pool: PostgresPool
+    let logger: Logger
+
+    public init(pool: PostgresPool, logger: Logger) {
+        self.pool = pool
+        self.logger = logger
+    }
+
+    public func record(_ record: DeadLetterRecord) async {
+        let message = ParkedMessage(record: record)
+        let index = FailureIndex(deadLetterQueue: record.deadLetterQueue)
+        do {
+            try await pool.withConnection { connection in
+                try await connection.withTransaction { try index.record([message], on: $0) }
+            }
+        } catch {
+            logger.warning(
+                "parked message not recorded in the failure index; `courier dlq sync` will index it",
+                metadata: ["failure_id": "\(record.failureID)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,363 @@
+import ArgumentParser
+import CourierAMQP
+import CourierOps
+import CourierPostgres
+import Foundation
+import Synchronization
+
+/// Which messages a replay or purge takes: ids, or filters, or `--all` — never nothing said.
+struct SelectionOptions: ParsableArguments {
+    @Argument(help: "Failure ids (or their first 8+ characters).")
+    var ids: [String] = []
+
+    @OptionGroup var filters: FilterOptions
+
+    @Flag(help: "Every message in the dead-letter queue (with the filters, every one they match).")
+    var all = false
+
+    func filter(command: String) throws -> DeadLetterFilter {
+        let filter = try filters.filter(ids: ids, all: all)
+        guard !filter.selectsNothing else {
+            throw OpsError(.usage, "say which messages to \(command): failure ids, --type, --error, --fingerprint, --since, or --all")
+        }
+        return filter
+    }
+}
+
+// MARK: replay
+
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Send parked messages back to their original queue (only), confirmed before the parked copy is removed.",
+        discussion: """
+            A replayed message goes to this app's queue through the default exchange — never through \
+            domain_events, so no other app sees it again — without its x-death, delivery counters and \
+            attempt header, with x-courier-replayed-at, -replay-count, -replayed-by and -replayed-from. \
+            Ctrl-C stops after the message in hand; a killed replay loses nothing (the broker returns \
+            what was not acked) and duplicates at most the message in flight, which the handlers' \
+            inbox applies once.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var selection: SelectionOptions
+
+    @Flag(help: "Show what would be replayed; change nothing.")
+    var dryRun = false
+
+    @Option(help: "At most N messages per second (e.g. 50).")
+    var rate: Double?
+
+    @Option(help: "Who is replaying, for the lineage header (default: user@host).")
+    var by: String?
+
+    struct Report: Encodable {
+        var dryRun: Bool
+        var queue: String
+        var examined: Int
+        var replayed: [String]
+        var failed: [[String: String]]
+        var otherQueue: [String]
+        var parkedAgain: [String]
+        var interrupted: Bool
+        var seconds: Double
+        enum CodingKeys: String, CodingKey {
+            case dryRun = "dry_run", queue, examined, replayed, failed, otherQueue = "other_queue", parkedAgain = "parked_again", interrupted, seconds
+        }
+    }
+
+    func run() async throws {
+        try await runCommand {
+            let context = try await CommandContext.load(global)
+            let filter = try selection.filter(command: "replay")
+            if let rate, rate <= 0 { throw OpsError(.usage, "--rate must be more than 0") }
+            let stop = StopSignal()
+            let handlers = installStopHandlers(stop)
+            defer { handlers.forEach { $0.cancel() } }
+
+            let connection = try await context.amqp()
+            let queue = DeadLetterQueue(connection: connection, topology: context.topology)
+            let showProgress = !global.json
+            let lastShown = Mutex<ContinuousClock.Instant>(.now)
+            let summary: DeadLetterQueue.ReplaySummary
+            do {
+                summary = try await queue.replay(
+                    filter, options: .init(dryRun: dryRun, rate: rate, by: by ?? CommandContext.operatorName), stop: stop
+                ) { progress in
+                    guard showProgress else { return }
+                    // A progress line for long runs: redrawn on a terminal, every 5 s otherwise.
+                    let every: Duration = Output.stderrIsTerminal ? .milliseconds(200) : .seconds(5)
+                    let due = lastShown.withLock { last in
+                        guard ContinuousClock.now - last >= every else { return false }
+                        last = .now
+                        return true
+                    }
+                    guard due, progress.elapsed >= .seconds(1) else { return }
+                    let seconds = Double(progress.elapsed.components.seconds) + Double(progress.elapsed.components.attoseconds) / 1e18
+                    let text = "replayed \(progress.replayed), failed \(progress.failed), examined \(progress.examined) — \(Int(Double(progress.replayed) / max(seconds, 0.001)))/s"
+                    if Output.stderrIsTerminal {
+                        FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
+                    } else {
+                        Output.note(text)
+                    }
+                }
+            } catch {
+                await connection.close()
+                throw error
+            }
+            await connection.close()
+            if showProgress, Output.stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+
+            // The index follows the queue; if Postgres is away, `dlq sync` catches up later.
+            if !dryRun, !summary.replayed.isEmpty {
+                do {
+                    let postgres = try await context.postgres()
+                    let index = context.index
+                    let ids = summary.replayed.map(\.failureID)
+                    let who = by ?? CommandContext.operatorName
+                    try await postgres.withTransaction { try index.markReplayed(ids, by: who, on: $0) }
+                    await postgres.close()
+                } catch {
+                    Output.error("replayed, but the failure index was not updated (\(error)); run `courier dlq sync` later")
+                }
+            }
+
+            let seconds = Double(summary.elapsed.components.seconds) + Double(summary.elapsed.components.attoseconds) / 1e18
+            if global.json {
+                try Output.json(
+                    Report(
+                        dryRun: dryRun, queue: context.topology.appQueue, examined: summary.examined,
+                        replayed: summary.replayed.map(\.failureID),
+                        failed: summary.failed.map { ["failure_id": $0.message.failureID, "reason": $0.reason] },
+                        otherQueue: summary.foreign.map(\.failureID), parkedAgain: summary.parkedAgain.map(\.failureID), interrupted: summary.interrupted, seconds: seconds))
+            } else {
+                let verb = dryRun ? "would replay" : "replayed"
+                Output.line(
+                    "\(verb) \(summary.replayed.count) message\(summary.replayed.count == 1 ? "" : "s") to \(context.topology.appQueue)"
+                        + " (examined \(summary.examined) in \(context.topology.deadLetterQueue), \(String(format: "%.1f", seconds)) s)")
+                if dryRun, !summary.replayed.isEmpty {
+                    Output.table(
+                        ["ID", "TYPE", "ERROR", "FAILED AT"],
+                        summary.replayed.map { [String($0.failureID.prefix(8)), $0.eventType, $0.errorClass, Output.timestamp($0.failedAt)] })
+                }
+                for (message, reason) in summary.failed {
+                    Output.line(Output.red("not replayed: \(message.failureID): \(reason) (still parked)"))
+                }
+                if !summary.foreign.isEmpty {
+                    Output.line(
+                        "left \(summary.foreign.count) parked that came from another queue (\(Set(summary.foreign.map(\.origin.queue)).sorted().joined(separator: ", "))), not \(context.topology.appQueue)")
+                }
+                if !summary.parkedAgain.isEmpty {
+                    Output.line(
+                        Output.red(
+                            "\(summary.parkedAgain.count) replayed message\(summary.parkedAgain.count == 1 ? "" : "s") failed again and \(summary.parkedAgain.count == 1 ? "is" : "are") parked anew: `courier dlq list --since 5m`"))
+                }
+                if summary.interrupted { Output.line("interrupted: the rest is still parked") }
+            }
+            if summary.interrupted { throw ExitCode(OpsError.Code.interrupted.exitStatus) }
+            if !summary.failed.isEmpty { throw ExitCode(OpsError.Code.incomplete.exitStatus) }
+        }
+    }
+}
+
+// MARK: purge
+
+struct PurgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purge", abstract: "Delete parked messages for good (asks first unless --yes).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var selection: SelectionOptions
+
+    @Flag(name: .shortAndLong, help: "Do not ask for confirmation.")
+    var yes = false
+
+    func run() async throws {
+        try await runCommand {
+            let context = try await CommandContext.load(global)
+            let filter = try selection.filter(command: "purge")
+            let stop = StopSignal()
+            let handlers = installStopHandlers(stop)
+            defer { handlers.forEach { $0.cancel() } }
+            let connection = try await context.amqp()
+            let queue = DeadLetterQueue(connection: connection, topology: context.topology)
+            let removed: [ParkedMessage]
+            do {
+                var only: Set<String>?
+                if !yes {
+                    // Show what matches, ask, and then remove only what was shown (a message
+                    // parked in the meantime is not purged unseen).
+                    let matching = try await queue.browse(filter, stop: stop)
+                    if matching.isEmpty {
+                        await connection.close()
+                        if global.json { try Output.json(["purged": [String]()]) } else { Output.line("nothing in \(queue.name) matches") }
+                        return
+                    }
+                    guard isatty(STDIN_FILENO) == 1 else {
+                        throw OpsError(
+                            .usage, "refusing to purge \(matching.count) message\(matching.count == 1 ? "" : "s") without --yes (stdin is not a terminal to ask on)")
+                    }
+                    Output.table(
+                        ["ID", "TYPE", "ERROR", "FAILED AT"],
+                        matching.prefix(20).map { [String($0.failureID.prefix(8)), $0.eventType, $0.errorClass, Output.timestamp($0.failedAt)] })
+                    if matching.count > 20 { Output.line(Output.dim("… and \(matching.count - 20) more")) }
+                    FileHandle.standardError.write(
+                        Data("Purge \(matching.count) message\(matching.count == 1 ? "" : "s") from \(queue.name)? This cannot be undone. Type 'yes': ".utf8))
+                    guard readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" else {
+                        await connection.close()
+                        Output.line("nothing purged")
+                        return
+                    }
+                    only = Set(matching.map(\.failureID))
+                }
+                removed = try await queue.purge(filter, only: only, stop: stop)
+            } catch {
+                await connection.close()
+                throw error
+            }
+            await connection.close()
+            do {
+                let postgres = try await context.postgres()
+                let index = context.index
+                let ids = removed.map(\.failureID)
+                try await postgres.withTransaction { try index.markPurged(ids, on: $0) }
+                await postgres.close()
+            } catch {
+                Output.error("purged, but the failure index was not updated (\(error)); run `courier dlq sync` later")
+            }
+            if global.json {
+                try Output.json(["purged": removed.map(\.failureID)])
+            } else {
+                Output.line("purged \(removed.count) message\(removed.count == 1 ? "" : "s") from \(queue.name)")
+            }
+            if stop.isStopped { throw ExitCode(OpsError.Code.interrupted.exitStatus) }
+        }
+    }
+}
+
+// MARK: export / import
+
+struct ExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export", abstract: "Write parked messages as JSON lines (the queue is left as it was).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var selection: SelectionOptions
+
+    @Option(name: .shortAndLong, help: "Write to this file instead of stdout.")
+    var output: String?
+
+    func run() async throws {
+        try await runCommand {
+            let context = try await CommandContext.load(global)
+            var filter = try selection.filters.filter(ids: selection.ids, all: true)  // exporting takes nothing away
+            filter.all = true
+            let connection = try await context.amqp()
+            let messages: [ParkedMessage]
+            do {
+                messages = try await DeadLetterQueue(connection: connection, topology: context.topology).browse(filter)
+            } catch {
+                await connection.close()
+                throw error
+            }
+            await connection.close()
+            let text = try messages.map { try ExportedMessage($0).jsonLine() + "\n" }.joined()
+            if let output {
+                do {
+                    try Data(text.utf8).write(to: URL(fileURLWithPath: output))
+                } catch {
+                    throw OpsError(.usage, "cannot write \(output): \(error.localizedDescription)")
+                }
+                Output.note("exported \(messages.count) message\(messages.count == 1 ? "" : "s") to \(output)")
+            } else {
+                FileHandle.standardOutput.write(Data(text.utf8))
+                Output.note("exported \(messages.count) message\(messages.count == 1 ? "" : "s")")
+            }
+        }
+    }
+}
+
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import", abstract: "Park exported messages (JSON lines) in this app's dead-letter queue.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "A file from `courier dlq export`, or - for stdin.")
+    var file: String
+
+    func run() async throws {
+        try await runCommand {
+            let context = try await CommandContext.load(global)
+            let text: String
+            if file == "-" {
+                text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            } else {
+                guard let data = FileManager.default.contents(atPath: file) else { throw OpsError(.usage, "cannot read \(file)") }
+                text = String(decoding: data, as: UTF8.self)
+            }
+            let exported = try ExportedMessage.parse(lines: text)  // all or nothing: parse every line first
+            let connection = try await context.amqp()
+            let imported: [ParkedMessage]
+            do {
+                imported = try await DeadLetterQueue(connection: connection, topology: context.topology).importMessages(exported)
+            } catch {
+                await connection.close()
+                throw error
+            }
+            await connection.close()
+            do {
+                let postgres = try await context.postgres()
+                let index = context.index
+                try await postgres.withTransaction { try index.record(imported, on: $0) }
+                await postgres.close()
+            } catch {
+                Output.error("imported, but the failure index was not updated (\(error)); run `courier dlq sync` later")
+            }
+            if global.json {
+                try Output.json(["imported": imported.map(\.failureID)])
+            } else {
+                Output.line("imported \(imported.count) message\(imported.count == 1 ? "" : "s") into \(context.topology.deadLetterQueue)")
+            }
+        }
+    }
+}
+
+// MARK: sync
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Bring the failure index in line with the queue: index what is parked but unknown, mark gone what is not there.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await runCommand {
+            let context = try await CommandContext.load(global)
+            let started = Date()
+            let connection = try await context.amqp()
+            let messages: [ParkedMessage]
+            do {
+                messages = try await DeadLetterQueue(connection: connection, topology: context.topology).browse()
+            } catch {
+                await connection.close()
+                throw error
+            }
+            await connection.close()
+            let postgres = try await context.postgres()
+            let index = context.index
+            let (added, gone) = try await postgres.withTransaction { connection in
+                let added = try index.record(messages, on: connection)
+                let gone = try index.markGone(notIn: messages.map(\.failureID), recordedBefore: started, on: connection)
+                return (added, gone)
+            }
+            await postgres.close()
+            if global.json {
+                try Output.json(["in_queue": messages.count, "indexed": added, "marked_gone": gone])
+            } else {
+                Output.line("\(context.topology.deadLetterQueue) holds \(messages.count); indexed \(added) new, marked \(gone) gone")
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import CourierAMQP
+import CourierConfig
+import CourierEngine
+import CourierHandlers
+import CourierOps
+import CourierPostgres
+import Foundation
+import Logging
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "courierd's configuration file (the environment overrides it, as for courierd).")
+    var config: String?
+
+    @Flag(name: .long, help: "Print JSON for scripts instead of tables.")
+    var json = false
+}
+
+/// What a command needs, made from the same configuration and environment as courierd: the
+/// settings, the topology courierd declares, and connections opened on first use.
+struct CommandContext {
+    let configuration: CourierConfiguration
+    let topology: Topology
+    let logger: Logger
+
+    static func load(_ options: GlobalOptions) async throws -> CommandContext {
+        let configuration: CourierConfiguration
+        do {
+            configuration = try await CourierConfiguration.load(
+                environment: ProcessInfo.processInfo.environment, configFile: options.config)
+        } catch {
+            throw OpsError(.usage, "\(error)")
+        }
+        var settings = configuration.topology
+        settings.eventTypes = EventHandlerRunner.bindingKeys(of: SembleHandlers.all)
+        var logger = Logger(label: "courier")
+        logger.logLevel = .error
+        return CommandContext(configuration: configuration, topology: Topology(settings), logger: logger)
+    }
+
+    func amqp() async throws -> AMQPConnection {
+        var amqp = configuration.amqp
+        amqp.connectionName = "courier-cli"
+        do {
+            return try await AMQPConnection.connect(amqp, logger: logger)
+        } catch {
+            throw OpsError(.unavailable, "cannot reach RabbitMQ at \(amqp.redactedURL): \(error)")
+        }
+    }
+
+    /// A connection with the failure index migrated.
+    func postgres() async throws -> PostgresConnection {
+        let postgresConfiguration: PostgresConfiguration
+        do {
+            postgresConfiguration = try PostgresConfiguration(url: configuration.databaseURL)
+        } catch {
+            throw OpsError(.usage, "invalid configuration: database.url (environment DATABASE_URL): \(error)")
+        }
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(postgresConfiguration, logger: logger)
+        } catch {
+            throw OpsError(.unavailable, "cannot reach Postgres at \(postgresConfiguration.redactedDescription): \(error)")
+        }
+        try await FailureIndexSchema.migrate(on: connection, logger: logger)
+        return connection
+    }
+
+    var index: FailureIndex { FailureIndex(deadLetterQueue: topology.deadLetterQueue) }
+
+    /// `user@host`, for the replay lineage header.
+    static var operatorName: String {
+        let environment = ProcessInfo.processInfo.environment
+        let user = environment["USER"] ?? environment["LOGNAME"] ?? "unknown"
+        return "\(user)@\(ProcessInfo.processInfo.hostName)"
+    }
+}
+
+/// Runs a command body, turning failures into a message on stderr and the exit status their
+/// ``OpsError/Code`` names (2 usage, 3 unreachable, 4 not found, 1 incomplete or drift, 130
+/// interrupted). Errors never carry a password: URLs are printed redacted.
+func runCommand(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as OpsError {
+        Output.error(error.message)
+        throw ExitCode(error.code.exitStatus)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        Output.error("\(error)")
+        throw ExitCode(1)
+    }
+}
+
+/// SIGINT and SIGTERM set `signal` (the default action — dying mid-message — is replaced for
+/// the command's duration). A second Ctrl-C still stops at once.
+func installStopHandlers(_ signal: StopSignal) -> [any DispatchSourceSignal] {
+    [SIGINT, SIGTERM].map { number in
+        Foundation.signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler {
+            if signal.isStopped { exit(130) }
+            signal.stop()
+            Output.note("stopping after the message in hand (Ctrl-C again to stop at once)…")
+        }
+        source.resume()
+        return source
+    }
+}

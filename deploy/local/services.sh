@@ -17,7 +17,11 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(cd "$SCRIPT_DIR/../.." && pwd -P)
 LOCAL="$REPO/.local"
-HASH=$(printf '%s' "$REPO" | sha256sum | cut -c1-8)
+# A git worktree may share another checkout's services through a `.local` symlink: resolve it,
+# so both see one RabbitMQ node (name, data, pid and port files) instead of each starting its own
+# and rewriting services.env under the other.
+[ -L "$LOCAL" ] && LOCAL=$(cd "$LOCAL" && pwd -P)
+HASH=$(printf '%s' "$(dirname "$LOCAL")" | sha256sum | cut -c1-8)
 
 ENV_FILE="$LOCAL/services.env"
 CRED_FILE="$LOCAL/credentials"

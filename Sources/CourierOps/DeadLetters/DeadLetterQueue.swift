@@ -164,7 +164,6 @@ public struct DeadLetterQueue: Sendable {
         let interval = options.rate.map { Duration.seconds(1.0 / max($0, 0.001)) }
         var nextSend = started
         var summary = ReplaySummary()
-        let startedAt = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
         var replayedIDs: Set<String> = []
         do {
             while true {
@@ -182,7 +181,7 @@ public struct DeadLetterQueue: Sendable {
                     summary.foreign.append(message)
                     continue
                 }
-                if message.replayedFrom.map(replayedIDs.contains) == true || (message.lastReplayedAt.map { $0 >= startedAt } ?? false) {
+                if let from = message.replayedFrom, replayedIDs.contains(from) {
                     pass.keep(delivery)
                     summary.parkedAgain.append(message)
                     continue

@@ -29,8 +29,8 @@ public struct ParkedMessage: Sendable, Equatable {
     /// Replays before this parking (`x-courier-replay-count`).
     public var replayCount: Int
     /// When it was last replayed and from which parking, if it was (`x-courier-replayed-at`,
-    /// `x-courier-replayed-from`): a replay pass uses them not to take again what it just replayed
-    /// and courierd parked again.
+    /// `x-courier-replayed-from`): a replay pass does not take again what it replayed itself and
+    /// courierd parked anew.
     public var lastReplayedAt: Date? {
         if case .timestamp(let t)? = properties.headers?[CourierHeader.replayedAt] { return Date(timeIntervalSince1970: TimeInterval(t)) }
         return nil

@@ -62,7 +62,7 @@ public struct FailureIndex: Sendable {
                     attempts, failed_at, original_exchange, original_routing_key, original_queue, dead_letter_queue,
                     host, properties, body, replay_count)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb, $17::bytea, $18)
-                ON CONFLICT (failure_id) DO UPDATE SET status = 'parked', settled_at = NULL, dead_letter_queue = EXCLUDED.dead_letter_queue
+                ON CONFLICT (dead_letter_queue, failure_id) DO UPDATE SET status = 'parked', settled_at = NULL
                     WHERE courier_failures.status IN ('gone', 'purged')
                 """,
                 [
@@ -81,14 +81,17 @@ public struct FailureIndex: Sendable {
             """
             UPDATE courier_failures
                SET status = 'replayed', replay_count = replay_count + 1, replayed_at = $2, replayed_by = $3, settled_at = $2
-             WHERE failure_id = ANY($1::text[])
-            """, [ids, date, by])
+             WHERE failure_id = ANY($1::text[]) AND dead_letter_queue = $4
+            """, [ids, date, by, deadLetterQueue])
     }
 
     public func markPurged(_ ids: [String], at date: Date = Date(), on connection: isolated PostgresConnection) throws {
         guard !ids.isEmpty else { return }
         try connection.execute(
-            "UPDATE courier_failures SET status = 'purged', settled_at = $2 WHERE failure_id = ANY($1::text[])", [ids, date])
+            """
+            UPDATE courier_failures SET status = 'purged', settled_at = $2
+             WHERE failure_id = ANY($1::text[]) AND dead_letter_queue = $3
+            """, [ids, date, deadLetterQueue])
     }
 
     /// Rows still `parked` that were recorded before `before` but whose message is not among

@@ -13,7 +13,7 @@ public enum FailureIndexSchema {
             version: 1, name: "courier_failures",
             sql: """
                 CREATE TABLE IF NOT EXISTS courier_failures (
-                    failure_id           text PRIMARY KEY,
+                    failure_id           text NOT NULL,
                     -- parked: in the dead-letter queue; replayed / purged: by `courier dlq`;
                     -- gone: no longer in the queue, removed by something else (seen by `dlq sync`).
                     status               text NOT NULL DEFAULT 'parked'
@@ -38,9 +38,12 @@ public enum FailureIndexSchema {
                     replay_count         integer NOT NULL DEFAULT 0,
                     replayed_at          timestamptz,
                     replayed_by          text,
-                    settled_at           timestamptz
+                    settled_at           timestamptz,
+                    -- Per queue: an export imported into another app's queue of the same database
+                    -- is a parking of its own there.
+                    PRIMARY KEY (dead_letter_queue, failure_id)
                 );
-                CREATE INDEX IF NOT EXISTS courier_failures_queue_status_idx
+                CREATE INDEX IF NOT EXISTS courier_failures_status_idx
                     ON courier_failures (dead_letter_queue, status, failed_at);
                 CREATE INDEX IF NOT EXISTS courier_failures_fingerprint_idx ON courier_failures (fingerprint);
                 """)

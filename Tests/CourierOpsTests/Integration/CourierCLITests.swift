@@ -123,6 +123,31 @@ struct CourierCLITests {
         await f.close()
     }
 
+    @Test("Ctrl-C stops a replay after the message in hand: exit 130, a summary, the rest still parked")
+    func interruptedByCtrlC() async throws {
+        let f = try await OpsFixture.make()
+        let parked = try await f.park(30, prefix: "int")
+        let cli = try CLI.forApp(f.topology.settings.appName)
+        let (process, out, err) = try cli.start(["dlq", "replay", "--all", "--rate", "20"])
+        defer {
+            try? FileManager.default.removeItem(at: out)
+            try? FileManager.default.removeItem(at: err)
+        }
+        #expect(try await eventually(.seconds(20)) { try await f.depth(f.topology.appQueue) >= 3 })
+        kill(process.processIdentifier, SIGINT)
+        _ = await eventually(.seconds(20)) { !process.isRunning }
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130)
+        let summary = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+        #expect(summary.contains("interrupted"), "\(summary)")
+        let replayed = try await eventually { try await f.depth(f.topology.appQueue) >= 3 } ? try await f.drain(f.topology.appQueue) : []
+        let left = try await f.queue.browse()
+        #expect(replayed.count + left.count == 30, "nothing lost, nothing doubled")
+        #expect(Set(replayed.compactMap(\.properties.messageID)).union(left.compactMap(\.messageID)) == Set(parked.compactMap(\.messageID)))
+        #expect(left.count > 0, "stopped before the end")
+        await f.close()
+    }
+
     @Test("purge asks first (and refuses without a terminal), then removes only what matched; export and import round-trip")
     func purgeExportImport() async throws {
         let f = try await OpsFixture.make()

@@ -129,43 +129,66 @@ public struct ConsumerEngine: Sendable {
     }
 
     private func handle(_ batch: [AMQPDelivery], channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
-        metrics.received(batch)
+        let received = metrics.received(batch)
+        let limit = settings.maximumMessageBytes
+        if !batch.contains(where: { $0.body.count > limit }) {
+            // The common case: the whole batch goes to the handler, without copying it; when it
+            // handled every delivery, all are acked at once — no decision per message needed.
+            let handled = await run(batch)
+            if handled.count == batch.count, handled.allSatisfy({ if case .handled = $0 { true } else { false } }) {
+                var tags: [UInt64] = []
+                tags.reserveCapacity(batch.count)
+                for delivery in batch { tags.append(delivery.deliveryTag) }
+                channel.ack(tags)
+                metrics.settled(counts: received, .acked)
+                return nil
+            }
+            let outcomes = batch.indices.map { $0 < handled.count ? handled[$0] : missingOutcome }
+            return try await settle(batch, outcomes: outcomes, channel: channel, publisher: publisher)
+        }
         // Too large: dead-lettered without being parsed or handed to the handler.
         var outcomes = [HandlingOutcome?](repeating: nil, count: batch.count)
         var eligible: [AMQPDelivery] = []
         var eligibleIndex: [Int] = []
-        let limit = settings.maximumMessageBytes
-        if !batch.contains(where: { $0.body.count > limit }) {
-            eligible = batch  // the common case: the whole batch, without copying it
-            eligibleIndex = Array(batch.indices)
-        } else {
-            for (index, delivery) in batch.enumerated() {
-                if delivery.body.count > limit {
-                    outcomes[index] = .permanentFailure(
-                        HandlingFailure(
-                            errorClass: "MessageTooLarge",
-                            message: "body of \(delivery.body.count) bytes exceeds the limit of \(limit)"))
-                } else {
-                    eligible.append(delivery)
-                    eligibleIndex.append(index)
-                }
+        for (index, delivery) in batch.enumerated() {
+            if delivery.body.count > limit {
+                outcomes[index] = .permanentFailure(
+                    HandlingFailure(
+                        errorClass: "MessageTooLarge",
+                        message: "body of \(delivery.body.count) bytes exceeds the limit of \(limit)"))
+            } else {
+                eligible.append(delivery)
+                eligibleIndex.append(index)
             }
         }
         if !eligible.isEmpty {
-            metrics.inFlight.record(eligible.count)
-            let started = ContinuousClock.now
-            let handled = await handler.handle(eligible)
-            metrics.handlingDuration.record(duration: ContinuousClock.now - started)
-            metrics.inFlight.record(0)
+            let handled = await run(eligible)
             for (position, index) in eligibleIndex.enumerated() {
-                outcomes[index] =
-                    position < handled.count
-                    ? handled[position]
-                    : .transientFailure(
-                        HandlingFailure(errorClass: "MissingOutcome", message: "the handler returned no outcome", handler: handler.name))
+                outcomes[index] = position < handled.count ? handled[position] : missingOutcome
             }
         }
+        return try await settle(batch, outcomes: outcomes.map { $0 ?? missingOutcome }, channel: channel, publisher: publisher)
+    }
 
+    /// The handler on `deliveries`, timed and counted in flight.
+    private func run(_ deliveries: [AMQPDelivery]) async -> [HandlingOutcome] {
+        metrics.inFlight.record(deliveries.count)
+        let started = ContinuousClock.now
+        let handled = await handler.handle(deliveries)
+        metrics.handlingDuration.record(duration: ContinuousClock.now - started)
+        metrics.inFlight.record(0)
+        return handled
+    }
+
+    private var missingOutcome: HandlingOutcome {
+        .transientFailure(HandlingFailure(errorClass: "MissingOutcome", message: "the handler returned no outcome", handler: handler.name))
+    }
+
+    /// Carries out the decision for each delivery of a batch with at least one that was not simply
+    /// handled. Returns the dependency that is down when the handler reported one.
+    private func settle(
+        _ batch: [AMQPDelivery], outcomes: [HandlingOutcome], channel: AMQPChannel, publisher: AMQPChannel
+    ) async throws -> String? {
         var pausedBy: String?
         var acked: [String] = []
         var ackTags: [UInt64] = []
@@ -173,7 +196,6 @@ public struct ConsumerEngine: Sendable {
         ackTags.reserveCapacity(batch.count)
         var copies: [(AMQPDelivery, DeliveryAction)] = []
         for (delivery, outcome) in zip(batch, outcomes) {
-            let outcome = outcome ?? .handled
             let action = decide(outcome, failedAttempts: FailureHeaders.failedAttempts(in: delivery.properties), schedule: topology.settings.retrySchedule)
             switch action {
             case .ack:

@@ -27,11 +27,16 @@ struct EngineMetrics: Sendable {
 
     func label(_ routingKey: String) -> String { knownTypes.contains(routingKey) ? routingKey : "other" }
 
-    func received(_ batch: [AMQPDelivery]) {
-        for (type, count) in counts(batch.lazy.map(\.routingKey)) {
+    /// Counts the batch's deliveries; returns the counts per label, which are also the acked
+    /// counts when the whole batch is acked (the common case: counted once, not twice).
+    @discardableResult
+    func received(_ batch: [AMQPDelivery]) -> [String: Int] {
+        let counts = counts(batch.lazy.map(\.routingKey))
+        for (type, count) in counts {
             Counter(label: "courier_deliveries_total", dimensions: [("event_type", type)]).increment(by: count)
         }
         lastDelivery.record(Date().timeIntervalSince1970)
+        return counts
     }
 
     /// Counts per label. Batches mostly hold runs of one event type, and routing keys are
@@ -61,7 +66,12 @@ struct EngineMetrics: Sendable {
     /// One increment per event type for a whole batch: the hot path, so no per-message lookups.
     func settled(_ routingKeys: [String], _ outcome: Outcome) {
         guard !routingKeys.isEmpty else { return }
-        for (type, count) in counts(routingKeys) {
+        settled(counts: counts(routingKeys), outcome)
+    }
+
+    /// Counts already made per label (see ``received(_:)``).
+    func settled(counts: [String: Int], _ outcome: Outcome) {
+        for (type, count) in counts {
             Counter(label: "courier_outcomes_total", dimensions: [("event_type", type), ("outcome", outcome.rawValue)])
                 .increment(by: count)
         }

@@ -1,5 +1,9 @@
 import CRabbitMQ
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Reuses the `String` made for a field last time when the bytes are the same.
 ///
 /// A stream of deliveries repeats the same consumer tag, exchange, routing keys, content type and
@@ -19,7 +23,17 @@ struct StringInterner {
     }
 
     mutating func string(_ raw: UnsafeRawBufferPointer, _ field: Field) -> String {
-        if slots[field.rawValue].utf8.elementsEqual(raw) { return slots[field.rawValue] }
+        let slot = slots[field.rawValue]
+        if slot.utf8.count == raw.count, !raw.isEmpty {
+            // memcmp over the slot's contiguous UTF-8: a generic walk over `utf8` cost 2% of a
+            // consuming run's CPU by itself.
+            let same = slot.utf8.withContiguousStorageIfAvailable { stored in
+                memcmp(stored.baseAddress!, raw.baseAddress!, raw.count) == 0
+            }
+            if same ?? slot.utf8.elementsEqual(raw) { return slot }
+        } else if raw.isEmpty, slot.isEmpty {
+            return slot
+        }
         let made = String(decoding: raw, as: UTF8.self)
         slots[field.rawValue] = made
         return made

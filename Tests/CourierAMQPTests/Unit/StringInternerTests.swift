@@ -19,5 +19,9 @@ struct StringInternerTests {
         bytes("CardAddedToLibraryEvent") { #expect(interner.string($0, .type) == "CardAddedToLibraryEvent") }
         bytes("application/json") { #expect(interner.string($0, .type) == "application/json") }
         bytes("héllo ✓") { #expect(interner.string($0, .routingKey) == "héllo ✓") }
+        // Same length, other bytes: never the remembered text.
+        bytes("events_aaa") { #expect(interner.string($0, .routingKey) == "events_aaa") }
+        bytes("events_aab") { #expect(interner.string($0, .routingKey) == "events_aab") }
+        bytes("events_aab") { #expect(interner.string($0, .routingKey) == "events_aab") }
     }
 }

@@ -128,10 +128,8 @@ struct ListCommand: AsyncParsableCommand {
             let statuses = try parseStatuses(status)
             guard limit > 0 else { throw OpsError(.usage, "--limit must be at least 1") }
             let filter = try filters.filter()
-            let postgres = try await context.postgres()
-            let index = context.index
-            let entries = try await postgres.withTransaction { try index.list(filter, statuses: statuses, limit: limit, on: $0) }
-            await postgres.close()
+            let limit = self.limit
+            let entries = try await context.withIndex { try $1.list(filter, statuses: statuses, limit: limit, on: $0) }
             if global.json {
                 try Output.json(entries.map { ParkedJSON($0.message, entry: $0) })
                 return
@@ -178,11 +176,8 @@ struct ShowCommand: AsyncParsableCommand {
     func run() async throws {
         try await runCommand {
             let context = try await CommandContext.load(global)
-            let postgres = try await context.postgres()
-            let index = context.index
             let id = self.id
-            let entries = try await postgres.withTransaction { try index.find(id, on: $0) }
-            await postgres.close()
+            let entries = try await context.withIndex { try $1.find(id, on: $0) }
             var message: ParkedMessage
             var entry: FailureIndex.Entry?
             if entries.count > 1 {
@@ -193,10 +188,9 @@ struct ShowCommand: AsyncParsableCommand {
                 // The queue's copy, when it is still there, has the broker's headers (x-death, …) too.
             } else {
                 // Not indexed (parked while Postgres was down, or by the broker): look in the queue.
-                let connection = try await context.amqp()
-                let queue = DeadLetterQueue(connection: connection, topology: context.topology)
-                let found = try await queue.browse(DeadLetterFilter(ids: [id]))
-                await connection.close()
+                let found = try await context.withBroker {
+                    try await DeadLetterQueue(connection: $0, topology: context.topology).browse(DeadLetterFilter(ids: [id]))
+                }
                 guard found.count == 1 else {
                     if found.isEmpty { throw OpsError(.notFound, "no failure \(id) in the index or in \(context.topology.deadLetterQueue)") }
                     throw OpsError(.usage, "'\(id)' matches \(found.count) messages in the queue; give more of the id")
@@ -307,16 +301,10 @@ struct StatsCommand: AsyncParsableCommand {
         try await runCommand {
             let context = try await CommandContext.load(global)
             let filter = try filters.filter()
-            let postgres = try await context.postgres()
-            let index = context.index
-            let stats = try await postgres.withTransaction { try index.stats(filter, on: $0) }
-            await postgres.close()
+            let stats = try await context.withIndex { try $1.stats(filter, on: $0) }
             // The queue's own count, to show when the index has drifted from it.
-            var depth: Int?
-            if let connection = try? await context.amqp() {
-                depth = try? await DeadLetterQueue(connection: connection, topology: context.topology)
-                    .requireQueue(context.topology.deadLetterQueue).messageCount.asInt
-                await connection.close()
+            let depth = try? await context.withBroker {
+                try await DeadLetterQueue(connection: $0, topology: context.topology).requireQueue(context.topology.deadLetterQueue).messageCount.asInt
             }
             if global.json {
                 try Output.json(Report(deadLetterQueue: context.topology.deadLetterQueue, queueMessages: depth, index: stats))

@@ -75,14 +75,12 @@ struct ReplayCommand: AsyncParsableCommand {
             let handlers = installStopHandlers(stop)
             defer { handlers.forEach { $0.cancel() } }
 
-            let connection = try await context.amqp()
-            let queue = DeadLetterQueue(connection: connection, topology: context.topology)
             let showProgress = !global.json
             let lastShown = Mutex<ContinuousClock.Instant>(.now)
-            let summary: DeadLetterQueue.ReplaySummary
-            do {
-                summary = try await queue.replay(
-                    filter, options: .init(dryRun: dryRun, rate: rate, by: by ?? CommandContext.operatorName), stop: stop
+            let options = DeadLetterQueue.ReplayOptions(dryRun: dryRun, rate: rate, by: by ?? CommandContext.operatorName)
+            let summary = try await context.withBroker { connection in
+                try await DeadLetterQueue(connection: connection, topology: context.topology).replay(
+                    filter, options: options, stop: stop
                 ) { progress in
                     guard showProgress else { return }
                     // A progress line for long runs: redrawn on a terminal, every 5 s otherwise.
@@ -101,25 +99,13 @@ struct ReplayCommand: AsyncParsableCommand {
                         Output.note(text)
                     }
                 }
-            } catch {
-                await connection.close()
-                throw error
             }
-            await connection.close()
             if showProgress, Output.stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
 
             // The index follows the queue; if Postgres is away, `dlq sync` catches up later.
             if !dryRun, !summary.replayed.isEmpty {
-                do {
-                    let postgres = try await context.postgres()
-                    let index = context.index
-                    let ids = summary.replayed.map(\.failureID)
-                    let who = by ?? CommandContext.operatorName
-                    try await postgres.withTransaction { try index.markReplayed(ids, by: who, on: $0) }
-                    await postgres.close()
-                } catch {
-                    Output.error("replayed, but the failure index was not updated (\(error)); run `courier dlq sync` later")
-                }
+                let ids = summary.replayed.map(\.failureID)
+                await context.updateIndex(after: "replayed") { try $1.markReplayed(ids, by: options.by, on: $0) }
             }
 
             let seconds = Double(summary.elapsed.components.seconds) + Double(summary.elapsed.components.attoseconds) / 1e18
@@ -179,19 +165,19 @@ struct PurgeCommand: AsyncParsableCommand {
             let stop = StopSignal()
             let handlers = installStopHandlers(stop)
             defer { handlers.forEach { $0.cancel() } }
-            let connection = try await context.amqp()
-            let queue = DeadLetterQueue(connection: connection, topology: context.topology)
-            let removed: [ParkedMessage]
-            do {
+            let yes = self.yes
+            let json = global.json
+            let queueName = context.topology.deadLetterQueue
+            let removed: [ParkedMessage]? = try await context.withBroker { connection in
+                let queue = DeadLetterQueue(connection: connection, topology: context.topology)
                 var only: Set<String>?
                 if !yes {
                     // Show what matches, ask, and then remove only what was shown (a message
                     // parked in the meantime is not purged unseen).
                     let matching = try await queue.browse(filter, stop: stop)
                     if matching.isEmpty {
-                        await connection.close()
-                        if global.json { try Output.json(["purged": [String]()]) } else { Output.line("nothing in \(queue.name) matches") }
-                        return
+                        if json { try Output.json(["purged": [String]()]) } else { Output.line("nothing in \(queue.name) matches") }
+                        return nil
                     }
                     guard isatty(STDIN_FILENO) == 1 else {
                         throw OpsError(
@@ -204,31 +190,20 @@ struct PurgeCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(
                         Data("Purge \(matching.count) message\(matching.count == 1 ? "" : "s") from \(queue.name)? This cannot be undone. Type 'yes': ".utf8))
                     guard readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" else {
-                        await connection.close()
                         Output.line("nothing purged")
-                        return
+                        return nil
                     }
                     only = Set(matching.map(\.failureID))
                 }
-                removed = try await queue.purge(filter, only: only, stop: stop)
-            } catch {
-                await connection.close()
-                throw error
+                return try await queue.purge(filter, only: only, stop: stop)
             }
-            await connection.close()
-            do {
-                let postgres = try await context.postgres()
-                let index = context.index
-                let ids = removed.map(\.failureID)
-                try await postgres.withTransaction { try index.markPurged(ids, on: $0) }
-                await postgres.close()
-            } catch {
-                Output.error("purged, but the failure index was not updated (\(error)); run `courier dlq sync` later")
-            }
+            guard let removed else { return }
+            let ids = removed.map(\.failureID)
+            await context.updateIndex(after: "purged") { try $1.markPurged(ids, on: $0) }
             if global.json {
                 try Output.json(["purged": removed.map(\.failureID)])
             } else {
-                Output.line("purged \(removed.count) message\(removed.count == 1 ? "" : "s") from \(queue.name)")
+                Output.line("purged \(removed.count) message\(removed.count == 1 ? "" : "s") from \(queueName)")
             }
             if stop.isStopped { throw ExitCode(OpsError.Code.interrupted.exitStatus) }
         }
@@ -252,15 +227,9 @@ struct ExportCommand: AsyncParsableCommand {
             let context = try await CommandContext.load(global)
             var filter = try selection.filters.filter(ids: selection.ids, all: true)  // exporting takes nothing away
             filter.all = true
-            let connection = try await context.amqp()
-            let messages: [ParkedMessage]
-            do {
-                messages = try await DeadLetterQueue(connection: connection, topology: context.topology).browse(filter)
-            } catch {
-                await connection.close()
-                throw error
+            let messages = try await context.withBroker {
+                try await DeadLetterQueue(connection: $0, topology: context.topology).browse(filter)
             }
-            await connection.close()
             let text = try messages.map { try ExportedMessage($0).jsonLine() + "\n" }.joined()
             if let output {
                 do {
@@ -297,23 +266,10 @@ struct ImportCommand: AsyncParsableCommand {
                 text = String(decoding: data, as: UTF8.self)
             }
             let exported = try ExportedMessage.parse(lines: text)  // all or nothing: parse every line first
-            let connection = try await context.amqp()
-            let imported: [ParkedMessage]
-            do {
-                imported = try await DeadLetterQueue(connection: connection, topology: context.topology).importMessages(exported)
-            } catch {
-                await connection.close()
-                throw error
+            let imported = try await context.withBroker {
+                try await DeadLetterQueue(connection: $0, topology: context.topology).importMessages(exported)
             }
-            await connection.close()
-            do {
-                let postgres = try await context.postgres()
-                let index = context.index
-                try await postgres.withTransaction { try index.record(imported, on: $0) }
-                await postgres.close()
-            } catch {
-                Output.error("imported, but the failure index was not updated (\(error)); run `courier dlq sync` later")
-            }
+            await context.updateIndex(after: "imported") { try $1.record(imported, on: $0) }
             if global.json {
                 try Output.json(["imported": imported.map(\.failureID)])
             } else {
@@ -336,23 +292,12 @@ struct SyncCommand: AsyncParsableCommand {
         try await runCommand {
             let context = try await CommandContext.load(global)
             let started = Date()
-            let connection = try await context.amqp()
-            let messages: [ParkedMessage]
-            do {
-                messages = try await DeadLetterQueue(connection: connection, topology: context.topology).browse()
-            } catch {
-                await connection.close()
-                throw error
-            }
-            await connection.close()
-            let postgres = try await context.postgres()
-            let index = context.index
-            let (added, gone) = try await postgres.withTransaction { connection in
+            let messages = try await context.withBroker { try await DeadLetterQueue(connection: $0, topology: context.topology).browse() }
+            let (added, gone) = try await context.withIndex { connection, index in
                 let added = try index.record(messages, on: connection)
                 let gone = try index.markGone(notIn: messages.map(\.failureID), recordedBefore: started, on: connection)
                 return (added, gone)
             }
-            await postgres.close()
             if global.json {
                 try Output.json(["in_queue": messages.count, "indexed": added, "marked_gone": gone])
             } else {

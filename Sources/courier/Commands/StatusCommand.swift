@@ -31,26 +31,17 @@ struct StatusCommand: AsyncParsableCommand {
             var report = Report(app: context.topology.settings.appName)
             // Each half reports on its own: a status command must work when one side is down.
             do {
-                let connection = try await context.amqp()
-                do {
-                    report.queues = try await BrokerInspection(connection: connection, topology: context.topology).queueDepths()
-                } catch {
-                    report.brokerError = "\(error)"
-                }
-                await connection.close()
+                report.queues = try await context.withBroker { try await BrokerInspection(connection: $0, topology: context.topology).queueDepths() }
             } catch {
                 report.brokerError = "\(error)"
             }
             do {
-                let postgres = try await context.postgres()
-                let index = context.index
-                let (outbox, parked) = try await postgres.withTransaction { connection in
+                let (outbox, parked) = try await context.withIndex { connection, index in
                     (try OutboxStatus.read(on: connection), try index.stats(DeadLetterFilter(), on: connection).total)
                 }
                 report.outbox = outbox
                 report.outboxAgeSeconds = outbox?.ageSeconds
                 report.parkedInIndex = parked
-                await postgres.close()
             } catch {
                 report.databaseError = "\(error)"
             }

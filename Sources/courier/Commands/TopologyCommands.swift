@@ -16,15 +16,7 @@ struct TopologyCommand: AsyncParsableCommand {
         func run() async throws {
             try await runCommand {
                 let context = try await CommandContext.load(global)
-                let connection = try await context.amqp()
-                let items: [BrokerInspection.Item]
-                do {
-                    items = try await BrokerInspection(connection: connection, topology: context.topology).compare()
-                } catch {
-                    await connection.close()
-                    throw error
-                }
-                await connection.close()
+                let items = try await context.withBroker { try await BrokerInspection(connection: $0, topology: context.topology).compare() }
                 if global.json {
                     try Output.json(items)
                     return
@@ -51,14 +43,13 @@ struct TopologyCommand: AsyncParsableCommand {
         func run() async throws {
             try await runCommand {
                 let context = try await CommandContext.load(global)
-                let connection = try await context.amqp()
-                do {
-                    try await BrokerInspection(connection: connection, topology: context.topology).declare()
-                } catch {
-                    await connection.close()
-                    throw OpsError(.drift, "\(error)")
+                try await context.withBroker { connection in
+                    do {
+                        try await BrokerInspection(connection: connection, topology: context.topology).declare()
+                    } catch {
+                        throw OpsError(.drift, "\(error)")
+                    }
                 }
-                await connection.close()
                 let t = context.topology
                 if global.json {
                     try Output.json(["exchanges": t.exchanges.count, "queues": t.queues.count, "bindings": t.bindings.count])
@@ -77,15 +68,7 @@ struct TopologyCommand: AsyncParsableCommand {
         func run() async throws {
             try await runCommand {
                 let context = try await CommandContext.load(global)
-                let connection = try await context.amqp()
-                let differences: [BrokerInspection.Difference]
-                do {
-                    differences = try await BrokerInspection(connection: connection, topology: context.topology).verify()
-                } catch {
-                    await connection.close()
-                    throw error
-                }
-                await connection.close()
+                let differences = try await context.withBroker { try await BrokerInspection(connection: $0, topology: context.topology).verify() }
                 if global.json {
                     try Output.json(differences)
                 } else if differences.isEmpty {

@@ -69,6 +69,43 @@ struct CommandContext {
 
     var index: FailureIndex { FailureIndex(deadLetterQueue: topology.deadLetterQueue) }
 
+    /// Runs `body` on a new broker connection, closed afterwards also when `body` throws.
+    func withBroker<T: Sendable>(_ body: (AMQPConnection) async throws -> T) async throws -> T {
+        let connection = try await amqp()
+        do {
+            let value = try await body(connection)
+            await connection.close()
+            return value
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
+    /// Runs `body` in one transaction on the failure index (migrated first).
+    func withIndex<T: Sendable>(_ body: @Sendable (isolated PostgresConnection, FailureIndex) throws -> T) async throws -> T {
+        let postgres = try await postgres()
+        let index = self.index
+        do {
+            let value = try await postgres.withTransaction { try body($0, index) }
+            await postgres.close()
+            return value
+        } catch {
+            await postgres.close()
+            throw error
+        }
+    }
+
+    /// After the queue was changed (the truth), brings the index along; when Postgres cannot,
+    /// says so and how to catch up, without failing the command.
+    func updateIndex(after done: String, _ body: @Sendable (isolated PostgresConnection, FailureIndex) throws -> Void) async {
+        do {
+            try await withIndex(body)
+        } catch {
+            Output.error("\(done), but the failure index was not updated (\(error)); run `courier dlq sync` later")
+        }
+    }
+
     /// `user@host`, for the replay lineage header.
     static var operatorName: String {
         let environment = ProcessInfo.processInfo.environment

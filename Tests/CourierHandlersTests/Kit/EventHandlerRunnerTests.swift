@@ -143,6 +143,29 @@ struct EventHandlerRunnerTests {
         try await database.drop()
     }
 
+    @Test("an event without a message id keeps its identity on its retry, which comes back by the default exchange")
+    func retryKeepsIdentity() async throws {
+        let database = try await Database.make()
+        let steady = TestHandler(name: "steady", eventTypes: [.cardAddedToLibrary])
+        let flaky = TestHandler(name: "flaky", eventTypes: [.cardAddedToLibrary])
+        let runner = EventHandlerRunner(handlers: [steady, flaky], pool: database.pool, logger: Logger(label: "test"))
+        let first = Self.delivery(Self.event(7), messageID: false)
+        flaky.log.failing.withLock { $0 = [EventIdentity.derived(body: first.body, routingKey: first.routingKey): false] }
+        #expect(await runner.handle([first]) != [.handled])
+        flaky.log.failing.withLock { $0 = [:] }
+
+        // What the engine publishes to the retry queue, as the retry queue dead-letters it back:
+        // through the default exchange, with the app queue's name as routing key.
+        let copy = FailureHeaders.retry(first.properties, attempt: 1, origin: FailureHeaders.origin(of: first, queue: "events_app"))
+        let retry = AMQPDelivery(
+            deliveryTag: 2, redelivered: false, exchange: "", routingKey: "events_app", consumerTag: "test", properties: copy, body: first.body)
+        #expect(await runner.handle([retry]) == [.handled])
+        #expect(steady.log.applied.withLock { $0.count } == 1, "the handler that had committed did not apply it again")
+        #expect(try await database.effects("steady").values.sorted() == [1])
+        #expect(try await database.effects("flaky").values.sorted() == [1])
+        try await database.drop()
+    }
+
     @Test("one poison event in a batch: its neighbours commit, only it is dead-lettered")
     func batchIsolation() async throws {
         let database = try await Database.make()

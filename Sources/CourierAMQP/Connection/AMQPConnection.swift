@@ -654,6 +654,7 @@ public actor AMQPConnection {
             guard var assembly = state.assembly, let decoded = frame.payload.properties.decoded else {
                 return protocolViolation("a content header with no message", channel: frame.channel)
             }
+            state.assembly = nil  // the local copy is now the only one: filling it copies nothing
             let properties = CDecoding.properties(
                 decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee, interner: &interner)
             advance(&assembly, assembly.header(properties, bodySize: frame.payload.properties.body_size), channel: frame.channel)
@@ -663,6 +664,9 @@ public actor AMQPConnection {
             guard var assembly = state.assembly else {
                 return protocolViolation("a body frame with no message", channel: frame.channel)
             }
+            // Without this the body would be shared with the stored copy, and the first append
+            // would copy its buffer (a second allocation per message).
+            state.assembly = nil
             let fragment = frame.payload.body_fragment
             let step = assembly.bodyFragment(UnsafeRawBufferPointer(start: fragment.bytes, count: fragment.len))
             advance(&assembly, step, channel: frame.channel)

@@ -71,6 +71,42 @@ struct AMQPBrokerTests {
         await connection.close()
     }
 
+    @Test("bodies of every size arrive whole: empty, one frame, and split over many frames", arguments: [0, 1, 131_064, 131_065, 1_000_003])
+    func bodySizes(size: Int) async throws {
+        let connection = try await Self.connect()
+        let channel = try await connection.openChannel()
+        let queue = TestEnvironment.uniqueName("sizes")
+        try await channel.declareQueue(queue, durable: false, arguments: ["x-queue-type": "classic"])
+        try await channel.confirmSelect()
+        let bodies = (0..<3).map { n in (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ n) } }
+        for body in bodies {
+            #expect(try await channel.publish(body, exchange: "", routingKey: queue) == .acked)
+        }
+        let consumer = try await channel.consume(queue: queue)
+        var received: [[UInt8]] = []
+        for try await delivery in consumer {
+            received.append(delivery.body)
+            channel.ack(delivery.deliveryTag)
+            if received.count == bodies.count { break }
+        }
+        #expect(received == bodies)
+        try await consumer.cancel()
+        // basic.get assembles the same way.
+        #expect(try await channel.publish(bodies[1], exchange: "", routingKey: queue) == .acked)
+        let got = try await eventuallyGet(channel, queue)
+        #expect(got?.body == bodies[1])
+        _ = try await channel.deleteQueue(queue)
+        await connection.close()
+    }
+
+    private func eventuallyGet(_ channel: AMQPChannel, _ queue: String) async throws -> AMQPDelivery? {
+        for _ in 0..<100 {
+            if let delivery = try await channel.get(queue: queue, noAck: true) { return delivery }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
     @Test("acks handed over as a batch, with a gap left unacked: exactly the acked ones are settled")
     func batchAck() async throws {
         let connection = try await Self.connect()

@@ -50,11 +50,11 @@ enum FollowingFeed {
                 WHERE s.activity_id = ANY (ARRAY(SELECT id FROM dirty_activities))
             ),
             user_followers AS (
-                SELECT * FROM rm_follows f
+                SELECT * FROM rm_feed_follows f
                 WHERE f.target_type = 'USER' AND f.target_id = ANY (ARRAY(SELECT DISTINCT actor_id FROM dirty_sources))
             ),
             collection_followers AS (
-                SELECT * FROM rm_follows f
+                SELECT * FROM rm_feed_follows f
                 WHERE f.target_type = 'COLLECTION'
                     AND f.target_id = ANY (ARRAY(SELECT DISTINCT collection_id FROM dirty_sources WHERE collection_id IS NOT NULL))
             ),
@@ -79,10 +79,10 @@ enum FollowingFeed {
             ),
             follow_decided AS (
                 SELECT c.user_id, c.activity_id, EXISTS (
-                    SELECT 1 FROM feed_activity_sources s JOIN rm_follows f ON f.follower_id = c.user_id AND \(followsSource("USER"))
+                    SELECT 1 FROM feed_activity_sources s JOIN rm_feed_follows f ON f.follower_id = c.user_id AND \(followsSource("USER"))
                     WHERE s.activity_id = c.activity_id
                     UNION ALL
-                    SELECT 1 FROM feed_activity_sources s JOIN rm_follows f ON f.follower_id = c.user_id AND \(followsSource("COLLECTION"))
+                    SELECT 1 FROM feed_activity_sources s JOIN rm_feed_follows f ON f.follower_id = c.user_id AND \(followsSource("COLLECTION"))
                     WHERE s.activity_id = c.activity_id
                 ) AS wanted
                 FROM follow_candidates c

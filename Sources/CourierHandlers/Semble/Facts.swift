@@ -29,7 +29,7 @@ enum Facts {
     static func recordCollects(_ collects: SembleBatch.Collects, on db: isolated PostgresConnection) throws {
         guard !collects.isEmpty else { return }
         try db.execute(
-            """
+            prepared: """
             INSERT INTO rm_card_collects (event_id, actor_id, card_id, collection_id, occurred_at)
             SELECT event_id, actor_id, card_id, collection_id, occurred_at
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
@@ -44,7 +44,7 @@ enum Facts {
     static func recordLibraryChanges(_ changes: SembleBatch.LibraryChanges, on db: isolated PostgresConnection) throws {
         guard !changes.isEmpty else { return }
         try db.execute(
-            """
+            prepared: """
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::timestamptz[], $5::text[])
                     AS t(card_id, curator_id, is_add, at, event_id)
@@ -75,7 +75,7 @@ enum Facts {
     static func recordCollectionChanges(_ changes: SembleBatch.CollectionChanges, on db: isolated PostgresConnection) throws {
         guard !changes.isEmpty else { return }
         try db.execute(
-            """
+            prepared: """
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::timestamptz[], $6::text[])
                     AS t(collection_id, card_id, member_id, is_add, at, event_id)
@@ -111,7 +111,7 @@ enum Facts {
     static func recordCardAuthors(_ libraryAdds: SembleBatch.Collects, on db: isolated PostgresConnection) throws -> [String] {
         guard !libraryAdds.isEmpty else { return [] }
         let rows = try db.query(
-            """
+            prepared: """
             WITH earliest AS (
                 SELECT DISTINCT ON (card_id) card_id, actor_id, occurred_at, event_id
                 FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) AS t(card_id, actor_id, occurred_at, event_id)
@@ -135,7 +135,7 @@ enum Facts {
     static func recordCollections(_ creations: SembleBatch.CollectionCreations, on db: isolated PostgresConnection) throws -> [String] {
         guard !creations.isEmpty else { return [] }
         let rows = try db.query(
-            """
+            prepared: """
             WITH earliest AS (
                 SELECT DISTINCT ON (collection_id) collection_id, author_id, name, created_at, event_id
                 FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
@@ -162,7 +162,7 @@ enum Facts {
         let unfollowEarlier = EventOrder.earlier(
             "excluded.unfollowed_at", "excluded.unfollowed_event_id", than: "r.unfollowed_at", "r.unfollowed_event_id")
         try db.execute(
-            """
+            prepared: """
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::timestamptz[], $7::text[])
                     AS t(follow_id, follower_id, target_id, target_type, is_follow, at, event_id)
@@ -201,7 +201,7 @@ enum Facts {
         // The curator: from the earliest creation, else the earliest removal.
         let describes = "(\(createdEarlier) OR (r.created_at IS NULL AND excluded.created_at IS NULL AND \(removedEarlier)))"
         try db.execute(
-            """
+            prepared: """
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::timestamptz[], $5::text[])
                     AS t(connection_id, curator_id, is_creation, at, event_id)

@@ -25,7 +25,7 @@ enum FeedActivities {
         // keeps the planner from turning the joins into scans of whole tables when its estimates
         // are off).
         let rows = try db.query(
-            """
+            prepared: """
             SELECT s.event_id, a.actor_id, a.card_id, s.collection_id, s.occurred_at
             FROM (SELECT DISTINCT actor_id, card_id FROM unnest($1::text[], $2::text[]) AS p(actor_id, card_id)) p
             CROSS JOIN LATERAL (
@@ -55,11 +55,18 @@ enum FeedActivities {
                     collectionID: batch.collectionIDs[index],
                     occurredAt: try PostgresTimestamp.parse(PostgresTimestamp.format(batch.occurredAt[index]))))
         }
+        // The pairs that had activities: only those can have one the clustering no longer makes.
+        var hadActivities = (actorIDs: [String](), cardIDs: [String]())
+        for collect in collects.prefix(rows.count) {
+            hadActivities.actorIDs.append(collect.actorID)
+            hadActivities.cardIDs.append(collect.cardID)
+        }
         let activities = ActivityClustering.activities(from: collects)
         try write(activities, on: db)
         let openings = activities.map(\.openingEventID)
+        guard !hadActivities.actorIDs.isEmpty else { return openings }
         try db.execute(
-            """
+            prepared: """
             DELETE FROM feed_activities
             WHERE id = ANY (ARRAY(
                 SELECT a.id FROM unnest($1::text[], $2::text[]) AS p(actor_id, card_id)
@@ -69,7 +76,7 @@ enum FeedActivities {
                 ) a))
                 AND id <> ALL (ARRAY(SELECT \(DerivedIDs.cardCollectedActivity(openingEventID: "o")) FROM unnest($3::text[]) AS o))
             """,
-            [actorIDs, cardIDs, openings])
+            [hadActivities.actorIDs, hadActivities.cardIDs, openings])
         return openings
     }
 
@@ -80,7 +87,7 @@ enum FeedActivities {
         // Each activity's collections as one array literal, turned into the JSON array in SQL.
         let collectionIDs = activities.map { PostgresArrayLiteral.encode($0.collectionIDs) }
         try db.execute(
-            """
+            prepared: """
             INSERT INTO feed_activities (id, actor_id, card_id, connection_id, type, metadata, created_at)
             SELECT \(DerivedIDs.cardCollectedActivity(openingEventID: "opening")), actor_id, card_id, NULL, 'CARD_COLLECTED',
                 jsonb_build_object('cardId', card_id, 'collectionIds', to_jsonb(collection_ids::text[])),
@@ -100,7 +107,7 @@ enum FeedActivities {
 
         let sources = activities.flatMap { activity in activity.sourceEvents.map { (activity.openingEventID, $0) } }
         try db.execute(
-            """
+            prepared: """
             INSERT INTO feed_activity_sources (event_id, activity_id, actor_id, collection_id, occurred_at)
             SELECT event_id, \(DerivedIDs.cardCollectedActivity(openingEventID: "opening")), actor_id, collection_id, occurred_at
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
@@ -121,7 +128,7 @@ enum FeedActivities {
         guard !connectionIDs.isEmpty else { return }
         let activityID = DerivedIDs.connectionActivity(connectionID: "c.connection_id")
         try db.execute(
-            """
+            prepared: """
             INSERT INTO feed_activities (id, actor_id, card_id, connection_id, type, metadata, created_at)
             SELECT \(activityID), c.curator_id, NULL, c.connection_id, 'CONNECTION_CREATED',
                 jsonb_build_object('connectionId', c.connection_id), c.created_at AT TIME ZONE 'UTC'
@@ -135,7 +142,7 @@ enum FeedActivities {
             """,
             [connectionIDs])
         try db.execute(
-            """
+            prepared: """
             WITH c AS (
                 SELECT \(activityID) AS activity_id, c.curator_id, c.created_at, c.created_event_id
                 FROM rm_feed_connections c
@@ -143,7 +150,8 @@ enum FeedActivities {
             ),
             superseded AS (
                 DELETE FROM feed_activity_sources s USING c
-                WHERE s.activity_id = c.activity_id AND s.event_id <> c.created_event_id
+                WHERE s.activity_id = ANY (ARRAY(SELECT activity_id FROM c))
+                    AND s.activity_id = c.activity_id AND s.event_id <> c.created_event_id
             )
             INSERT INTO feed_activity_sources (event_id, activity_id, actor_id, collection_id, occurred_at)
             SELECT created_event_id, activity_id, curator_id, NULL, created_at FROM c

@@ -94,15 +94,18 @@ enum FollowingFeed {
                     AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.user_id = fi.user_id AND w.activity_id = fi.activity_id)
             ),
             removed_by_follows AS (
-                DELETE FROM following_feed_items fi USING follow_decided d
-                WHERE NOT d.wanted AND fi.user_id = d.user_id AND fi.activity_id = d.activity_id
+                DELETE FROM following_feed_items fi
+                WHERE fi.user_id = ANY (ARRAY(SELECT user_id FROM follow_decided WHERE NOT wanted))
+                    AND fi.activity_id = ANY (ARRAY(SELECT activity_id FROM follow_decided WHERE NOT wanted))
+                    AND EXISTS (
+                        SELECT 1 FROM follow_decided d WHERE NOT d.wanted AND d.user_id = fi.user_id AND d.activity_id = fi.activity_id)
             )
             INSERT INTO following_feed_items (user_id, activity_id, created_at)
             SELECT user_id, activity_id, created_at FROM wanted
             UNION ALL
             SELECT d.user_id, d.activity_id, a.created_at
             FROM follow_decided d JOIN feed_activities a ON a.id = d.activity_id
-            WHERE d.wanted
+            WHERE d.wanted AND a.id = ANY (ARRAY(SELECT activity_id FROM follow_decided WHERE wanted))
             ORDER BY 1, 2
             ON CONFLICT (user_id, activity_id) DO UPDATE SET created_at = excluded.created_at
             WHERE following_feed_items.created_at IS DISTINCT FROM excluded.created_at

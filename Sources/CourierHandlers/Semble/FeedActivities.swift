@@ -15,9 +15,13 @@ enum FeedActivities {
     /// Re-clusters the (actor, card) pairs of `collects` with the batch's collects added, and
     /// writes their activities.
     /// - Returns: the opening event ids of the pairs' activities, i.e. every activity of the
-    ///   pairs now: their following-feed items are to be recomputed.
-    static func recomputeCardCollected(_ batch: SembleBatch.Collects, on db: isolated PostgresConnection) throws -> [String] {
-        guard !batch.isEmpty else { return [] }
+    ///   pairs now: their following-feed items are to be recomputed. `new`: those of pairs that
+    ///   had no activity before (made by this transaction, so without feed items yet); `existing`:
+    ///   the others.
+    static func recomputeCardCollected(
+        _ batch: SembleBatch.Collects, on db: isolated PostgresConnection
+    ) throws -> (existing: [String], new: [String]) {
+        guard !batch.isEmpty else { return ([], []) }
         let actorIDs = batch.actorIDs
         let cardIDs = batch.cardIDs
         // Every collect the handler applied is the source of exactly one activity of its pair.
@@ -55,15 +59,25 @@ enum FeedActivities {
                     collectionID: batch.collectionIDs[index],
                     occurredAt: try PostgresTimestamp.parse(PostgresTimestamp.format(batch.occurredAt[index]))))
         }
-        // The pairs that had activities: only those can have one the clustering no longer makes.
+        // The pairs that had activities: only those can have one the clustering no longer makes,
+        // or activities with feed items. (Compared by bytes, as Postgres does.)
         var hadActivities = (actorIDs: [String](), cardIDs: [String]())
+        var pairsWithActivities = Set<[UInt8]>()
         for collect in collects.prefix(rows.count) {
             hadActivities.actorIDs.append(collect.actorID)
             hadActivities.cardIDs.append(collect.cardID)
+            pairsWithActivities.insert(Self.pairKey(collect.actorID, collect.cardID))
         }
         let activities = ActivityClustering.activities(from: collects)
         try write(activities, on: db)
-        let openings = activities.map(\.openingEventID)
+        var openings = (existing: [String](), new: [String]())
+        for activity in activities {
+            if pairsWithActivities.contains(Self.pairKey(activity.actorID, activity.cardID)) {
+                openings.existing.append(activity.openingEventID)
+            } else {
+                openings.new.append(activity.openingEventID)
+            }
+        }
         guard !hadActivities.actorIDs.isEmpty else { return openings }
         try db.execute(
             prepared: """
@@ -76,8 +90,16 @@ enum FeedActivities {
                 ) a))
                 AND id <> ALL (ARRAY(SELECT \(DerivedIDs.cardCollectedActivity(openingEventID: "o")) FROM unnest($3::text[]) AS o))
             """,
-            [hadActivities.actorIDs, hadActivities.cardIDs, openings])
+            [hadActivities.actorIDs, hadActivities.cardIDs, openings.existing])
         return openings
+    }
+
+    /// An (actor, card) by bytes, unambiguous (the actor's length first).
+    private static func pairKey(_ actorID: String, _ cardID: String) -> [UInt8] {
+        var key = Array(String(actorID.utf8.count).utf8) + [0]
+        key += actorID.utf8
+        key += cardID.utf8
+        return key
     }
 
     /// Upserts the activities (keeping rows that did not change untouched) and points each of

@@ -35,6 +35,7 @@ public struct FeedsHandler: EventHandler {
         let connections = batch.connectionChanges.connectionIDs
         try FeedActivities.recomputeConnectionCreated(connectionIDs: connections, on: transaction)
         try FollowingFeed.recompute(
-            openingEventIDs: openings, connectionIDs: connections, follows: batch.followChanges, on: transaction)
+            openingEventIDs: openings.existing, newOpeningEventIDs: openings.new, connectionIDs: connections,
+            follows: batch.followChanges, on: transaction)
     }
 }

@@ -8,7 +8,7 @@ enum Inbox {
     /// Serializes one handler's transactions across courierd instances (a transaction-scoped
     /// advisory lock, released at commit or rollback).
     static func lock(handler: String, on connection: isolated PostgresConnection) throws {
-        try connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", ["courier.handler:" + handler])
+        try connection.execute(prepared: "SELECT pg_advisory_xact_lock(hashtext($1))", ["courier.handler:" + handler])
     }
 
     /// Records the events for `handler` and returns those not recorded before, in order. The
@@ -16,7 +16,7 @@ enum Inbox {
     static func claim(_ events: [EventEnvelope], handler: String, on connection: isolated PostgresConnection) throws -> [EventEnvelope] {
         guard !events.isEmpty else { return [] }
         let rows = try connection.query(
-            """
+            prepared: """
             INSERT INTO courier_inbox (handler, event_id, event_type)
             SELECT $1, id, type FROM unnest($2::text[], $3::text[]) AS claimed(id, type)
             ON CONFLICT (handler, event_id) DO NOTHING

@@ -34,6 +34,7 @@ public enum SembleSchema {
         PostgresMigration(version: 3, name: "courier_inbox", sql: inbox),
         PostgresMigration(version: 4, name: "read_models", sql: readModels),
         PostgresMigration(version: 5, name: "feed_activity_sources", sql: feedActivitySources),
+        PostgresMigration(version: 6, name: "facts_per_handler", sql: factsPerHandler),
     ]
 
     static let sembleTables = """
@@ -208,5 +209,52 @@ public enum SembleSchema {
         CREATE INDEX feed_activity_sources_actor_time_idx ON feed_activity_sources (actor_id, occurred_at, event_id);
         CREATE INDEX feed_activity_sources_collection_time_idx ON feed_activity_sources (collection_id, occurred_at, event_id)
             WHERE collection_id IS NOT NULL;
+        """
+
+    /// Each handler keeps the facts it reads in tables of its own, so the two handlers, which run
+    /// concurrently, never write the same rows: the second no longer waits on the first's row
+    /// locks until it commits.
+    /// - The notifications handler keeps the `rm_*` tables of ``readModels``.
+    /// - The feeds handler keeps `rm_feed_follows` and `rm_feed_connections` (the same shape and
+    ///   merge rules as `rm_follows` and `rm_connections`), and reads the collects of an
+    ///   (actor, card) from its own `feed_activity_sources`, which hold every collect it applied.
+    ///   On an existing database its tables start as copies of the shared ones (a superset of what
+    ///   it applied: facts are merged by rules that ignore order and copies, so that is safe).
+    /// - Indexes only the other handler used are dropped: `rm_follows` by follower (feeds' follow
+    ///   windows), `rm_card_collects` by (actor, card) for collection adds (feeds' clustering; the
+    ///   notifications only look up library adds that way).
+    static let factsPerHandler = """
+        CREATE TABLE rm_feed_follows (
+            follow_id text NOT NULL,
+            follower_id text NOT NULL,
+            target_type text NOT NULL CHECK (target_type IN ('USER', 'COLLECTION')),
+            target_id text NOT NULL,
+            followed_at timestamptz,
+            followed_event_id text COLLATE "C",
+            unfollowed_at timestamptz,
+            unfollowed_event_id text COLLATE "C",
+            PRIMARY KEY (follow_id, follower_id, target_type, target_id)
+        );
+        INSERT INTO rm_feed_follows SELECT follow_id, follower_id, target_type, target_id, followed_at, followed_event_id,
+            unfollowed_at, unfollowed_event_id FROM rm_follows;
+        -- The followers of an actor or collection (fan-out); a user's follows of a target (feed items).
+        CREATE INDEX rm_feed_follows_target_idx ON rm_feed_follows (target_type, target_id);
+        CREATE INDEX rm_feed_follows_follower_target_idx ON rm_feed_follows (follower_id, target_type, target_id);
+        DROP INDEX rm_follows_follower_target_idx;
+
+        CREATE TABLE rm_feed_connections (
+            connection_id text PRIMARY KEY,
+            curator_id text NOT NULL,
+            created_at timestamptz,
+            created_event_id text COLLATE "C",
+            removed_at timestamptz,
+            removed_event_id text COLLATE "C"
+        );
+        INSERT INTO rm_feed_connections SELECT connection_id, curator_id, created_at, created_event_id, removed_at, removed_event_id
+            FROM rm_connections;
+
+        DROP INDEX rm_card_collects_actor_card_idx;
+        -- The library adds of a (curator, card): "the add" of USER_ADDED_YOUR_CARD.
+        CREATE INDEX rm_card_collects_library_add_idx ON rm_card_collects (actor_id, card_id) WHERE collection_id IS NULL;
         """
 }

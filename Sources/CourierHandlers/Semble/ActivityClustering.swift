@@ -10,7 +10,7 @@ import Foundation
 ///
 /// Because the input is sorted first, the result does not depend on the order the collects
 /// arrived in — which is what lets the feeds handler re-cluster an (actor, card) from
-/// `rm_card_collects` whenever a collect of it arrives, late or not, and get the activities an
+/// its collects whenever a collect of it arrives, late or not, and get the activities an
 /// in-order application would have made. An activity is named after its opening event
 /// (``DerivedIDs/cardCollectedActivity(openingEventID:)``), so re-clustering finds the same rows.
 enum ActivityClustering {

@@ -4,21 +4,32 @@ import CourierPostgres
 /// order and copies — keep the earliest, keep the latest, or insert once (see ``EventOrder``).
 /// Writing a fact twice is a no-op; writing facts in any order gives the same rows.
 ///
-/// Both handlers write the facts they need themselves, in their own transaction, so each is
-/// correct whether or not the other has run (or failed). The runner runs them concurrently, so
-/// every statement writes its rows in key order and both handlers write the tables in the
-/// order of the methods here (collects, library, collection cards, authors, collections,
-/// follows, connections): two transactions then always lock shared rows in the same order and
-/// cannot deadlock.
+/// Each handler writes the facts it needs itself, in its own transaction and in tables of its
+/// own (``SembleSchema/factsPerHandler``), so each is correct whether or not the other has run
+/// (or failed), and the two, which the runner runs concurrently, never write the same rows: one
+/// never waits for the other's commit, and they cannot deadlock. (The feeds handler's follows and
+/// connections are `rm_feed_follows` and `rm_feed_connections`: ``Tables``.) Every statement still
+/// writes its rows in key order, so that two instances of one handler would lock in one order.
 ///
 /// Each batch first merges its own events per key (`DISTINCT ON`), because one
 /// `INSERT … ON CONFLICT DO UPDATE` may not touch a row twice.
 enum Facts {
+    /// The tables of the facts both handlers need, each keeping its own copy.
+    struct Tables: Sendable {
+        var follows: String
+        var connections: String
+
+        /// The notifications handler's.
+        static let notifications = Tables(follows: "rm_follows", connections: "rm_connections")
+        /// The feeds handler's.
+        static let feeds = Tables(follows: "rm_feed_follows", connections: "rm_feed_connections")
+    }
+
     /// `rm_card_collects`: every library add and collection add, once.
     static func recordCollects(_ collects: SembleBatch.Collects, on db: isolated PostgresConnection) throws {
         guard !collects.isEmpty else { return }
         try db.execute(
-            """
+            prepared: """
             INSERT INTO rm_card_collects (event_id, actor_id, card_id, collection_id, occurred_at)
             SELECT event_id, actor_id, card_id, collection_id, occurred_at
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
@@ -33,7 +44,7 @@ enum Facts {
     static func recordLibraryChanges(_ changes: SembleBatch.LibraryChanges, on db: isolated PostgresConnection) throws {
         guard !changes.isEmpty else { return }
         try db.execute(
-            """
+            prepared: """
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::timestamptz[], $5::text[])
                     AS t(card_id, curator_id, is_add, at, event_id)
@@ -64,7 +75,7 @@ enum Facts {
     static func recordCollectionChanges(_ changes: SembleBatch.CollectionChanges, on db: isolated PostgresConnection) throws {
         guard !changes.isEmpty else { return }
         try db.execute(
-            """
+            prepared: """
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::timestamptz[], $6::text[])
                     AS t(collection_id, card_id, member_id, is_add, at, event_id)
@@ -100,7 +111,7 @@ enum Facts {
     static func recordCardAuthors(_ libraryAdds: SembleBatch.Collects, on db: isolated PostgresConnection) throws -> [String] {
         guard !libraryAdds.isEmpty else { return [] }
         let rows = try db.query(
-            """
+            prepared: """
             WITH earliest AS (
                 SELECT DISTINCT ON (card_id) card_id, actor_id, occurred_at, event_id
                 FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) AS t(card_id, actor_id, occurred_at, event_id)
@@ -124,7 +135,7 @@ enum Facts {
     static func recordCollections(_ creations: SembleBatch.CollectionCreations, on db: isolated PostgresConnection) throws -> [String] {
         guard !creations.isEmpty else { return [] }
         let rows = try db.query(
-            """
+            prepared: """
             WITH earliest AS (
                 SELECT DISTINCT ON (collection_id) collection_id, author_id, name, created_at, event_id
                 FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
@@ -143,15 +154,15 @@ enum Facts {
         return try rows.map { try $0.decode(String.self, column: 0) }
     }
 
-    /// `rm_follows`: the earliest follow and the earliest unfollow of each follow (follow id,
-    /// follower, target).
-    static func recordFollows(_ changes: SembleBatch.FollowChanges, on db: isolated PostgresConnection) throws {
+    /// `rm_follows` (or the feeds handler's copy, `table`): the earliest follow and the earliest
+    /// unfollow of each follow (follow id, follower, target).
+    static func recordFollows(_ changes: SembleBatch.FollowChanges, into table: String, on db: isolated PostgresConnection) throws {
         guard !changes.isEmpty else { return }
         let followEarlier = EventOrder.earlier("excluded.followed_at", "excluded.followed_event_id", than: "r.followed_at", "r.followed_event_id")
         let unfollowEarlier = EventOrder.earlier(
             "excluded.unfollowed_at", "excluded.unfollowed_event_id", than: "r.unfollowed_at", "r.unfollowed_event_id")
         try db.execute(
-            """
+            prepared: """
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::timestamptz[], $7::text[])
                     AS t(follow_id, follower_id, target_id, target_type, is_follow, at, event_id)
@@ -169,7 +180,7 @@ enum Facts {
                     ON u.follow_id = f.follow_id AND u.follower_id = f.follower_id
                     AND u.target_type = f.target_type AND u.target_id = f.target_id
             )
-            INSERT INTO rm_follows AS r
+            INSERT INTO \(table) AS r
                 (follow_id, follower_id, target_type, target_id, followed_at, followed_event_id, unfollowed_at, unfollowed_event_id)
             SELECT follow_id, follower_id, target_type, target_id, followed_at, followed_event_id, unfollowed_at, unfollowed_event_id
             FROM merged ORDER BY follow_id, follower_id, target_type, target_id
@@ -181,15 +192,16 @@ enum Facts {
             changes.bindings)
     }
 
-    /// `rm_connections`: the earliest creation and the earliest removal of each connection.
-    static func recordConnections(_ changes: SembleBatch.ConnectionChanges, on db: isolated PostgresConnection) throws {
+    /// `rm_connections` (or the feeds handler's copy, `table`): the earliest creation and the
+    /// earliest removal of each connection.
+    static func recordConnections(_ changes: SembleBatch.ConnectionChanges, into table: String, on db: isolated PostgresConnection) throws {
         guard !changes.isEmpty else { return }
         let createdEarlier = EventOrder.earlier("excluded.created_at", "excluded.created_event_id", than: "r.created_at", "r.created_event_id")
         let removedEarlier = EventOrder.earlier("excluded.removed_at", "excluded.removed_event_id", than: "r.removed_at", "r.removed_event_id")
         // The curator: from the earliest creation, else the earliest removal.
         let describes = "(\(createdEarlier) OR (r.created_at IS NULL AND excluded.created_at IS NULL AND \(removedEarlier)))"
         try db.execute(
-            """
+            prepared: """
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::timestamptz[], $5::text[])
                     AS t(connection_id, curator_id, is_creation, at, event_id)
@@ -204,7 +216,7 @@ enum Facts {
                 FROM (SELECT * FROM earliest WHERE is_creation) c
                 FULL JOIN (SELECT * FROM earliest WHERE NOT is_creation) x ON x.connection_id = c.connection_id
             )
-            INSERT INTO rm_connections AS r (connection_id, curator_id, created_at, created_event_id, removed_at, removed_event_id)
+            INSERT INTO \(table) AS r (connection_id, curator_id, created_at, created_event_id, removed_at, removed_event_id)
             SELECT connection_id, curator_id, created_at, created_event_id, removed_at, removed_event_id
             FROM merged ORDER BY connection_id
             ON CONFLICT (connection_id) DO UPDATE SET

@@ -3,43 +3,84 @@ import Foundation
 
 /// `feed_activities` and `feed_activity_sources`, recomputed for the keys a batch touched.
 ///
-/// - CARD_COLLECTED: per (actor, card) touched, every collect of the pair is loaded from
-///   `rm_card_collects` (one query for the batch), clustered by ``ActivityClustering``, and
+/// - CARD_COLLECTED: per (actor, card) touched, every collect of the pair — those the handler
+///   applied before, which are the sources of the pair's activities (`feed_activity_sources`, one
+///   query for the batch), and the batch's own — is clustered by ``ActivityClustering``, and
 ///   written back: activities upserted by their derived id, sources re-pointed, and the pair's
 ///   activities the clustering no longer makes (a late earlier collect re-opened the cluster)
 ///   deleted — their feed items and sources go with them (`ON DELETE CASCADE`).
 /// - CONNECTION_CREATED: one per connection whose creation is known, named after the connection,
 ///   at its earliest creation. A removal does not delete it: Semble cleans up notifications only.
 enum FeedActivities {
-    /// Re-clusters the (actor, card) pairs (duplicates allowed) and writes their activities.
+    /// Re-clusters the (actor, card) pairs of `collects` with the batch's collects added, and
+    /// writes their activities.
     /// - Returns: the opening event ids of the pairs' activities, i.e. every activity of the
-    ///   pairs now: their following-feed items are to be recomputed.
+    ///   pairs now: their following-feed items are to be recomputed. `new`: those of pairs that
+    ///   had no activity before (made by this transaction, so without feed items yet); `existing`:
+    ///   the others.
     static func recomputeCardCollected(
-        actorIDs: [String], cardIDs: [String], on db: isolated PostgresConnection
-    ) throws -> [String] {
-        guard !actorIDs.isEmpty else { return [] }
-        // Per pair an index lookup (`LATERAL … OFFSET 0` keeps the planner from turning the join
-        // into a scan of the whole table when its estimates are off).
+        _ batch: SembleBatch.Collects, on db: isolated PostgresConnection
+    ) throws -> (existing: [String], new: [String]) {
+        guard !batch.isEmpty else { return ([], []) }
+        let actorIDs = batch.actorIDs
+        let cardIDs = batch.cardIDs
+        // Every collect the handler applied is the source of exactly one activity of its pair.
+        // Per pair an index lookup of its activities, then of their sources (`LATERAL … OFFSET 0`
+        // keeps the planner from turning the joins into scans of whole tables when its estimates
+        // are off).
         let rows = try db.query(
-            """
-            SELECT c.event_id, c.actor_id, c.card_id, c.collection_id, c.occurred_at
+            prepared: """
+            SELECT s.event_id, a.actor_id, a.card_id, s.collection_id, s.occurred_at
             FROM (SELECT DISTINCT actor_id, card_id FROM unnest($1::text[], $2::text[]) AS p(actor_id, card_id)) p
             CROSS JOIN LATERAL (
-                SELECT * FROM rm_card_collects c WHERE c.actor_id = p.actor_id AND c.card_id = p.card_id OFFSET 0
-            ) c
+                SELECT a.id, a.actor_id, a.card_id FROM feed_activities a
+                WHERE a.actor_id = p.actor_id AND a.card_id = p.card_id AND a.type = 'CARD_COLLECTED' OFFSET 0
+            ) a
+            CROSS JOIN LATERAL (
+                SELECT s.event_id, s.collection_id, s.occurred_at FROM feed_activity_sources s WHERE s.activity_id = a.id OFFSET 0
+            ) s
             """,
             [actorIDs, cardIDs])
-        let collects = try rows.map { row in
+        var collects = try rows.map { row in
             ActivityClustering.Collect(
                 eventID: try row.decode(String.self, column: 0), actorID: try row.decode(String.self, column: 1),
                 cardID: try row.decode(String.self, column: 2), collectionID: try row.decode(String?.self, column: 3),
                 occurredAt: try row.decode(Date.self, column: 4))
         }
+        // The batch's collects, but for one the handler already has (an event applied again
+        // without the inbox): its first copy is kept. Ids compared by bytes, as Postgres does;
+        // times rounded to the microsecond as Postgres stores them, so the clustering sees what
+        // it would see had the collect been read back.
+        var known = Set(collects.map { Array($0.eventID.utf8) })
+        for index in batch.eventIDs.indices where known.insert(Array(batch.eventIDs[index].utf8)).inserted {
+            collects.append(
+                ActivityClustering.Collect(
+                    eventID: batch.eventIDs[index], actorID: batch.actorIDs[index], cardID: batch.cardIDs[index],
+                    collectionID: batch.collectionIDs[index],
+                    occurredAt: try PostgresTimestamp.parse(PostgresTimestamp.format(batch.occurredAt[index]))))
+        }
+        // The pairs that had activities: only those can have one the clustering no longer makes,
+        // or activities with feed items. (Compared by bytes, as Postgres does.)
+        var hadActivities = (actorIDs: [String](), cardIDs: [String]())
+        var pairsWithActivities = Set<[UInt8]>()
+        for collect in collects.prefix(rows.count) {
+            hadActivities.actorIDs.append(collect.actorID)
+            hadActivities.cardIDs.append(collect.cardID)
+            pairsWithActivities.insert(Self.pairKey(collect.actorID, collect.cardID))
+        }
         let activities = ActivityClustering.activities(from: collects)
         try write(activities, on: db)
-        let openings = activities.map(\.openingEventID)
+        var openings = (existing: [String](), new: [String]())
+        for activity in activities {
+            if pairsWithActivities.contains(Self.pairKey(activity.actorID, activity.cardID)) {
+                openings.existing.append(activity.openingEventID)
+            } else {
+                openings.new.append(activity.openingEventID)
+            }
+        }
+        guard !hadActivities.actorIDs.isEmpty else { return openings }
         try db.execute(
-            """
+            prepared: """
             DELETE FROM feed_activities
             WHERE id = ANY (ARRAY(
                 SELECT a.id FROM unnest($1::text[], $2::text[]) AS p(actor_id, card_id)
@@ -49,8 +90,16 @@ enum FeedActivities {
                 ) a))
                 AND id <> ALL (ARRAY(SELECT \(DerivedIDs.cardCollectedActivity(openingEventID: "o")) FROM unnest($3::text[]) AS o))
             """,
-            [actorIDs, cardIDs, openings])
+            [hadActivities.actorIDs, hadActivities.cardIDs, openings.existing])
         return openings
+    }
+
+    /// An (actor, card) by bytes, unambiguous (the actor's length first).
+    private static func pairKey(_ actorID: String, _ cardID: String) -> [UInt8] {
+        var key = Array(String(actorID.utf8.count).utf8) + [0]
+        key += actorID.utf8
+        key += cardID.utf8
+        return key
     }
 
     /// Upserts the activities (keeping rows that did not change untouched) and points each of
@@ -60,7 +109,7 @@ enum FeedActivities {
         // Each activity's collections as one array literal, turned into the JSON array in SQL.
         let collectionIDs = activities.map { PostgresArrayLiteral.encode($0.collectionIDs) }
         try db.execute(
-            """
+            prepared: """
             INSERT INTO feed_activities (id, actor_id, card_id, connection_id, type, metadata, created_at)
             SELECT \(DerivedIDs.cardCollectedActivity(openingEventID: "opening")), actor_id, card_id, NULL, 'CARD_COLLECTED',
                 jsonb_build_object('cardId', card_id, 'collectionIds', to_jsonb(collection_ids::text[])),
@@ -80,7 +129,7 @@ enum FeedActivities {
 
         let sources = activities.flatMap { activity in activity.sourceEvents.map { (activity.openingEventID, $0) } }
         try db.execute(
-            """
+            prepared: """
             INSERT INTO feed_activity_sources (event_id, activity_id, actor_id, collection_id, occurred_at)
             SELECT event_id, \(DerivedIDs.cardCollectedActivity(openingEventID: "opening")), actor_id, collection_id, occurred_at
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
@@ -101,11 +150,11 @@ enum FeedActivities {
         guard !connectionIDs.isEmpty else { return }
         let activityID = DerivedIDs.connectionActivity(connectionID: "c.connection_id")
         try db.execute(
-            """
+            prepared: """
             INSERT INTO feed_activities (id, actor_id, card_id, connection_id, type, metadata, created_at)
             SELECT \(activityID), c.curator_id, NULL, c.connection_id, 'CONNECTION_CREATED',
                 jsonb_build_object('connectionId', c.connection_id), c.created_at AT TIME ZONE 'UTC'
-            FROM rm_connections c
+            FROM rm_feed_connections c
             WHERE c.connection_id = ANY ($1::text[]) AND c.created_at IS NOT NULL
             ORDER BY 1
             ON CONFLICT (id) DO UPDATE SET
@@ -115,15 +164,16 @@ enum FeedActivities {
             """,
             [connectionIDs])
         try db.execute(
-            """
+            prepared: """
             WITH c AS (
                 SELECT \(activityID) AS activity_id, c.curator_id, c.created_at, c.created_event_id
-                FROM rm_connections c
+                FROM rm_feed_connections c
                 WHERE c.connection_id = ANY ($1::text[]) AND c.created_at IS NOT NULL
             ),
             superseded AS (
                 DELETE FROM feed_activity_sources s USING c
-                WHERE s.activity_id = c.activity_id AND s.event_id <> c.created_event_id
+                WHERE s.activity_id = ANY (ARRAY(SELECT activity_id FROM c))
+                    AND s.activity_id = c.activity_id AND s.event_id <> c.created_event_id
             )
             INSERT INTO feed_activity_sources (event_id, activity_id, actor_id, collection_id, occurred_at)
             SELECT created_event_id, activity_id, curator_id, NULL, created_at FROM c

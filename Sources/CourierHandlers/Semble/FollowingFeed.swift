@@ -23,10 +23,18 @@ import CourierPostgres
 /// is looked up once per target type (USER: the actor, COLLECTION: the collection), never
 /// through one `OR` join.
 enum FollowingFeed {
+    /// - Parameters:
+    ///   - openingEventIDs: CARD_COLLECTED activities to recompute (by opening event).
+    ///   - newOpeningEventIDs: more of them, made by this transaction (of (actor, card) pairs
+    ///     that had no activity before it): they have no items yet, so theirs are inserted
+    ///     without looking for existing ones.
+    ///   - connectionIDs: the CONNECTION_CREATED activities to recompute.
+    ///   - follows: the batch's follow events.
     static func recompute(
-        openingEventIDs: [String], connectionIDs: [String], follows: SembleBatch.FollowChanges, on db: isolated PostgresConnection
+        openingEventIDs: [String], newOpeningEventIDs: [String], connectionIDs: [String], follows: SembleBatch.FollowChanges,
+        on db: isolated PostgresConnection
     ) throws {
-        guard !openingEventIDs.isEmpty || !connectionIDs.isEmpty || !follows.isEmpty else { return }
+        guard !openingEventIDs.isEmpty || !newOpeningEventIDs.isEmpty || !connectionIDs.isEmpty || !follows.isEmpty else { return }
         func followsSource(_ type: String) -> String {
             let target = type == "USER" ? "s.actor_id" : "s.collection_id"
             return "f.target_type = '\(type)' AND f.target_id = \(target) AND "
@@ -38,31 +46,36 @@ enum FollowingFeed {
         }
         try db.execute(
             """
-            WITH dirty_activities AS (
-                SELECT a.id, a.created_at FROM feed_activities a
+            WITH new_ids AS MATERIALIZED (
+                SELECT \(DerivedIDs.cardCollectedActivity(openingEventID: "o")) AS id FROM unnest($8::text[]) AS o
+            ),
+            dirty_activities AS (
+                SELECT a.id, a.created_at, n.id IS NOT NULL AS is_new
+                FROM feed_activities a LEFT JOIN new_ids n ON n.id = a.id
                 WHERE a.id = ANY (
                     ARRAY(SELECT \(DerivedIDs.cardCollectedActivity(openingEventID: "o")) FROM unnest($1::text[]) AS o)
-                    || ARRAY(SELECT \(DerivedIDs.connectionActivity(connectionID: "c")) FROM unnest($2::text[]) AS c))
+                    || ARRAY(SELECT \(DerivedIDs.connectionActivity(connectionID: "c")) FROM unnest($2::text[]) AS c)
+                    || ARRAY(SELECT id FROM new_ids))
             ),
             dirty_sources AS (
-                SELECT s.*, d.created_at
+                SELECT s.*, d.created_at, d.is_new
                 FROM feed_activity_sources s JOIN dirty_activities d ON d.id = s.activity_id
                 WHERE s.activity_id = ANY (ARRAY(SELECT id FROM dirty_activities))
             ),
             user_followers AS (
-                SELECT * FROM rm_follows f
+                SELECT * FROM rm_feed_follows f
                 WHERE f.target_type = 'USER' AND f.target_id = ANY (ARRAY(SELECT DISTINCT actor_id FROM dirty_sources))
             ),
             collection_followers AS (
-                SELECT * FROM rm_follows f
+                SELECT * FROM rm_feed_follows f
                 WHERE f.target_type = 'COLLECTION'
                     AND f.target_id = ANY (ARRAY(SELECT DISTINCT collection_id FROM dirty_sources WHERE collection_id IS NOT NULL))
             ),
             wanted AS (
-                SELECT f.follower_id AS user_id, s.activity_id, s.created_at
+                SELECT f.follower_id AS user_id, s.activity_id, s.created_at, s.is_new
                 FROM dirty_sources s JOIN user_followers f ON \(followsSource("USER"))
                 UNION
-                SELECT f.follower_id, s.activity_id, s.created_at
+                SELECT f.follower_id, s.activity_id, s.created_at, s.is_new
                 FROM dirty_sources s JOIN collection_followers f ON \(followsSource("COLLECTION"))
             ),
             touched_follows AS \(SembleBatch.FollowChanges.windowsSQL(firstParameter: 3)),
@@ -79,10 +92,10 @@ enum FollowingFeed {
             ),
             follow_decided AS (
                 SELECT c.user_id, c.activity_id, EXISTS (
-                    SELECT 1 FROM feed_activity_sources s JOIN rm_follows f ON f.follower_id = c.user_id AND \(followsSource("USER"))
+                    SELECT 1 FROM feed_activity_sources s JOIN rm_feed_follows f ON f.follower_id = c.user_id AND \(followsSource("USER"))
                     WHERE s.activity_id = c.activity_id
                     UNION ALL
-                    SELECT 1 FROM feed_activity_sources s JOIN rm_follows f ON f.follower_id = c.user_id AND \(followsSource("COLLECTION"))
+                    SELECT 1 FROM feed_activity_sources s JOIN rm_feed_follows f ON f.follower_id = c.user_id AND \(followsSource("COLLECTION"))
                     WHERE s.activity_id = c.activity_id
                 ) AS wanted
                 FROM follow_candidates c
@@ -90,23 +103,32 @@ enum FollowingFeed {
             ),
             removed_from_dirty AS (
                 DELETE FROM following_feed_items fi
-                WHERE fi.activity_id = ANY (ARRAY(SELECT id FROM dirty_activities))
+                WHERE fi.activity_id = ANY (ARRAY(SELECT id FROM dirty_activities WHERE NOT is_new))
                     AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.user_id = fi.user_id AND w.activity_id = fi.activity_id)
             ),
             removed_by_follows AS (
-                DELETE FROM following_feed_items fi USING follow_decided d
-                WHERE NOT d.wanted AND fi.user_id = d.user_id AND fi.activity_id = d.activity_id
+                DELETE FROM following_feed_items fi
+                WHERE fi.user_id = ANY (ARRAY(SELECT user_id FROM follow_decided WHERE NOT wanted))
+                    AND fi.activity_id = ANY (ARRAY(SELECT activity_id FROM follow_decided WHERE NOT wanted))
+                    AND EXISTS (
+                        SELECT 1 FROM follow_decided d WHERE NOT d.wanted AND d.user_id = fi.user_id AND d.activity_id = fi.activity_id)
+            ),
+            -- The items of activities made by this transaction: none exist yet (no arbiter check).
+            inserted_new AS (
+                INSERT INTO following_feed_items (user_id, activity_id, created_at)
+                SELECT user_id, activity_id, created_at FROM wanted WHERE is_new
+                ORDER BY 1, 2
             )
             INSERT INTO following_feed_items (user_id, activity_id, created_at)
-            SELECT user_id, activity_id, created_at FROM wanted
+            SELECT user_id, activity_id, created_at FROM wanted WHERE NOT is_new
             UNION ALL
             SELECT d.user_id, d.activity_id, a.created_at
             FROM follow_decided d JOIN feed_activities a ON a.id = d.activity_id
-            WHERE d.wanted
+            WHERE d.wanted AND a.id = ANY (ARRAY(SELECT activity_id FROM follow_decided WHERE wanted))
             ORDER BY 1, 2
             ON CONFLICT (user_id, activity_id) DO UPDATE SET created_at = excluded.created_at
             WHERE following_feed_items.created_at IS DISTINCT FROM excluded.created_at
             """,
-            [openingEventIDs, connectionIDs] + follows.windowBindings)
+            [openingEventIDs, connectionIDs] + follows.windowBindings + [newOpeningEventIDs])
     }
 }

@@ -120,8 +120,8 @@ enum NotificationRules {
                 ) c
             ),
             authors AS (
-                SELECT collection_id, author_id FROM rm_collections
-                WHERE collection_id = ANY (ARRAY(SELECT DISTINCT collection_id FROM runs))
+                SELECT k.collection_id, k.author_id FROM (SELECT DISTINCT collection_id FROM runs) r
+                CROSS JOIN LATERAL (SELECT * FROM rm_collections k WHERE k.collection_id = r.collection_id OFFSET 0) k
             ),
             followers AS (
                 SELECT * FROM rm_follows f
@@ -178,10 +178,6 @@ enum NotificationRules {
             scope AS (
                 SELECT \(DerivedIDs.subject("follow_id")) AS subject, NULL::text AS recipient FROM touched
             ),
-            authors AS (
-                SELECT collection_id, author_id FROM rm_collections
-                WHERE collection_id = ANY (ARRAY(SELECT DISTINCT target_id FROM touched WHERE target_type = 'COLLECTION'))
-            ),
             targets AS (
                 -- One per (type, subject, recipient): of follows sharing a follow id, the earliest.
                 SELECT DISTINCT ON (1, 5, 2)
@@ -190,7 +186,10 @@ enum NotificationRules {
                     f.follower_id AS actor, f.followed_at AS at, \(DerivedIDs.subject("f.follow_id")) AS subject,
                     jsonb_build_object('followId', f.follow_id, 'targetId', f.target_id, 'targetType', f.target_type) AS metadata
                 FROM touched f
-                LEFT JOIN authors k ON f.target_type = 'COLLECTION' AND k.collection_id = f.target_id
+                LEFT JOIN LATERAL (
+                    SELECT k.author_id FROM rm_collections k
+                    WHERE f.target_type = 'COLLECTION' AND k.collection_id = f.target_id OFFSET 0
+                ) k ON true
                 WHERE f.followed_at IS NOT NULL AND f.unfollowed_at IS NULL
                     AND CASE f.target_type WHEN 'USER' THEN f.target_id ELSE k.author_id END <> f.follower_id
                 ORDER BY 1, 5, 2, f.followed_at, f.followed_event_id, f.follower_id, f.target_id

@@ -20,14 +20,14 @@ public struct NotificationsHandler: EventHandler {
     public func apply(_ events: [EventEnvelope], in transaction: isolated PostgresConnection) async throws {
         let batch = SembleBatch(events, types: eventTypes)
         try SembleSession.prepare(transaction)
-        // Facts, in the order shared with the other handler (see Facts).
+        // Facts (its own tables; see Facts).
         try Facts.recordCollects(batch.collects, on: transaction)
         try Facts.recordLibraryChanges(batch.libraryChanges, on: transaction)
         try Facts.recordCollectionChanges(batch.collectionChanges, on: transaction)
         let authorChangedCards = try Facts.recordCardAuthors(batch.collects.libraryAdds, on: transaction)
         let authorChangedCollections = try Facts.recordCollections(batch.collectionCreations, on: transaction)
-        try Facts.recordFollows(batch.followChanges, on: transaction)
-        try Facts.recordConnections(batch.connectionChanges, on: transaction)
+        try Facts.recordFollows(batch.followChanges, into: Facts.Tables.notifications.follows, on: transaction)
+        try Facts.recordConnections(batch.connectionChanges, into: Facts.Tables.notifications.connections, on: transaction)
 
         // Keys are passed as they come, duplicates included: SQL dedupes them, comparing bytes.
         try NotificationRules.cardAdds(

@@ -6,6 +6,6 @@ enum SembleSession {
     /// on tables of some size their estimated cost passes `jit_above_cost`, where compiling them
     /// to machine code takes tens of milliseconds — longer than running them.
     static func prepare(_ transaction: isolated PostgresConnection) throws {
-        try transaction.execute("SET LOCAL jit = off")
+        try transaction.execute(prepared: "SET LOCAL jit = off")
     }
 }

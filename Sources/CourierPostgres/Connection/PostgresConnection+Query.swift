@@ -29,6 +29,23 @@ extension PostgresConnection {
         try run(sql, bindings).affectedRows
     }
 
+    /// Runs one parameterized statement as ``query(_:_:)`` does, but prepared once per session
+    /// (`PQprepare` the first time this connection sees the SQL text, `PQexecPrepared` after): the
+    /// server parses and analyzes it once, and may reuse its plan (`plan_cache_mode`). For
+    /// statements a connection runs again and again, with a fixed SQL text.
+    ///
+    /// A prepared statement outlives the transaction it was prepared in (also a rolled-back
+    /// one) and ends with the session. Throws as ``query(_:_:)``.
+    public func query(prepared sql: String, _ bindings: [any PostgresEncodable] = []) throws -> [PostgresRow] {
+        try runPrepared(sql, bindings).rows
+    }
+
+    /// ``execute(_:_:)`` with the statement prepared once per session, as ``query(prepared:_:)``.
+    @discardableResult
+    public func execute(prepared sql: String, _ bindings: [any PostgresEncodable] = []) throws -> Int {
+        try runPrepared(sql, bindings).affectedRows
+    }
+
     /// Runs `sql`, which may hold several statements, without parameters (`PQexec`).
     /// Only for trusted SQL written by the developer, such as migrations.
     @discardableResult
@@ -43,6 +60,25 @@ extension PostgresConnection {
         let parameters = try encode(bindings, for: sql)
         let result = withCStringArray(parameters) { values in
             PQexecParams(pointer, sql, Int32(values.count), nil, values, nil, nil, 0)
+        }
+        return try consume(result, on: pointer, sql: sql)
+    }
+
+    /// Runs one statement with `bindings` as text parameters, preparing it first if this session
+    /// has not yet.
+    func runPrepared(_ sql: String, _ bindings: [any PostgresEncodable]) throws -> StatementResult {
+        let pointer = try livePointer(for: sql)
+        let parameters = try encode(bindings, for: sql)
+        let name: String
+        if let prepared = preparedStatements[sql] {
+            name = prepared
+        } else {
+            name = "courier_\(preparedStatements.count + 1)"
+            _ = try consume(PQprepare(pointer, name, sql, Int32(parameters.count), nil), on: pointer, sql: sql)
+            preparedStatements[sql] = name
+        }
+        let result = withCStringArray(parameters) { values in
+            PQexecPrepared(pointer, name, Int32(values.count), values, nil, nil, 0)
         }
         return try consume(result, on: pointer, sql: sql)
     }

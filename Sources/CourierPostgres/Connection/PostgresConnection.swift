@@ -33,6 +33,8 @@ public actor PostgresConnection {
     var listeners = NotificationListeners()
     /// Installed on the executor while anything listens.
     var notificationSource: NotificationSource?
+    /// The statements prepared in this session (``query(prepared:_:)``): SQL text → statement name.
+    var preparedStatements: [String: String] = [:]
 
     /// Runs this actor on its own thread.
     public nonisolated var unownedExecutor: UnownedSerialExecutor {

@@ -5,25 +5,30 @@
 /// result works with casts such as `unnest($1::text[])`.
 public enum PostgresArrayLiteral {
     /// `{"e1","e2",NULL}` for the given elements (`nil` is SQL NULL).
+    ///
+    /// Works on UTF-8 bytes: `"` and `\` are ASCII and never part of another character's bytes,
+    /// so each one is escaped wherever it is (also when a combining mark follows it), and the rest
+    /// is copied as it is — without walking the text character by character.
     public static func encode(_ elements: some Sequence<String?>) -> String {
-        var literal = "{"
+        var literal: [UInt8] = [UInt8(ascii: "{")]
+        literal.reserveCapacity(elements.underestimatedCount * 24 + 2)
         var first = true
         for element in elements {
-            if !first { literal.append(",") }
+            if !first { literal.append(UInt8(ascii: ",")) }
             first = false
             guard let element else {
-                literal.append("NULL")
+                literal.append(contentsOf: "NULL".utf8)
                 continue
             }
-            literal.append("\"")
-            for character in element {
-                if character == "\"" || character == "\\" { literal.append("\\") }
-                literal.append(character)
+            literal.append(UInt8(ascii: "\""))
+            for byte in element.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { literal.append(UInt8(ascii: "\\")) }
+                literal.append(byte)
             }
-            literal.append("\"")
+            literal.append(UInt8(ascii: "\""))
         }
-        literal.append("}")
-        return literal
+        literal.append(UInt8(ascii: "}"))
+        return String(decoding: literal, as: UTF8.self)
     }
 
     /// The elements of a one-dimensional array literal as the server prints it; `nil` for NULL.

@@ -17,7 +17,7 @@ struct SembleTestDatabase: Sendable {
     static let snapshotTables = [
         "feed_activities", "following_feed_items", "notifications", "feed_activity_sources",
         "rm_card_collects", "rm_card_authors", "rm_library_cards", "rm_collection_cards", "rm_collections",
-        "rm_follows", "rm_connections", "event_store",
+        "rm_follows", "rm_connections", "rm_feed_follows", "rm_feed_connections", "event_store",
     ]
 
     /// Runs `body` with a fresh database and drops it afterwards, also when `body` fails.

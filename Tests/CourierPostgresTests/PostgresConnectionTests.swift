@@ -11,6 +11,33 @@ struct PostgresConnectionTests {
         var tags: [String]
     }
 
+    @Test("a prepared statement is prepared once per session and runs again with other values, also after a rollback")
+    func preparedStatements() async throws {
+        let conn = try await PostgresTestSupport.connect()
+        let table = TestEnvironment.uniqueName("prepared")
+        try await conn.execute("CREATE TABLE \(table) (k text PRIMARY KEY, n bigint NOT NULL)")
+        let insert = "INSERT INTO \(table) (k, n) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET n = EXCLUDED.n"
+        for n in 0..<5 { #expect(try await conn.execute(prepared: insert, ["k\(n % 2)", n]) == 1) }
+        let sum = "SELECT sum(n)::bigint FROM \(table) WHERE k = ANY($1::text[])"
+        #expect(try await conn.query(prepared: sum, [["k0", "k1"]]).first?.decode(Int.self, column: 0) == 7)  // 4 + 3
+        // Prepared inside a transaction that rolls back: the statement stays, the row does not.
+        struct Abandon: Error {}
+        await #expect(throws: Abandon.self) {
+            try await conn.withTransaction { conn in
+                try conn.execute(prepared: "DELETE FROM \(table) WHERE k = $1", ["k0"])
+                throw Abandon()
+            }
+        }
+        #expect(try await conn.execute(prepared: "DELETE FROM \(table) WHERE k = $1", ["k1"]) == 1)
+        #expect(try await conn.query(prepared: sum, [["k0", "k1"]]).first?.decode(Int.self, column: 0) == 4)
+        #expect(try await conn.preparedStatements.count == 3)
+        // A failing execution reports like an unprepared one, and the session goes on.
+        await #expect(throws: PostgresError.self) { try await conn.execute(prepared: insert, ["k2", Int?.none]) }
+        #expect(try await conn.query(prepared: sum, [["k0"]]).first?.decode(Int.self, column: 0) == 4)
+        try await conn.execute("DROP TABLE \(table)")
+        await conn.close()
+    }
+
     @Test("every encodable type round-trips through a typed column")
     func typedRoundTrips() async throws {
         let conn = try await PostgresTestSupport.connect()

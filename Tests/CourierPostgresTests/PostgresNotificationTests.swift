@@ -4,7 +4,7 @@ import Testing
 
 @Suite("LISTEN/NOTIFY (integration)")
 struct PostgresNotificationTests {
-    @Test("a NOTIFY from another connection arrives on the LISTEN stream within a second")
+    @Test("a NOTIFY from another connection arrives on the LISTEN stream, payloads in order")
     func notificationFromAnotherConnection() async throws {
         let listener = try await PostgresTestSupport.connect()
         let sender = try await PostgresTestSupport.connect()
@@ -20,16 +20,16 @@ struct PostgresNotificationTests {
             }
             return payloads
         }
-        let start = ContinuousClock.now
         try await sender.notify(channel: channel, payload: "first")
         try await sender.notify(channel: channel, payload: "second, with 'quotes'")
+        // Only so that a lost notification fails the test instead of hanging it: how fast they
+        // arrive is not a test's business (a loaded CI machine took 1.08 s once).
         let timeout = Task {
-            try await Task.sleep(for: .seconds(1))
+            try await Task.sleep(for: .seconds(15))
             received.cancel()
         }
         let notifications = await received.value
         timeout.cancel()
-        #expect(ContinuousClock.now - start < .seconds(1))
         #expect(notifications == [
             PostgresNotification(channel: channel, payload: "first", processID: senderPID),
             PostgresNotification(channel: channel, payload: "second, with 'quotes'", processID: senderPID),

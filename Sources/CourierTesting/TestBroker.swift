@@ -17,6 +17,26 @@ public enum TestBroker {
         return closed
     }
 
+    /// A vhost of its own beside the run's, for a test whose events must neither reach nor come
+    /// from the other tests' apps (every app bound to an event type gets its copy). Returns its
+    /// AMQP URL. Named like the run's vhost with more hex digits, so `with-test-env.sh` removes it
+    /// with the run's leftovers if the test is killed before ``deleteVhost(_:)``.
+    public static func makeVhost() throws -> (name: String, url: String) {
+        let run = try TestEnvironment.value("COURIER_TEST_VHOST")
+        let name = run + UUID().uuidString.prefix(6).lowercased()
+        _ = try rabbitmqctl(["-q", "add_vhost", name])
+        _ = try rabbitmqctl(["-q", "set_permissions", "-p", name, try TestEnvironment.value("COURIER_LOCAL_USER"), ".*", ".*", ".*"])
+        let url = try TestEnvironment.amqpURL()
+        guard let range = url.range(of: "/" + run, options: .backwards) else {
+            throw TestEnvironment.Missing(variable: "the run's vhost \(run) in COURIER_TEST_AMQP_URL")
+        }
+        return (name, url.replacingCharacters(in: range, with: "/" + name))
+    }
+
+    public static func deleteVhost(_ name: String) {
+        _ = try? rabbitmqctl(["-q", "delete_vhost", name])
+    }
+
     /// Runs rabbitmqctl against the local node and returns its standard output.
     public static func rabbitmqctl(_ arguments: [String]) throws -> String {
         let path = try TestEnvironment.value("COURIER_RABBITMQCTL")

@@ -14,7 +14,12 @@ struct CourierCLITests {
     func poisonStory() async throws {
         let app = TestEnvironment.uniqueName("story")
         let run = TestEnvironment.uniqueName("r")
-        let cli = try CLI.forApp(app)
+        // A vhost of its own: courierd processes of other tests are bound to the same Semble
+        // event types and would get (and park) this poison event too, and theirs would land here.
+        let vhost = try TestBroker.makeVhost()
+        defer { TestBroker.deleteVhost(vhost.name) }
+        var cli = try CLI.forApp(app)
+        cli.environment["AMQP_URL"] = vhost.url
         let database = try TestEnvironment.databaseURL()
         let daemon = try Daemon(environment: cli.environment)
         try await daemon.start()

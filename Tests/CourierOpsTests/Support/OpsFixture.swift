@@ -16,7 +16,9 @@ struct OpsFixture {
     /// to `domain_events` never land in its queue.
     static func make(app: String = TestEnvironment.uniqueName("ops"), bindingKeys: [String]? = nil) async throws -> OpsFixture {
         let amqp = try await AMQPConnection.connect(url: try TestEnvironment.amqpURL())
-        let topology = Topology(.init(appName: app, eventTypes: bindingKeys ?? ["test.\(app)"]))
+        // Classic queues: a test declares several apps at once, and dozens of quorum queues born
+        // together load the broker's log enough to slow the other suites' retry timings.
+        let topology = Topology(.init(appName: app, queueType: .classic, eventTypes: bindingKeys ?? ["test.\(app)"]))
         try await topology.declare(on: amqp)
         let postgres = try await PostgresConnection.connect(try PostgresConfiguration(url: try TestEnvironment.databaseURL()))
         try await FailureIndexSchema.migrate(on: postgres, logger: .init(label: "test"))

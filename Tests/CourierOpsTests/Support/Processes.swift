@@ -18,6 +18,7 @@ struct CLI {
     static func forApp(_ app: String) throws -> CLI {
         CLI(environment: [
             "AMQP_URL": try TestEnvironment.amqpURL(), "DATABASE_URL": try TestEnvironment.databaseURL(), "FLY_APP_NAME": app,
+            "COURIER_QUEUE_TYPE": "classic",  // as OpsFixture declares them
         ])
     }
 

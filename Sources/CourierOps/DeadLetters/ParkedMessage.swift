@@ -28,13 +28,8 @@ public struct ParkedMessage: Sendable, Equatable {
     public var host: String?
     /// Replays before this parking (`x-courier-replay-count`).
     public var replayCount: Int
-    /// When it was last replayed and from which parking, if it was (`x-courier-replayed-at`,
-    /// `x-courier-replayed-from`): a replay pass does not take again what it replayed itself and
-    /// courierd parked anew.
-    public var lastReplayedAt: Date? {
-        if case .timestamp(let t)? = properties.headers?[CourierHeader.replayedAt] { return Date(timeIntervalSince1970: TimeInterval(t)) }
-        return nil
-    }
+    /// The parking it was last replayed from, if it was (`x-courier-replayed-from`): a replay pass
+    /// does not take again what it replayed itself and courierd parked anew.
     public var replayedFrom: String? { properties.headers?[CourierHeader.replayedFrom]?.stringValue }
     public var properties: AMQPProperties
     public var body: [UInt8]

@@ -221,8 +221,8 @@ struct ShowCommand: AsyncParsableCommand {
         field("attempts", "\(m.attempts)")
         field("failed at", "\(Output.timestamp(m.failedAt)) (\(Output.age(since: m.failedAt)) ago)")
         field("host", m.host)
-        if let entry, entry.replayCount > 0 {
-            field("replayed", "\(entry.replayCount)× — last \(entry.replayedAt.map(Output.timestamp) ?? "?") by \(entry.replayedBy ?? "?")")
+        if let entry, let replayedAt = entry.replayedAt {
+            field("replayed", "\(entry.replayCount)× in all — last \(Output.timestamp(replayedAt)) by \(entry.replayedBy ?? "?")")
         } else if m.replayCount > 0 {
             field("replayed before", "\(m.replayCount)×")
         }

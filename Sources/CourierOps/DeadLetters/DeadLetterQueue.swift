@@ -90,19 +90,33 @@ public struct DeadLetterQueue: Sendable {
 
     /// Every message in the queue (that `filter` matches, when given), the queue left as it was.
     public func browse(_ filter: DeadLetterFilter? = nil, stop: StopSignal? = nil) async throws -> [ParkedMessage] {
+        try await sweep(filter ?? DeadLetterFilter(all: true), removing: false, stop: stop)
+    }
+
+    /// One pass: the messages `filter` (and `only`, failure ids) select are collected, and acked
+    /// away when `removing`; everything else goes back to the queue.
+    private func sweep(
+        _ filter: DeadLetterFilter, only: Set<String>? = nil, removing: Bool, stop: StopSignal?
+    ) async throws -> [ParkedMessage] {
         let pass = try await pass()
-        var found: [ParkedMessage] = []
+        var selected: [ParkedMessage] = []
         do {
             while stop?.isStopped != true, let (message, delivery) = try await pass.next() {
+                if filter.matches(message), only?.contains(message.failureID) ?? true {
+                    selected.append(message)
+                    if removing {
+                        pass.remove(delivery)
+                        continue
+                    }
+                }
                 pass.keep(delivery)
-                if filter.map({ $0.matches(message) }) ?? true { found.append(message) }
             }
         } catch {
             await pass.finish()
             throw error
         }
         await pass.finish()
-        return found
+        return selected
     }
 
     // MARK: Replay
@@ -240,23 +254,7 @@ public struct DeadLetterQueue: Sendable {
     /// Removes the matching messages — and when `only` is given, only those of them whose
     /// failure id is in it (what the operator confirmed) — and returns them.
     public func purge(_ filter: DeadLetterFilter, only: Set<String>? = nil, stop: StopSignal? = nil) async throws -> [ParkedMessage] {
-        let pass = try await pass()
-        var removed: [ParkedMessage] = []
-        do {
-            while stop?.isStopped != true, let (message, delivery) = try await pass.next() {
-                if filter.matches(message), only?.contains(message.failureID) ?? true {
-                    pass.remove(delivery)
-                    removed.append(message)
-                } else {
-                    pass.keep(delivery)
-                }
-            }
-        } catch {
-            await pass.finish()
-            throw error
-        }
-        await pass.finish()
-        return removed
+        try await sweep(filter, only: only, removing: true, stop: stop)
     }
 
     // MARK: Import

@@ -129,6 +129,12 @@ public struct FailureIndex: Sendable {
         ).map(entry)
     }
 
+    /// How many rows the filter selects (parked ones by default).
+    public func count(_ filter: DeadLetterFilter, statuses: [Status] = [.parked], on connection: isolated PostgresConnection) throws -> Int {
+        let (clause, bindings) = whereClause(filter, statuses: statuses)
+        return try connection.query("SELECT count(*)::bigint FROM courier_failures WHERE \(clause)", bindings).first?.decode(Int.self, column: 0) ?? 0
+    }
+
     public func stats(_ filter: DeadLetterFilter, statuses: [Status] = [.parked], on connection: isolated PostgresConnection) throws -> Stats {
         let (clause, bindings) = whereClause(filter, statuses: statuses)
         let totals = try connection.query(

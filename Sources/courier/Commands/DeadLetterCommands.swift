@@ -304,7 +304,7 @@ struct StatsCommand: AsyncParsableCommand {
             let stats = try await context.withIndex { try $1.stats(filter, on: $0) }
             // The queue's own count, to show when the index has drifted from it.
             let depth = try? await context.withBroker {
-                try await DeadLetterQueue(connection: $0, topology: context.topology).requireQueue(context.topology.deadLetterQueue).messageCount.asInt
+                Int(try await DeadLetterQueue(connection: $0, topology: context.topology).requireQueue(context.topology.deadLetterQueue).messageCount)
             }
             if global.json {
                 try Output.json(Report(deadLetterQueue: context.topology.deadLetterQueue, queueMessages: depth, index: stats))
@@ -333,8 +333,4 @@ struct StatsCommand: AsyncParsableCommand {
             Output.table(["EVENT TYPE", "COUNT"], stats.byEventType.map { [$0.key, "\($0.count)"] })
         }
     }
-}
-
-extension UInt32 {
-    var asInt: Int { Int(self) }
 }

@@ -91,7 +91,7 @@ struct ReplayCommand: AsyncParsableCommand {
                         return true
                     }
                     guard due, progress.elapsed >= .seconds(1) else { return }
-                    let seconds = Double(progress.elapsed.components.seconds) + Double(progress.elapsed.components.attoseconds) / 1e18
+                    let seconds = Output.seconds(progress.elapsed)
                     let text = "replayed \(progress.replayed), failed \(progress.failed), examined \(progress.examined) — \(Int(Double(progress.replayed) / max(seconds, 0.001)))/s"
                     if Output.stderrIsTerminal {
                         FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
@@ -108,7 +108,7 @@ struct ReplayCommand: AsyncParsableCommand {
                 await context.updateIndex(after: "replayed") { try $1.markReplayed(ids, by: options.by, on: $0) }
             }
 
-            let seconds = Double(summary.elapsed.components.seconds) + Double(summary.elapsed.components.attoseconds) / 1e18
+            let seconds = Output.seconds(summary.elapsed)
             if global.json {
                 try Output.json(
                     Report(
@@ -225,8 +225,7 @@ struct ExportCommand: AsyncParsableCommand {
     func run() async throws {
         try await runCommand {
             let context = try await CommandContext.load(global)
-            var filter = try selection.filters.filter(ids: selection.ids, all: true)  // exporting takes nothing away
-            filter.all = true
+            let filter = try selection.filters.filter(ids: selection.ids, all: true)  // exporting takes nothing away
             let messages = try await context.withBroker {
                 try await DeadLetterQueue(connection: $0, topology: context.topology).browse(filter)
             }

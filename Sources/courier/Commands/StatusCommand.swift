@@ -37,7 +37,7 @@ struct StatusCommand: AsyncParsableCommand {
             }
             do {
                 let (outbox, parked) = try await context.withIndex { connection, index in
-                    (try OutboxStatus.read(on: connection), try index.stats(DeadLetterFilter(), on: connection).total)
+                    (try OutboxStatus.read(on: connection), try index.count(DeadLetterFilter(), on: connection))
                 }
                 report.outbox = outbox
                 report.outboxAgeSeconds = outbox?.ageSeconds

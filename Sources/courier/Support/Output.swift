@@ -54,6 +54,10 @@ enum Output {
 
     static func timestamp(_ date: Date) -> String { date.formatted(.iso8601) }
 
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
     /// `42s`, `17m`, `3h12m`, `5d`.
     static func age(since date: Date, now: Date = Date()) -> String {
         let seconds = Int(max(0, now.timeIntervalSince(date)))

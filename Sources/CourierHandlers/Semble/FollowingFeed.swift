@@ -19,9 +19,14 @@ import CourierPostgres
 ///   even when a long-standing follow ends.
 ///
 /// Every access to a big table is driven by the batch's keys through an index, whatever the
-/// planner estimates (`key = ANY (ARRAY(SELECT …))` is an index probe per key); a follow's target
-/// is looked up once per target type (USER: the actor, COLLECTION: the collection), never
-/// through one `OR` join.
+/// planner estimates: `key = ANY (ARRAY(SELECT …))` is an index probe per key when the key is
+/// the index's only column; the followers of a source are probed per source row with
+/// `CROSS JOIN LATERAL (… OFFSET 0)`. (With `target_id = ANY` on `(target_type, target_id)`, a
+/// planner without statistics — a table empty at its last ANALYZE — probes only `target_type`
+/// and filters every follow of that type against the whole array; and a join of the sources
+/// with a CTE of their followers can become a nested loop that rescans the sources per key.)
+/// A target is looked up once per target type (USER: the actor, COLLECTION: the collection),
+/// never through one `OR` join.
 enum FollowingFeed {
     /// - Parameters:
     ///   - openingEventIDs: CARD_COLLECTED activities to recompute (by opening event).
@@ -59,24 +64,21 @@ enum FollowingFeed {
             ),
             dirty_sources AS (
                 SELECT s.*, d.created_at, d.is_new
-                FROM feed_activity_sources s JOIN dirty_activities d ON d.id = s.activity_id
-                WHERE s.activity_id = ANY (ARRAY(SELECT id FROM dirty_activities))
-            ),
-            user_followers AS (
-                SELECT * FROM rm_feed_follows f
-                WHERE f.target_type = 'USER' AND f.target_id = ANY (ARRAY(SELECT DISTINCT actor_id FROM dirty_sources))
-            ),
-            collection_followers AS (
-                SELECT * FROM rm_feed_follows f
-                WHERE f.target_type = 'COLLECTION'
-                    AND f.target_id = ANY (ARRAY(SELECT DISTINCT collection_id FROM dirty_sources WHERE collection_id IS NOT NULL))
+                FROM dirty_activities d CROSS JOIN LATERAL (
+                    SELECT * FROM feed_activity_sources s WHERE s.activity_id = d.id OFFSET 0
+                ) s
             ),
             wanted AS (
                 SELECT f.follower_id AS user_id, s.activity_id, s.created_at, s.is_new
-                FROM dirty_sources s JOIN user_followers f ON \(followsSource("USER"))
+                FROM dirty_sources s CROSS JOIN LATERAL (
+                    SELECT f.follower_id FROM rm_feed_follows f WHERE \(followsSource("USER")) OFFSET 0
+                ) f
                 UNION
                 SELECT f.follower_id, s.activity_id, s.created_at, s.is_new
-                FROM dirty_sources s JOIN collection_followers f ON \(followsSource("COLLECTION"))
+                FROM dirty_sources s CROSS JOIN LATERAL (
+                    SELECT f.follower_id FROM rm_feed_follows f WHERE \(followsSource("COLLECTION")) OFFSET 0
+                ) f
+                WHERE s.collection_id IS NOT NULL
             ),
             touched_follows AS \(SembleBatch.FollowChanges.windowsSQL(firstParameter: 3)),
             follow_candidates AS (

@@ -89,7 +89,10 @@ enum NotificationRules {
                 SELECT collection_id, card_id, NULL::text AS recipient
                 FROM unnest($1::text[], $2::text[]) AS p(collection_id, card_id)
                 UNION
-                SELECT cc.collection_id, cc.card_id, NULL FROM rm_collection_cards cc WHERE cc.collection_id = ANY ($3::text[])
+                SELECT cc.collection_id, cc.card_id, NULL
+                FROM (SELECT DISTINCT c FROM unnest($3::text[]) AS c) k CROSS JOIN LATERAL (
+                    SELECT * FROM rm_collection_cards cc WHERE cc.collection_id = k.c OFFSET 0
+                ) cc
                 UNION
                 SELECT c.collection_id, c.card_id, f.follower_id
                 FROM \(SembleBatch.FollowChanges.windowsSQL(firstParameter: 4)) f CROSS JOIN LATERAL (
@@ -123,10 +126,6 @@ enum NotificationRules {
                 SELECT k.collection_id, k.author_id FROM (SELECT DISTINCT collection_id FROM runs) r
                 CROSS JOIN LATERAL (SELECT * FROM rm_collections k WHERE k.collection_id = r.collection_id OFFSET 0) k
             ),
-            followers AS (
-                SELECT * FROM rm_follows f
-                WHERE f.target_type = 'COLLECTION' AND f.target_id = ANY (ARRAY(SELECT DISTINCT collection_id FROM runs))
-            ),
             owner AS (
                 SELECT DISTINCT ON (r.collection_id, r.card_id)
                     'USER_ADDED_TO_YOUR_COLLECTION'::text AS type, k.author_id AS recipient, r.actor_id AS actor,
@@ -138,9 +137,12 @@ enum NotificationRules {
                 SELECT DISTINCT ON (r.collection_id, r.card_id, f.follower_id)
                     'USER_ADDED_CARD_TO_SUBSCRIBED_COLLECTION'::text AS type, f.follower_id AS recipient, r.actor_id AS actor,
                     r.occurred_at AS at, r.collection_id, r.card_id
-                FROM runs r
-                JOIN followers f ON f.target_id = r.collection_id AND f.follower_id <> r.actor_id
-                    AND \(EventOrder.followActive("f", at: "r.occurred_at", eventID: "r.event_id"))
+                FROM runs r CROSS JOIN LATERAL (
+                    SELECT f.follower_id FROM rm_follows f
+                    WHERE f.target_type = 'COLLECTION' AND f.target_id = r.collection_id AND f.follower_id <> r.actor_id
+                        AND \(EventOrder.followActive("f", at: "r.occurred_at", eventID: "r.event_id"))
+                    OFFSET 0
+                ) f
                 LEFT JOIN authors k ON k.collection_id = r.collection_id
                 WHERE k.author_id IS DISTINCT FROM f.follower_id
                 ORDER BY r.collection_id, r.card_id, f.follower_id, r.occurred_at, r.event_id
@@ -173,7 +175,9 @@ enum NotificationRules {
             WITH touched AS (
                 SELECT * FROM rm_follows WHERE follow_id = ANY ($1::text[])
                 UNION
-                SELECT * FROM rm_follows WHERE target_type = 'COLLECTION' AND target_id = ANY ($2::text[])
+                SELECT f.* FROM (SELECT DISTINCT c FROM unnest($2::text[]) AS c) k CROSS JOIN LATERAL (
+                    SELECT * FROM rm_follows f WHERE f.target_type = 'COLLECTION' AND f.target_id = k.c OFFSET 0
+                ) f
             ),
             scope AS (
                 SELECT \(DerivedIDs.subject("follow_id")) AS subject, NULL::text AS recipient FROM touched
@@ -229,18 +233,17 @@ enum NotificationRules {
                 WHERE connection_id = ANY (ARRAY(SELECT DISTINCT connection_id FROM connection_scope))
                     AND created_at IS NOT NULL AND removed_at IS NULL
             ),
-            followers AS (
-                SELECT * FROM rm_follows f
-                WHERE f.target_type = 'USER' AND f.target_id = ANY (ARRAY(SELECT DISTINCT curator_id FROM connections))
-            ),
             targets AS (
                 SELECT DISTINCT ON (c.connection_id, f.follower_id)
                     'SUBSCRIBED_USER_MADE_CONNECTION'::text AS type, f.follower_id AS recipient, c.curator_id AS actor,
                     c.created_at AS at, \(DerivedIDs.subject("c.connection_id")) AS subject,
                     jsonb_build_object('connectionId', c.connection_id) AS metadata
-                FROM connections c
-                JOIN followers f ON f.target_id = c.curator_id AND f.follower_id <> c.curator_id
-                    AND \(EventOrder.followActive("f", at: "c.created_at", eventID: "c.created_event_id"))
+                FROM connections c CROSS JOIN LATERAL (
+                    SELECT f.follower_id FROM rm_follows f
+                    WHERE f.target_type = 'USER' AND f.target_id = c.curator_id AND f.follower_id <> c.curator_id
+                        AND \(EventOrder.followActive("f", at: "c.created_at", eventID: "c.created_event_id"))
+                    OFFSET 0
+                ) f
                 WHERE EXISTS (
                     SELECT 1 FROM connection_scope s
                     WHERE s.connection_id = c.connection_id AND (s.recipient IS NULL OR s.recipient = f.follower_id))
@@ -258,19 +261,27 @@ enum NotificationRules {
     /// an array built once, checked only against the few notifications the scope finds by index.)
     ///
     /// Every statement reaches the big tables from the batch's keys through an index, whatever the
-    /// planner estimates for the CTEs: `key = ANY (ARRAY(SELECT …))` (an index probe per key), or
-    /// `CROSS JOIN LATERAL (… OFFSET 0)` per composite key (`OFFSET 0` keeps the subquery a
-    /// per-row index lookup instead of letting the planner turn it into a join over a whole table).
+    /// planner estimates for the CTEs: `key = ANY (ARRAY(SELECT …))` (an index probe per key) when
+    /// the key is an index's only or first column, else `CROSS JOIN LATERAL (… OFFSET 0)` per key
+    /// (`OFFSET 0` keeps the subquery a per-row index lookup instead of letting the planner turn
+    /// it into a join over a whole table). A follow's target is the second column of
+    /// `(target_type, target_id)`: with `= ANY` there, a planner without statistics probes only
+    /// `target_type` and filters every follow of that type against the whole array; so the
+    /// followers of a run or a connection are probed per row, inside the lateral.
     private static func replace(types: [String]) -> String {
         let typeList = types.map { "'\($0)'" }.joined(separator: ", ")
         let id = DerivedIDs.notification(type: "t.type", recipient: "t.recipient", subject: "t.subject")
         return """
             removed AS (
                 DELETE FROM notifications n
-                WHERE n.type IN (\(typeList)) AND n.subject = ANY (ARRAY(SELECT DISTINCT subject FROM scope))
-                    AND EXISTS (
-                        SELECT 1 FROM scope s WHERE s.subject = n.subject AND (s.recipient IS NULL OR s.recipient = n.recipient_user_id))
-                    AND n.id <> ALL (ARRAY(SELECT \(id) FROM targets t))
+                WHERE n.id = ANY (ARRAY(
+                    SELECT x.id FROM (SELECT DISTINCT subject FROM scope) k CROSS JOIN LATERAL (
+                        SELECT x.id, x.recipient_user_id FROM notifications x
+                        WHERE x.type IN (\(typeList)) AND x.subject = k.subject OFFSET 0
+                    ) x
+                    WHERE EXISTS (
+                            SELECT 1 FROM scope s WHERE s.subject = k.subject AND (s.recipient IS NULL OR s.recipient = x.recipient_user_id))
+                        AND x.id <> ALL (ARRAY(SELECT \(id) FROM targets t))))
             )
             INSERT INTO notifications (id, recipient_user_id, actor_user_id, type, metadata, read, created_at, updated_at, subject)
             SELECT \(id), t.recipient, t.actor, t.type, t.metadata, false,

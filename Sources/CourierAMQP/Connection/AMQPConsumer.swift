@@ -41,11 +41,24 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
             return local[index]
         }
 
+        /// Whether a delivery is here already: ``nextBatch(max:)`` would not wait.
+        public var hasBuffered: Bool { index < local.count || buffer.hasItems }
+
         /// Up to `max` deliveries: what is already here, or waits for at least one. Empty at the end.
         public mutating func nextBatch(max: Int) async throws -> [AMQPDelivery] {
             if index == local.count {
                 local = try await buffer.take()
                 index = 0
+            } else if local.count - index < max {
+                // A remainder smaller than a batch is topped up with what arrived meanwhile, so
+                // a steady stream gives full batches, not 500, 200, 500, 200, … (a handler pays
+                // per batch: a transaction, its statements, a commit).
+                let more = buffer.takeAvailable()
+                if !more.isEmpty {
+                    local.removeSubrange(..<index)
+                    index = 0
+                    local.append(contentsOf: more)
+                }
             }
             let end = Swift.min(local.count, index + max)
             defer { index = end }
@@ -101,6 +114,8 @@ final class DeliveryBuffer: Sendable {
 
     var isFinished: Bool { state.withLock { $0.finished } }
 
+    var hasItems: Bool { state.withLock { !$0.items.isEmpty } }
+
     /// Everything buffered, or waits for the next delivery; `[]` at a normal end.
     func take() async throws -> [AMQPDelivery] {
         if let ready = try takeIfReady() { return ready }
@@ -127,6 +142,16 @@ final class DeliveryBuffer: Sendable {
                 return state.waiter
             }
             waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Whatever is buffered now, without waiting: `[]` when nothing is (an end or a failure is
+    /// left for ``take()`` to report).
+    func takeAvailable() -> [AMQPDelivery] {
+        state.withLock { state -> [AMQPDelivery] in
+            var taken: [AMQPDelivery] = []
+            swap(&taken, &state.items)
+            return taken
         }
     }
 

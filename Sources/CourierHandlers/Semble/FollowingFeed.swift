@@ -50,7 +50,7 @@ enum FollowingFeed {
             return "t.target_type = '\(type)' AND \(target) = t.target_id AND (s.occurred_at, s.event_id) > (t.from_at, t.from_event_id)"
         }
         try db.execute(
-            """
+            prepared: """
             WITH new_ids AS MATERIALIZED (
                 SELECT \(DerivedIDs.cardCollectedActivity(openingEventID: "o")) AS id FROM unnest($8::text[]) AS o
             ),

@@ -31,7 +31,7 @@ enum NotificationRules {
         guard !cardIDs.isEmpty || !authorChangedCardIDs.isEmpty else { return }
         let subject = DerivedIDs.subject("s.card_id", "s.curator_id")
         try db.execute(
-            """
+            prepared: """
             WITH pairs AS (
                 SELECT DISTINCT card_id, curator_id FROM (
                     SELECT card_id, curator_id FROM unnest($1::text[], $2::text[]) AS p(card_id, curator_id)
@@ -84,7 +84,7 @@ enum NotificationRules {
     ) throws {
         guard !collectionIDs.isEmpty || !authorChangedCollectionIDs.isEmpty || !follows.isEmpty else { return }
         try db.execute(
-            """
+            prepared: """
             WITH pair_scope AS (
                 SELECT collection_id, card_id, NULL::text AS recipient
                 FROM unnest($1::text[], $2::text[]) AS p(collection_id, card_id)
@@ -171,7 +171,7 @@ enum NotificationRules {
     static func follows(followIDs: [String], authorChangedCollectionIDs: [String], on db: isolated PostgresConnection) throws {
         guard !followIDs.isEmpty || !authorChangedCollectionIDs.isEmpty else { return }
         try db.execute(
-            """
+            prepared: """
             WITH touched AS (
                 SELECT * FROM rm_follows WHERE follow_id = ANY ($1::text[])
                 UNION
@@ -212,7 +212,7 @@ enum NotificationRules {
     static func connections(connectionIDs: [String], follows: SembleBatch.FollowChanges, on db: isolated PostgresConnection) throws {
         guard !connectionIDs.isEmpty || !follows.isEmpty else { return }
         try db.execute(
-            """
+            prepared: """
             WITH connection_scope AS (
                 SELECT c AS connection_id, NULL::text AS recipient FROM unnest($1::text[]) AS c
                 UNION

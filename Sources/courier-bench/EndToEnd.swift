@@ -159,7 +159,7 @@ func endToEnd(_ configuration: AMQPConfiguration, databaseURL: String, count: In
     let migrating = try await PostgresConnection.connect(schemaConfiguration, logger: logger)
     _ = try await PostgresMigrator(migrations: SembleSchema.migrations, schema: schema, logger: logger).migrate(on: migrating)
     await migrating.close()
-    let pool = PostgresPool(configuration: schemaConfiguration, maximumConnections: 2 * SembleHandlers.all.count + 1, logger: logger)
+    let pool = PostgresPool(configuration: schemaConfiguration, maximumConnections: SembleHandlers.all.count + 1, logger: logger)
     let runner = EventHandlerRunner(handlers: SembleHandlers.all, pool: pool, logger: logger)
 
     let realTopology = topology()

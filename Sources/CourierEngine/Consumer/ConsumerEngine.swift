@@ -84,63 +84,19 @@ public struct ConsumerEngine: Sendable {
     }
 
     /// Returns the dependency that paused consuming, or nil when the task was cancelled.
-    ///
-    /// Batches overlap by one: while the handler works on a batch, the next one is received and
-    /// handed over too, and the first is settled when its outcomes are in. The handler's
-    /// transactions (one per handler, each on its own connection) then follow each other without
-    /// a gap, instead of every handler waiting at the end of each batch for the slowest one, the
-    /// acks and the next batch's decoding. A batch is settled — acked, retried, parked — only
-    /// with its own outcomes, in order; no batch is left in flight when this returns or throws.
-    /// When nothing more is buffered, the batch in hand is settled before waiting for the broker,
-    /// so a quiet queue does not hold acks back.
     private func consume(_ consumer: AMQPConsumer, on channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
         var iterator = consumer.makeAsyncIterator()
-        var ahead: HandlingBatch?
-        do {
-            while !Task.isCancelled {
-                if let handling = ahead, !iterator.hasBuffered {
-                    ahead = nil
-                    if let paused = try await finish(handling, channel: channel, publisher: publisher) { return paused }
-                }
-                let batch: [AMQPDelivery]
-                do {
-                    batch = try await iterator.nextBatch(max: settings.batchSize)
-                } catch is CancellationError {
-                    break
-                }
-                if batch.isEmpty { break }
-                guard !batch.contains(where: \.redelivered) else {
-                    // Suspects are handled alone, with nothing else in flight (see process).
-                    if let handling = ahead {
-                        ahead = nil
-                        if let paused = try await finish(handling, channel: channel, publisher: publisher) { return paused }
-                    }
-                    if let paused = try await process(batch, channel: channel, publisher: publisher) { return paused }
-                    continue
-                }
-                let next = start(batch)
-                if let handling = ahead {
-                    ahead = next
-                    if let paused = try await finish(handling, channel: channel, publisher: publisher) {
-                        // The next batch is being handled already: settle it with its own
-                        // outcomes (requeued too, most likely) before pausing.
-                        ahead = nil
-                        _ = try await finish(next, channel: channel, publisher: publisher)
-                        return paused
-                    }
-                } else {
-                    ahead = next
-                }
+        while !Task.isCancelled {
+            let batch: [AMQPDelivery]
+            do {
+                batch = try await iterator.nextBatch(max: settings.batchSize)
+            } catch is CancellationError {
+                return nil
             }
-        } catch {
-            // The channel or connection is gone (or a copy could not be published): the batch in
-            // flight still runs to its end before the engine reconnects; what it could not ack
-            // is redelivered, and its handlers' inbox makes that harmless.
-            if let handling = ahead { _ = await handling.outcomes.value }
-            throw error
-        }
-        if let handling = ahead {
-            return try await finish(handling, channel: channel, publisher: publisher)
+            if batch.isEmpty { return nil }
+            if let dependency = try await process(batch, channel: channel, publisher: publisher) {
+                return dependency
+            }
         }
         return nil
     }
@@ -155,47 +111,42 @@ public struct ConsumerEngine: Sendable {
     /// killer's count climbs to the delivery limit and the broker parks it alone.
     private func process(_ batch: [AMQPDelivery], channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
         guard batch.contains(where: \.redelivered) else {
-            return try await finish(start(batch), channel: channel, publisher: publisher)  // the common case: no copies
+            return try await handle(batch, channel: channel, publisher: publisher)  // the common case: no copies
         }
         let fresh = batch.filter { !$0.redelivered }
         var suspects = batch.filter(\.redelivered)
         if let count = suspects.first?.properties.headers?["x-delivery-count"]?.intValue, count % 2 == 1 {
             suspects.reverse()
         }
-        if !fresh.isEmpty, let paused = try await finish(start(fresh), channel: channel, publisher: publisher) {
+        if !fresh.isEmpty, let paused = try await handle(fresh, channel: channel, publisher: publisher) {
             return paused
         }
         for suspect in suspects {
             await channel.flush()
-            if let paused = try await finish(start([suspect]), channel: channel, publisher: publisher) { return paused }
+            if let paused = try await handle([suspect], channel: channel, publisher: publisher) { return paused }
         }
         return nil
     }
 
-    /// A batch handed to the handler: its deliveries, their counts per event type, and the
-    /// handler's outcomes to come.
-    struct HandlingBatch: Sendable {
-        let deliveries: [AMQPDelivery]
-        let received: [String: Int]
-        let outcomes: Task<[HandlingOutcome], Never>
-    }
-
-    /// Hands `batch` to the handler, in a task of its own: it is not cancelled with the engine,
-    /// so a stop lets the batch in hand finish and be acked.
-    private func start(_ batch: [AMQPDelivery]) -> HandlingBatch {
+    private func handle(_ batch: [AMQPDelivery], channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
         let received = metrics.received(batch)
-        return HandlingBatch(deliveries: batch, received: received, outcomes: Task { await self.outcomes(of: batch) })
-    }
-
-    /// One outcome per delivery: the handler's, or a permanent failure for a body over the size
-    /// limit, which the handler never sees.
-    private func outcomes(of batch: [AMQPDelivery]) async -> [HandlingOutcome] {
         let limit = settings.maximumMessageBytes
         if !batch.contains(where: { $0.body.count > limit }) {
-            // The common case: the whole batch goes to the handler, without copying it.
+            // The common case: the whole batch goes to the handler, without copying it; when it
+            // handled every delivery, all are acked at once — no decision per message needed.
             let handled = await run(batch)
-            return handled.count == batch.count ? handled : batch.indices.map { $0 < handled.count ? handled[$0] : missingOutcome }
+            if handled.count == batch.count, handled.allSatisfy({ if case .handled = $0 { true } else { false } }) {
+                var tags: [UInt64] = []
+                tags.reserveCapacity(batch.count)
+                for delivery in batch { tags.append(delivery.deliveryTag) }
+                channel.ack(tags)
+                metrics.settled(counts: received, .acked)
+                return nil
+            }
+            let outcomes = batch.indices.map { $0 < handled.count ? handled[$0] : missingOutcome }
+            return try await settle(batch, outcomes: outcomes, channel: channel, publisher: publisher)
         }
+        // Too large: dead-lettered without being parsed or handed to the handler.
         var outcomes = [HandlingOutcome?](repeating: nil, count: batch.count)
         var eligible: [AMQPDelivery] = []
         var eligibleIndex: [Int] = []
@@ -216,33 +167,16 @@ public struct ConsumerEngine: Sendable {
                 outcomes[index] = position < handled.count ? handled[position] : missingOutcome
             }
         }
-        return outcomes.map { $0 ?? missingOutcome }
-    }
-
-    /// Waits for the batch's outcomes and settles it. When every delivery was handled, all are
-    /// acked at once — no decision per message needed. Returns the dependency that is down when
-    /// the handler reported one.
-    private func finish(_ handling: HandlingBatch, channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
-        let outcomes = await handling.outcomes.value
-        let batch = handling.deliveries
-        if outcomes.allSatisfy({ if case .handled = $0 { true } else { false } }) {
-            var tags: [UInt64] = []
-            tags.reserveCapacity(batch.count)
-            for delivery in batch { tags.append(delivery.deliveryTag) }
-            channel.ack(tags)
-            metrics.settled(counts: handling.received, .acked)
-            return nil
-        }
-        return try await settle(batch, outcomes: outcomes, channel: channel, publisher: publisher)
+        return try await settle(batch, outcomes: outcomes.map { $0 ?? missingOutcome }, channel: channel, publisher: publisher)
     }
 
     /// The handler on `deliveries`, timed and counted in flight.
     private func run(_ deliveries: [AMQPDelivery]) async -> [HandlingOutcome] {
-        metrics.handlingStarted(deliveries.count)
+        metrics.inFlight.record(deliveries.count)
         let started = ContinuousClock.now
         let handled = await handler.handle(deliveries)
         metrics.handlingDuration.record(duration: ContinuousClock.now - started)
-        metrics.handlingEnded(deliveries.count)
+        metrics.inFlight.record(0)
         return handled
     }
 

@@ -1,7 +1,6 @@
 import CourierAMQP
 import Foundation
 import Metrics
-import Synchronization
 
 /// What the engine reports through swift-metrics (courierd exports it in Prometheus format):
 ///
@@ -20,8 +19,6 @@ struct EngineMetrics: Sendable {
     let knownTypes: Set<String>
     let handlingDuration = Metrics.Timer(label: "courier_handling_duration_seconds", preferredDisplayUnit: .seconds)
     let inFlight = Gauge(label: "courier_in_flight")
-    /// Deliveries being handled now, across the batches in flight (two overlap).
-    private let inFlightCount = InFlightCount()
     let lastDelivery = Gauge(label: "courier_last_delivery_timestamp_seconds")
 
     init(topology: Topology) {
@@ -80,21 +77,7 @@ struct EngineMetrics: Sendable {
         }
     }
 
-    /// `count` deliveries handed to the handler; ``handlingEnded(_:)`` when it answered.
-    func handlingStarted(_ count: Int) {
-        inFlight.record(inFlightCount.value.add(count, ordering: .relaxed).newValue)
-    }
-
-    func handlingEnded(_ count: Int) {
-        inFlight.record(inFlightCount.value.subtract(count, ordering: .relaxed).newValue)
-    }
-
     static func reconnected() {
         Counter(label: "courier_reconnects_total").increment()
     }
-}
-
-
-private final class InFlightCount: Sendable {
-    let value = Atomic<Int>(0)
 }

@@ -46,10 +46,8 @@ struct DaemonService: Service {
             throw error
         }
         await postgres.close()
-        // One connection per handler for each of the two batches in flight (handlers run side by
-        // side, and the engine hands over the next batch while one is handled), and one for
-        // health checks.
-        let pool = PostgresPool(configuration: postgresConfiguration, maximumConnections: 2 * handlers.count + 1, logger: logger)
+        // One connection per handler (they run side by side) and one for health checks.
+        let pool = PostgresPool(configuration: postgresConfiguration, maximumConnections: handlers.count + 1, logger: logger)
         let router = EventHandlerRunner(handlers: handlers, pool: pool, logger: logger)
         // Every parked message is also recorded in the failure index (`courier dlq list`); its
         // own connection, so a burst of parking never waits for a handler's.

@@ -13,7 +13,8 @@ import CourierPublisher
 ///   order of arrival and however many copies. The derived tables (feeds, notifications) are
 ///   recomputed from them. Event times are `timestamptz`; every event id is `collate "C"`, so the
 ///   order of events — `(occurred_at, event_id)` — is byte order, the same in SQL as in Swift
-///   (``EventOrder``) and on every server.
+///   (``EventOrder``) and on every server. Since migration 7 every other id and type name is
+///   too (``idsCompareByBytes``).
 ///
 /// Added to Semble's tables (Courier's, all documented on the columns):
 /// - `notifications.subject`: the natural key of a notification (the ids of what it is about,
@@ -35,6 +36,7 @@ public enum SembleSchema {
         PostgresMigration(version: 4, name: "read_models", sql: readModels),
         PostgresMigration(version: 5, name: "feed_activity_sources", sql: feedActivitySources),
         PostgresMigration(version: 6, name: "facts_per_handler", sql: factsPerHandler),
+        PostgresMigration(version: 7, name: "ids_compare_by_bytes", sql: idsCompareByBytes),
     ]
 
     static let sembleTables = """
@@ -256,5 +258,73 @@ public enum SembleSchema {
         DROP INDEX rm_card_collects_actor_card_idx;
         -- The library adds of a (curator, card): "the add" of USER_ADDED_YOUR_CARD.
         CREATE INDEX rm_card_collects_library_add_idx ON rm_card_collects (actor_id, card_id) WHERE collection_id IS NULL;
+        """
+
+    /// Every identifier and type name compares by bytes (`COLLATE "C"`), like the event ids
+    /// already did. They are opaque keys (DIDs, UUIDs, record keys, type names): a linguistic
+    /// order means nothing for them, and comparing them under the database's locale costs a
+    /// locale-aware comparison each time — in every index descent of every insert and lookup. Measured on the end-to-end benchmark (100k events, three interleaved pairs):
+    /// against these columns under a linguistic collation (`en-US`, as many databases are
+    /// created), 9.1–10.5k events/s instead of 7.7–8.4k and a fifth less Postgres CPU; against
+    /// `C.UTF-8` (this machine's database default, the cheapest locale) within the noise, about
+    /// 2% less CPU. Equality is unchanged (both are deterministic: equal means byte-equal), so no
+    /// row changes; only the order of these columns in an `ORDER BY` does, and no reader orders
+    /// by an id. Human text (collection names) keeps the database's collation.
+    ///
+    /// On an existing database the type stays `text`, so Postgres keeps the rows and rebuilds the
+    /// indexes on these columns, holding each table's lock while it does.
+    static let idsCompareByBytes = """
+        ALTER TABLE feed_activities
+            ALTER COLUMN actor_id TYPE text COLLATE "C",
+            ALTER COLUMN card_id TYPE text COLLATE "C",
+            ALTER COLUMN connection_id TYPE text COLLATE "C",
+            ALTER COLUMN type TYPE text COLLATE "C";
+        ALTER TABLE following_feed_items
+            ALTER COLUMN user_id TYPE text COLLATE "C";
+        ALTER TABLE notifications
+            ALTER COLUMN recipient_user_id TYPE text COLLATE "C",
+            ALTER COLUMN actor_user_id TYPE text COLLATE "C",
+            ALTER COLUMN type TYPE text COLLATE "C",
+            ALTER COLUMN subject TYPE text COLLATE "C";
+        ALTER TABLE courier_inbox
+            ALTER COLUMN handler TYPE text COLLATE "C",
+            ALTER COLUMN event_id TYPE text COLLATE "C",
+            ALTER COLUMN event_type TYPE text COLLATE "C";
+        ALTER TABLE rm_card_collects
+            ALTER COLUMN actor_id TYPE text COLLATE "C",
+            ALTER COLUMN card_id TYPE text COLLATE "C",
+            ALTER COLUMN collection_id TYPE text COLLATE "C";
+        ALTER TABLE rm_card_authors
+            ALTER COLUMN card_id TYPE text COLLATE "C",
+            ALTER COLUMN author_id TYPE text COLLATE "C";
+        ALTER TABLE rm_library_cards
+            ALTER COLUMN card_id TYPE text COLLATE "C",
+            ALTER COLUMN curator_id TYPE text COLLATE "C";
+        ALTER TABLE rm_collection_cards
+            ALTER COLUMN collection_id TYPE text COLLATE "C",
+            ALTER COLUMN card_id TYPE text COLLATE "C",
+            ALTER COLUMN added_by TYPE text COLLATE "C";
+        ALTER TABLE rm_collections
+            ALTER COLUMN collection_id TYPE text COLLATE "C",
+            ALTER COLUMN author_id TYPE text COLLATE "C";
+        ALTER TABLE rm_follows
+            ALTER COLUMN follow_id TYPE text COLLATE "C",
+            ALTER COLUMN follower_id TYPE text COLLATE "C",
+            ALTER COLUMN target_type TYPE text COLLATE "C",
+            ALTER COLUMN target_id TYPE text COLLATE "C";
+        ALTER TABLE rm_connections
+            ALTER COLUMN connection_id TYPE text COLLATE "C",
+            ALTER COLUMN curator_id TYPE text COLLATE "C";
+        ALTER TABLE feed_activity_sources
+            ALTER COLUMN actor_id TYPE text COLLATE "C",
+            ALTER COLUMN collection_id TYPE text COLLATE "C";
+        ALTER TABLE rm_feed_follows
+            ALTER COLUMN follow_id TYPE text COLLATE "C",
+            ALTER COLUMN follower_id TYPE text COLLATE "C",
+            ALTER COLUMN target_type TYPE text COLLATE "C",
+            ALTER COLUMN target_id TYPE text COLLATE "C";
+        ALTER TABLE rm_feed_connections
+            ALTER COLUMN connection_id TYPE text COLLATE "C",
+            ALTER COLUMN curator_id TYPE text COLLATE "C";
         """
 }

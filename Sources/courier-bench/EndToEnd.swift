@@ -94,14 +94,24 @@ struct CountingHandler: DeliveryHandler {
     }
 }
 
+/// The end-to-end figures of a run.
+struct EndToEndFigures {
+    /// Events per second of each round, in the order run.
+    var noop: [Double] = []
+    var handlers: [Double] = []
+    var failures = 0
+    var rows: [(String, Int)] = []
+}
+
 /// The end-to-end figure: `count` mixed events published to `domain_events` (persistent,
 /// confirmed, routed by type to the app queue), then consumed through the engine with Semble's
 /// real handlers, effects committed in Postgres — against the same events drained with a no-op
-/// handler in the same run. Each side gets a fresh app queue (quorum, as courierd declares it)
-/// and the handlers a fresh schema.
-func endToEnd(_ configuration: AMQPConfiguration, databaseURL: String, count: Int, settings: ConsumerEngine.Settings) async throws -> (
-    noop: Double, handlers: Double, failures: Int, rows: [(String, Int)]
-) {
+/// handler in the same run. `rounds` rounds, alternating which side goes first (like the other
+/// scenarios); each side gets a fresh app queue (quorum, as courierd declares it) every round,
+/// and the handlers a fresh schema. Every round must leave the same rows.
+func endToEnd(_ configuration: AMQPConfiguration, databaseURL: String, count: Int, rounds: Int, settings: ConsumerEngine.Settings) async throws
+    -> EndToEndFigures
+{
     var logger = Logger(label: "bench")
     logger.logLevel = .warning
     let events = MixedEvents().make(count)
@@ -141,45 +151,70 @@ func endToEnd(_ configuration: AMQPConfiguration, databaseURL: String, count: In
     }
     let admin = try await AMQPConnection.connect(configuration)
     defer { Task { await admin.close() } }
+    let adminDatabase = try await PostgresConnection.connect(try PostgresConfiguration(url: databaseURL), logger: logger)
 
     // The no-op side: the same events, the same queue type, nothing written.
-    let noopTopology = topology()
-    try await noopTopology.declare(on: admin)
-    try await fill(noopTopology)
-    let noopFailures = FailureCounter()
-    let noop = try await drain(noopTopology, NoopHandler(handled: Counter(target: .max)), failures: noopFailures)
-    try await deleteQueues(of: noopTopology, on: admin)
+    func noopRound() async throws -> Double {
+        let noopTopology = topology()
+        try await noopTopology.declare(on: admin)
+        try await fill(noopTopology)
+        let noop = try await drain(noopTopology, NoopHandler(handled: Counter(target: .max)), failures: FailureCounter())
+        try await deleteQueues(of: noopTopology, on: admin)
+        return rate(count, noop)
+    }
 
     // The real side: a fresh schema, migrated as courierd does.
-    let schema = "bench_\(UUID().uuidString.prefix(8).lowercased())"
-    let adminDatabase = try await PostgresConnection.connect(try PostgresConfiguration(url: databaseURL), logger: logger)
-    _ = try await adminDatabase.execute("CREATE SCHEMA \(schema)")
-    let separator = databaseURL.contains("?") ? "&" : "?"
-    let schemaConfiguration = try PostgresConfiguration(url: databaseURL + separator + "options=-csearch_path%3D\(schema)")
-    let migrating = try await PostgresConnection.connect(schemaConfiguration, logger: logger)
-    _ = try await PostgresMigrator(migrations: SembleSchema.migrations, schema: schema, logger: logger).migrate(on: migrating)
-    await migrating.close()
-    let pool = PostgresPool(configuration: schemaConfiguration, maximumConnections: SembleHandlers.all.count + 1, logger: logger)
-    let runner = EventHandlerRunner(handlers: SembleHandlers.all, pool: pool, logger: logger)
+    func handlersRound() async throws -> (rate: Double, failures: Int, rows: [(String, Int)]) {
+        let schema = "bench_\(UUID().uuidString.prefix(8).lowercased())"
+        _ = try await adminDatabase.execute("CREATE SCHEMA \(schema)")
+        let separator = databaseURL.contains("?") ? "&" : "?"
+        let schemaConfiguration = try PostgresConfiguration(url: databaseURL + separator + "options=-csearch_path%3D\(schema)")
+        let migrating = try await PostgresConnection.connect(schemaConfiguration, logger: logger)
+        _ = try await PostgresMigrator(migrations: SembleSchema.migrations, schema: schema, logger: logger).migrate(on: migrating)
+        await migrating.close()
+        let pool = PostgresPool(configuration: schemaConfiguration, maximumConnections: SembleHandlers.all.count + 1, logger: logger)
+        let runner = EventHandlerRunner(handlers: SembleHandlers.all, pool: pool, logger: logger)
 
-    let realTopology = topology()
-    try await realTopology.declare(on: admin)
-    try await fill(realTopology)
-    let failures = FailureCounter()
-    let real = try await drain(realTopology, runner, failures: failures)
-    try await deleteQueues(of: realTopology, on: admin)
+        let realTopology = topology()
+        try await realTopology.declare(on: admin)
+        try await fill(realTopology)
+        let failures = FailureCounter()
+        let real = try await drain(realTopology, runner, failures: failures)
+        try await deleteQueues(of: realTopology, on: admin)
 
-    var rows: [(String, Int)] = []
-    try await pool.withConnection { connection in
-        for table in ["courier_inbox", "feed_activities", "following_feed_items", "notifications"] {
-            let count = try await connection.query("SELECT count(*) FROM \(table)")
-            rows.append((table, Int(try count[0].decode(Int64.self, column: 0))))
+        var rows: [(String, Int)] = []
+        try await pool.withConnection { connection in
+            for table in ["courier_inbox", "feed_activities", "following_feed_items", "notifications"] {
+                let count = try await connection.query("SELECT count(*) FROM \(table)")
+                rows.append((table, Int(try count[0].decode(Int64.self, column: 0))))
+            }
+        }
+        await pool.close()
+        _ = try await adminDatabase.execute("DROP SCHEMA \(schema) CASCADE")
+        return (rate(count, real), failures.count, rows)
+    }
+
+    var figures = EndToEndFigures()
+    for round in 0..<rounds {
+        for noopFirst in round % 2 == 0 ? [true, false] : [false, true] {
+            if noopFirst {
+                let r = try await noopRound()
+                figures.noop.append(r)
+                FileHandle.standardError.write(Data("  e2e round \(round + 1) no-op   : \(Int(r)) events/s\n".utf8))
+            } else {
+                let r = try await handlersRound()
+                if !figures.rows.isEmpty, figures.rows.map(\.1) != r.rows.map(\.1) {
+                    throw BenchError("round \(round + 1) left other rows than round 1: \(r.rows) vs \(figures.rows)")
+                }
+                figures.handlers.append(r.rate)
+                figures.failures += r.failures
+                figures.rows = r.rows
+                FileHandle.standardError.write(Data("  e2e round \(round + 1) handlers: \(Int(r.rate)) events/s\n".utf8))
+            }
         }
     }
-    await pool.close()
-    _ = try await adminDatabase.execute("DROP SCHEMA \(schema) CASCADE")
     await adminDatabase.close()
-    return (rate(count, noop), rate(count, real), failures.count, rows)
+    return figures
 }
 
 func deleteQueues(of topology: Topology, on connection: AMQPConnection) async throws {

@@ -329,6 +329,9 @@ func run() async throws {
             for isRaw in order where options.side == nil || options.side == (isRaw ? "raw" : "courier") {
                 let (elapsed, cpuMicros) = try await withFreshQueue(connection) { topology in
                     if scenario.fill { _ = try await courierPublish(connection, queue: topology.appQueue, count: n, window: window) }
+                    if options.side != nil {  // profiling one side: say when the measured part starts
+                        FileHandle.standardError.write(Data("  \(scenario.key) round \(round + 1): measuring\n".utf8))
+                    }
                     let cpuBefore = processCPUMicroseconds()
                     let elapsed = try await (isRaw ? scenario.raw : scenario.courier)(topology)
                     return (elapsed, processCPUMicroseconds() - cpuBefore)

@@ -273,58 +273,25 @@ public enum SembleSchema {
     ///
     /// On an existing database the type stays `text`, so Postgres keeps the rows and rebuilds the
     /// indexes on these columns, holding each table's lock while it does.
-    static let idsCompareByBytes = """
-        ALTER TABLE feed_activities
-            ALTER COLUMN actor_id TYPE text COLLATE "C",
-            ALTER COLUMN card_id TYPE text COLLATE "C",
-            ALTER COLUMN connection_id TYPE text COLLATE "C",
-            ALTER COLUMN type TYPE text COLLATE "C";
-        ALTER TABLE following_feed_items
-            ALTER COLUMN user_id TYPE text COLLATE "C";
-        ALTER TABLE notifications
-            ALTER COLUMN recipient_user_id TYPE text COLLATE "C",
-            ALTER COLUMN actor_user_id TYPE text COLLATE "C",
-            ALTER COLUMN type TYPE text COLLATE "C",
-            ALTER COLUMN subject TYPE text COLLATE "C";
-        ALTER TABLE courier_inbox
-            ALTER COLUMN handler TYPE text COLLATE "C",
-            ALTER COLUMN event_id TYPE text COLLATE "C",
-            ALTER COLUMN event_type TYPE text COLLATE "C";
-        ALTER TABLE rm_card_collects
-            ALTER COLUMN actor_id TYPE text COLLATE "C",
-            ALTER COLUMN card_id TYPE text COLLATE "C",
-            ALTER COLUMN collection_id TYPE text COLLATE "C";
-        ALTER TABLE rm_card_authors
-            ALTER COLUMN card_id TYPE text COLLATE "C",
-            ALTER COLUMN author_id TYPE text COLLATE "C";
-        ALTER TABLE rm_library_cards
-            ALTER COLUMN card_id TYPE text COLLATE "C",
-            ALTER COLUMN curator_id TYPE text COLLATE "C";
-        ALTER TABLE rm_collection_cards
-            ALTER COLUMN collection_id TYPE text COLLATE "C",
-            ALTER COLUMN card_id TYPE text COLLATE "C",
-            ALTER COLUMN added_by TYPE text COLLATE "C";
-        ALTER TABLE rm_collections
-            ALTER COLUMN collection_id TYPE text COLLATE "C",
-            ALTER COLUMN author_id TYPE text COLLATE "C";
-        ALTER TABLE rm_follows
-            ALTER COLUMN follow_id TYPE text COLLATE "C",
-            ALTER COLUMN follower_id TYPE text COLLATE "C",
-            ALTER COLUMN target_type TYPE text COLLATE "C",
-            ALTER COLUMN target_id TYPE text COLLATE "C";
-        ALTER TABLE rm_connections
-            ALTER COLUMN connection_id TYPE text COLLATE "C",
-            ALTER COLUMN curator_id TYPE text COLLATE "C";
-        ALTER TABLE feed_activity_sources
-            ALTER COLUMN actor_id TYPE text COLLATE "C",
-            ALTER COLUMN collection_id TYPE text COLLATE "C";
-        ALTER TABLE rm_feed_follows
-            ALTER COLUMN follow_id TYPE text COLLATE "C",
-            ALTER COLUMN follower_id TYPE text COLLATE "C",
-            ALTER COLUMN target_type TYPE text COLLATE "C",
-            ALTER COLUMN target_id TYPE text COLLATE "C";
-        ALTER TABLE rm_feed_connections
-            ALTER COLUMN connection_id TYPE text COLLATE "C",
-            ALTER COLUMN curator_id TYPE text COLLATE "C";
-        """
+    static let idsCompareByBytes = byteOrderColumns.map { table, columns in
+        "ALTER TABLE \(table) " + columns.map { "ALTER COLUMN \($0) TYPE text COLLATE \"C\"" }.joined(separator: ", ") + ";"
+    }.joined(separator: "\n")
+
+    /// The columns ``idsCompareByBytes`` turns to byte order, table by table.
+    static let byteOrderColumns: KeyValuePairs<String, [String]> = [
+        "feed_activities": ["actor_id", "card_id", "connection_id", "type"],
+        "following_feed_items": ["user_id"],
+        "notifications": ["recipient_user_id", "actor_user_id", "type", "subject"],
+        "courier_inbox": ["handler", "event_id", "event_type"],
+        "rm_card_collects": ["actor_id", "card_id", "collection_id"],
+        "rm_card_authors": ["card_id", "author_id"],
+        "rm_library_cards": ["card_id", "curator_id"],
+        "rm_collection_cards": ["collection_id", "card_id", "added_by"],
+        "rm_collections": ["collection_id", "author_id"],
+        "rm_follows": ["follow_id", "follower_id", "target_type", "target_id"],
+        "rm_connections": ["connection_id", "curator_id"],
+        "feed_activity_sources": ["actor_id", "collection_id"],
+        "rm_feed_follows": ["follow_id", "follower_id", "target_type", "target_id"],
+        "rm_feed_connections": ["connection_id", "curator_id"],
+    ]
 }

@@ -137,12 +137,8 @@ enum NotificationRules {
                 SELECT DISTINCT ON (r.collection_id, r.card_id, f.follower_id)
                     'USER_ADDED_CARD_TO_SUBSCRIBED_COLLECTION'::text AS type, f.follower_id AS recipient, r.actor_id AS actor,
                     r.occurred_at AS at, r.collection_id, r.card_id
-                FROM runs r CROSS JOIN LATERAL (
-                    SELECT f.follower_id FROM rm_follows f
-                    WHERE f.target_type = 'COLLECTION' AND f.target_id = r.collection_id AND f.follower_id <> r.actor_id
-                        AND \(EventOrder.followActive("f", at: "r.occurred_at", eventID: "r.event_id"))
-                    OFFSET 0
-                ) f
+                FROM runs r CROSS JOIN LATERAL \(followers(
+                    type: "COLLECTION", of: "r.collection_id", except: "r.actor_id", at: "r.occurred_at", eventID: "r.event_id")) f
                 LEFT JOIN authors k ON k.collection_id = r.collection_id
                 WHERE k.author_id IS DISTINCT FROM f.follower_id
                 ORDER BY r.collection_id, r.card_id, f.follower_id, r.occurred_at, r.event_id
@@ -238,12 +234,8 @@ enum NotificationRules {
                     'SUBSCRIBED_USER_MADE_CONNECTION'::text AS type, f.follower_id AS recipient, c.curator_id AS actor,
                     c.created_at AS at, \(DerivedIDs.subject("c.connection_id")) AS subject,
                     jsonb_build_object('connectionId', c.connection_id) AS metadata
-                FROM connections c CROSS JOIN LATERAL (
-                    SELECT f.follower_id FROM rm_follows f
-                    WHERE f.target_type = 'USER' AND f.target_id = c.curator_id AND f.follower_id <> c.curator_id
-                        AND \(EventOrder.followActive("f", at: "c.created_at", eventID: "c.created_event_id"))
-                    OFFSET 0
-                ) f
+                FROM connections c CROSS JOIN LATERAL \(followers(
+                    type: "USER", of: "c.curator_id", except: "c.curator_id", at: "c.created_at", eventID: "c.created_event_id")) f
                 WHERE EXISTS (
                     SELECT 1 FROM connection_scope s
                     WHERE s.connection_id = c.connection_id AND (s.recipient IS NULL OR s.recipient = f.follower_id))
@@ -252,6 +244,18 @@ enum NotificationRules {
             \(replace(types: ["SUBSCRIBED_USER_MADE_CONNECTION"]))
             """,
             [connectionIDs] + follows.windowBindings)
+    }
+
+    /// SQL, a subquery for `CROSS JOIN LATERAL`: the `follower_id`s of the follows of `type`
+    /// on `target` that were active at the event `(at, eventID)`, but `except` — probed per row
+    /// through `(target_type, target_id)` (see ``replace(types:)`` for why per row).
+    private static func followers(type: String, of target: String, except: String, at: String, eventID: String) -> String {
+        """
+        (SELECT f.follower_id FROM rm_follows f
+        WHERE f.target_type = '\(type)' AND f.target_id = \(target) AND f.follower_id <> \(except)
+            AND \(EventOrder.followActive("f", at: at, eventID: eventID))
+        OFFSET 0)
+        """
     }
 
     /// The tail every family shares, after its `scope(subject, recipient)` and

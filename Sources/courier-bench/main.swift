@@ -380,7 +380,8 @@ func run() async throws {
         guard let databaseURL = environment["COURIER_TEST_DATABASE_URL"] ?? environment["DATABASE_URL"] else {
             throw BenchError("the e2e scenario needs COURIER_TEST_DATABASE_URL or DATABASE_URL (make bench sets it)")
         }
-        FileHandle.standardError.write(Data("  e2e: \(options.events) mixed events, no-op drain then Semble's handlers\n".utf8))
+        FileHandle.standardError.write(
+            Data("  e2e: \(options.events) mixed events, \(options.rounds) rounds of a no-op drain and of Semble's handlers\n".utf8))
         endToEndFigures = try await endToEnd(
             configuration, databaseURL: databaseURL, count: options.events, rounds: options.rounds, settings: endToEndSettings)
     }
@@ -445,7 +446,8 @@ func run() async throws {
                 + String(format: "%.2f", handlers / noop) + "; target ≥ 10,000 events/s: " + (handlers >= 10_000 ? "ok" : "MISSED"))
         print(
             "  (best of \(e2e.handlers.count) rounds; every round with the handlers: "
-                + e2e.handlers.map { number($0) }.joined(separator: ", ") + " events/s)")
+                + e2e.handlers.map { number($0) }.joined(separator: ", ") + " events/s; no-op: "
+                + e2e.noop.map { number($0) }.joined(separator: ", ") + ")")
         print("  not handled: \(e2e.failures); rows: " + e2e.rows.map { "\($0.0) \(number(Double($0.1)))" }.joined(separator: ", "))
     }
 }

@@ -41,9 +41,6 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
             return local[index]
         }
 
-        /// Whether a delivery is here already: ``nextBatch(max:)`` would not wait.
-        public var hasBuffered: Bool { index < local.count || buffer.hasItems }
-
         /// Up to `max` deliveries: what is already here, or waits for at least one. Empty at the end.
         public mutating func nextBatch(max: Int) async throws -> [AMQPDelivery] {
             if index == local.count {
@@ -113,8 +110,6 @@ final class DeliveryBuffer: Sendable {
     }
 
     var isFinished: Bool { state.withLock { $0.finished } }
-
-    var hasItems: Bool { state.withLock { !$0.items.isEmpty } }
 
     /// Everything buffered, or waits for the next delivery; `[]` at a normal end.
     func take() async throws -> [AMQPDelivery] {

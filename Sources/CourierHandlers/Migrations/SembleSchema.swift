@@ -13,8 +13,8 @@ import CourierPublisher
 ///   order of arrival and however many copies. The derived tables (feeds, notifications) are
 ///   recomputed from them. Event times are `timestamptz`; every event id is `collate "C"`, so the
 ///   order of events — `(occurred_at, event_id)` — is byte order, the same in SQL as in Swift
-///   (``EventOrder``) and on every server. Since migration 7 every other id and type name is
-///   too (``idsCompareByBytes``).
+///   (``EventOrder``) and on every server. Since migration 7 so is every other text id and
+///   type the handlers compare (``idsCompareByBytes``).
 ///
 /// Added to Semble's tables (Courier's, all documented on the columns):
 /// - `notifications.subject`: the natural key of a notification (the ids of what it is about,
@@ -260,16 +260,18 @@ public enum SembleSchema {
         CREATE INDEX rm_card_collects_library_add_idx ON rm_card_collects (actor_id, card_id) WHERE collection_id IS NULL;
         """
 
-    /// Every identifier and type name compares by bytes (`COLLATE "C"`), like the event ids
-    /// already did. They are opaque keys (DIDs, UUIDs, record keys, type names): a linguistic
-    /// order means nothing for them, and comparing them under the database's locale costs a
-    /// locale-aware comparison each time — in every index descent of every insert and lookup. Measured on the end-to-end benchmark (100k events, three interleaved pairs):
-    /// against these columns under a linguistic collation (`en-US`, as many databases are
-    /// created), 9.1–10.5k events/s instead of 7.7–8.4k and a fifth less Postgres CPU; against
-    /// `C.UTF-8` (this machine's database default, the cheapest locale) within the noise, about
-    /// 2% less CPU. Equality is unchanged (both are deterministic: equal means byte-equal), so no
-    /// row changes; only the order of these columns in an `ORDER BY` does, and no reader orders
-    /// by an id. Human text (collection names) keeps the database's collation.
+    /// Every text id and type the handlers compare (all text columns of these tables but the
+    /// collection name and Semble's unused `url_type` and `source`) compares by bytes (`COLLATE
+    /// "C"`), like the event ids already did. They are opaque keys (DIDs, record keys, type names):
+    /// a linguistic order means nothing for them, and comparing them under the database's locale
+    /// costs a locale-aware comparison each time — in every index descent of every insert and
+    /// lookup. Measured on the end-to-end benchmark (100k events, three interleaved pairs): against
+    /// these columns under a linguistic collation (`en-US`, as many databases are created),
+    /// 9.1–10.5k events/s instead of 7.7–8.4k and a fifth less Postgres CPU; against `C.UTF-8`
+    /// (this machine's database default, the cheapest locale) within the noise, about 2% less CPU.
+    /// Equality is unchanged (both are deterministic: equal means byte-equal), so no row changes;
+    /// only the order of these columns in an `ORDER BY` does, and no reader orders by an id. Human
+    /// text (collection names) keeps the database's collation.
     ///
     /// On an existing database the type stays `text`, so Postgres keeps the rows and rebuilds the
     /// indexes on these columns, holding each table's lock while it does.
@@ -277,7 +279,10 @@ public enum SembleSchema {
         "ALTER TABLE \(table) " + columns.map { "ALTER COLUMN \($0) TYPE text COLLATE \"C\"" }.joined(separator: ", ") + ";"
     }.joined(separator: "\n")
 
-    /// The columns ``idsCompareByBytes`` turns to byte order, table by table.
+    /// The columns ``idsCompareByBytes`` turns to byte order, table by table. Frozen: the
+    /// migration's SQL is made from it, and the migrator refuses to start when an applied
+    /// migration's SQL changes — a column added later gets `COLLATE "C"` in its own migration
+    /// (``SembleSchemaTests`` fails until it does).
     static let byteOrderColumns: KeyValuePairs<String, [String]> = [
         "feed_activities": ["actor_id", "card_id", "connection_id", "type"],
         "following_feed_items": ["user_id"],

@@ -18,7 +18,9 @@ import Synchronization
 
 struct Options {
     var messages = 50_000
-    var rounds = 2
+    /// Rounds per scenario (the best of each side is shown): on a shared 2-core machine one round
+    /// can run 15% slower than the next, for the raw loops as much as for Courier.
+    var rounds = 3
     /// Messages in the backlog the memory scenario drains (0 skips it).
     var backlog = 1_000_000
     var scenarios: Set<String> = []

@@ -28,6 +28,10 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
         public static let protocolError = Code("protocolError")
         /// Too many channels open on this connection.
         public static let noChannelAvailable = Code("noChannelAvailable")
+        /// A publish that cannot be encoded: its content header would not fit the negotiated frame
+        /// size, or a short string (exchange, routing key, a property, a header name) is longer
+        /// than 255 bytes. Only that publish fails; the connection and channel stay usable.
+        public static let unencodable = Code("unencodable")
         /// A confirm-mode operation was used on a channel not in confirm mode, or similar misuse.
         public static let invalidState = Code("invalidState")
     }

@@ -60,6 +60,16 @@ public struct AMQPConfiguration: Sendable, Hashable {
     public var frameMax: Int = 131_072
     /// Shown in the management UI and `rabbitmqctl list_connections name`.
     public var connectionName: String?
+    /// Bytes beyond the negotiated `frame_max` that incoming frames may have. The broker adds
+    /// headers to messages it holds (`x-delivery-count` on every delivery from a quorum queue,
+    /// `x-death` when it dead-letters), and it sends the grown content header even when that is
+    /// larger than `frame_max`; librabbitmq would reject such a frame as invalid and drop the
+    /// connection, every time the message came round. With a headroom the connection reads
+    /// them. Only for connections that never publish bodies larger than `frame_max` (librabbitmq
+    /// cuts bodies into frames of the raised size): publishes with larger bodies fail on such a
+    /// connection. 0 (the default) for connections that publish; courierd's consuming connection
+    /// and the CLI's reading connection set it.
+    public var inboundFrameHeadroom: Int = 0
     /// How long a synchronous broker operation (declare, bind, ...) may take.
     public var rpcTimeout: Duration = .seconds(30)
 

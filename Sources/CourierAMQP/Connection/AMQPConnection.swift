@@ -2,6 +2,7 @@ import CRabbitMQ
 import CourierConcurrency
 import Foundation
 import Logging
+import Synchronization
 
 /// One connection to RabbitMQ, over librabbitmq.
 ///
@@ -30,7 +31,9 @@ public actor AMQPConnection {
     private var interner = StringInterner()
     private var heartbeatSeconds: Int = 0
     private var negotiatedChannelMax: Int = 0
-    private var closeWaiters: [CheckedContinuation<AMQPError?, Never>] = []
+    private let negotiatedFrameMax = Atomic<Int>(0)
+    private var closeWaiters: [Int: CheckedContinuation<AMQPError?, Never>] = [:]
+    private var nextCloseWaiter = 0
     /// Deliveries read in the current pass, handed to their consumers together when it ends.
     private var staged: [(buffer: DeliveryBuffer, deliveries: [AMQPDelivery])] = []
     private var holdingSince: ContinuousClock.Instant?
@@ -110,13 +113,29 @@ public actor AMQPConnection {
     /// The negotiated heartbeat interval in seconds (0: none).
     public var heartbeat: Int { heartbeatSeconds }
 
+    /// The largest frame the broker accepts on this connection (`frame_max`, negotiated at login;
+    /// 0 before). A message's properties must fit one frame: see ``AMQPProperties/headerFrameSize``.
+    public nonisolated var maximumFrameSize: Int { negotiatedFrameMax.load(ordering: .relaxed) }
+
     /// True until the connection was closed by either side or failed.
     public var isOpen: Bool { state != nil && failure == nil }
 
     /// Suspends until the connection closes or fails; returns the failure (`nil` after ``close()``).
+    /// Cancelling the waiting task ends the wait early, returning nil.
     public func waitUntilClosed() async -> AMQPError? {
         if state == nil { return failure }
-        return await withCheckedContinuation { closeWaiters.append($0) }
+        let id = nextCloseWaiter
+        nextCloseWaiter += 1
+        return await withTaskCancellationHandler {
+            // Registered before this job suspends, so before the cancellation's hop below runs.
+            await withCheckedContinuation { closeWaiters[id] = $0 }
+        } onCancel: {
+            Task { await self.endCloseWait(id) }
+        }
+    }
+
+    private func endCloseWait(_ id: Int) {
+        closeWaiters.removeValue(forKey: id)?.resume(returning: nil)
     }
 
     // MARK: Opening and closing
@@ -202,6 +221,16 @@ public actor AMQPConnection {
             if error.code != .accessRefused { error.code = .connectionFailed }
             throw error
         }
+        let frameMax = Int(amqp_get_frame_max(conn))
+        if config.inboundFrameHeadroom > 0, frameMax > 0 {
+            // librabbitmq checks incoming frames against its frame_max: raise that alone. What
+            // we send is still checked against the negotiated value (`encodingProblem`).
+            let raised = Int32(clamping: frameMax + config.inboundFrameHeadroom)
+            guard amqp_tune_connection(conn, amqp_get_channel_max(conn), raised, amqp_get_heartbeat(conn)) == AMQP_STATUS_OK.rawValue else {
+                throw fail("could not raise the inbound frame limit")
+            }
+        }
+        negotiatedFrameMax.store(frameMax, ordering: .relaxed)
         ok = true
         state = conn
         heartbeatSeconds = Int(amqp_get_heartbeat(conn))
@@ -238,8 +267,8 @@ public actor AMQPConnection {
         amqp_destroy_connection(conn)
         for channel in channels.values { fail(channel, with: error) }
         channels.removeAll()
-        let waiters = closeWaiters
-        closeWaiters = []
+        let waiters = closeWaiters.values
+        closeWaiters = [:]
         for waiter in waiters { waiter.resume(returning: reportAsFailure ? error : nil) }
     }
 
@@ -539,6 +568,18 @@ public actor AMQPConnection {
             shared.settled(1)
             return
         }
+        // librabbitmq sends the method frame before it encodes the header frame: a publish that
+        // cannot be encoded would leave the connection half-way through a message. Refuse it
+        // here, alone, and keep the connection.
+        let frameMax = negotiatedFrameMax.load(ordering: .relaxed)
+        if let problem = Self.encodingProblem(exchange: exchange, routingKey: routingKey, properties: properties, frameMax: frameMax)
+            ?? (configuration.inboundFrameHeadroom > 0 && body.count > frameMax - 8
+                ? "a body of \(body.count) bytes on a connection set up for reading (inbound frame headroom)" : nil)
+        {
+            completion(.failure(AMQPError(code: .unencodable, operation: operation, replyText: problem)))
+            channelState.shared.settled(1)
+            return
+        }
         var cProperties = arena.properties(properties)
         let exchangeBytes = arena.bytes(exchange)
         let routingKeyBytes = arena.bytes(routingKey)
@@ -563,6 +604,18 @@ public actor AMQPConnection {
             completion(.success(.sent))
             channelState.shared.settled(1)
         }
+    }
+
+    /// Why a publish cannot be encoded, or nil. A pure function, unit-tested.
+    static func encodingProblem(exchange: String, routingKey: String, properties: AMQPProperties, frameMax: Int) -> String? {
+        if exchange.utf8.count > 255 { return "the exchange name is \(exchange.utf8.count) bytes; at most 255" }
+        if routingKey.utf8.count > 255 { return "the routing key is \(routingKey.utf8.count) bytes; at most 255" }
+        if let problem = properties.encodingProblem { return problem }
+        let size = properties.headerFrameSize
+        if frameMax > 0, size > frameMax {
+            return "the properties need a content header frame of \(size) bytes; the connection's frame_max is \(frameMax)"
+        }
+        return nil
     }
 
     // MARK: Reading frames (called by the executor between jobs)

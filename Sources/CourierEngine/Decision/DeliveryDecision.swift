@@ -71,8 +71,10 @@ public struct RetrySchedule: Sendable, Equatable {
 /// schedule.
 ///
 /// - Parameter failedAttempts: how many earlier tries of this message failed (0 on the first).
+///   It comes from a header, so from the wire: any value is taken, negative as 0, and none can
+///   make the count overflow.
 public func decide(_ outcome: HandlingOutcome, failedAttempts: Int, schedule: RetrySchedule) -> DeliveryAction {
-    let failedAttempts = max(0, failedAttempts)
+    let failedAttempts = min(max(0, failedAttempts), Int.max - 1)
     switch outcome {
     case .handled:
         return .ack
@@ -87,6 +89,19 @@ public func decide(_ outcome: HandlingOutcome, failedAttempts: Int, schedule: Re
         }
         return .retry(attempt: attempts, delay: schedule.delays[attempts - 1])
     }
+}
+
+/// A retry whose copy cannot be published — its headers would not fit one frame, so it could
+/// never come back — parks the message now instead, saying why, with the failure that asked for
+/// the retry. (The parked copy can leave headers out to fit: see ``FailureHeaders/fitting(_:frameMax:)``.)
+public func parkInstead(ofRetrying failure: HandlingFailure, attempts: Int, because problem: String) -> DeliveryAction {
+    .deadLetter(
+        .permanentFailure,
+        HandlingFailure(
+            errorClass: "RetryCopyTooLarge",
+            message: "\(problem); the failure to retry was \(failure.errorClass): \(failure.message)",
+            handler: failure.handler),
+        attempts: attempts)
 }
 
 /// What to do when carrying out an action failed because the broker path it needs (a retry queue,

@@ -14,7 +14,8 @@ public struct DeadLetterRecord: Sendable, Equatable {
     public var origin: MessageOrigin
     /// The queue it was parked in (`events_<app>.dlq`).
     public var deadLetterQueue: String
-    /// The parked copy's properties, failure headers included.
+    /// The parked copy's properties, failure headers included, and every header the message came
+    /// with — also those left out of the parked copy to fit a frame (``FailureHeaders/fitting(_:frameMax:)``).
     public var properties: AMQPProperties
     public var body: [UInt8]
 

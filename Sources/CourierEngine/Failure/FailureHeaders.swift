@@ -22,6 +22,9 @@ public enum CourierHeader {
     public static let originalQueue = "x-courier-original-queue"
     /// The host that handled it (`FLY_MACHINE_ID` / hostname).
     public static let host = "x-courier-host"
+    /// On a parked copy that would not have fitted one frame: the names of the original headers
+    /// left out of it (largest first), comma-separated. The failure index keeps them all.
+    public static let removedHeaders = "x-courier-removed-headers"
     /// A UUID naming this parking of the message: the key of the failure index in Postgres and
     /// what `courier dlq show|replay ID` finds the message by.
     public static let failureID = "x-courier-failure-id"
@@ -60,6 +63,11 @@ public struct MessageOrigin: Sendable, Equatable {
 /// exchange. Everything the original carried is kept; Courier's own headers are added or replaced.
 public enum FailureHeaders {
     public static let maximumMessageBytes = 1024
+    /// Room left in a copy's header frame for what the broker adds while it holds the copy:
+    /// `x-delivery-count` (quorum queues, on every delivery), `x-death` and the
+    /// `x-first-death-*`/`x-last-death-*` headers (when a retry queue's TTL sends it back). A copy
+    /// filled to `frame_max` would come back larger than a frame, which clients reject.
+    public static let brokerHeadroom = 4096
 
     /// Where a delivery first came from. A retry copy reaches the app queue again through the
     /// default exchange with the queue's name as routing key, so the event's own exchange and
@@ -68,27 +76,31 @@ public enum FailureHeaders {
     public static func origin(of delivery: AMQPDelivery, queue: String) -> MessageOrigin {
         let headers = delivery.properties.headers
         return MessageOrigin(
-            exchange: headers?[CourierHeader.originalExchange]?.stringValue ?? delivery.exchange,
-            routingKey: headers?[CourierHeader.originalRoutingKey]?.stringValue ?? delivery.routingKey,
+            exchange: HeaderValues.name(headers?[CourierHeader.originalExchange], allowEmpty: true) ?? delivery.exchange,
+            routingKey: originalRoutingKey(of: delivery),
             queue: queue)
     }
 
     /// The routing key the event was published with (see ``origin(of:queue:)``): what its type
-    /// and, without a `message_id`, its identity are derived from, on every attempt alike.
+    /// and, without a `message_id`, its identity are derived from, on every attempt alike. A
+    /// header that is not a valid routing key is ignored.
     public static func originalRoutingKey(of delivery: AMQPDelivery) -> String {
-        delivery.properties.headers?[CourierHeader.originalRoutingKey]?.stringValue ?? delivery.routingKey
+        HeaderValues.name(delivery.properties.headers?[CourierHeader.originalRoutingKey]) ?? delivery.routingKey
     }
 
     /// The properties for a retry copy: the original's, with the attempt header set and the
-    /// origin recorded (kept from an earlier attempt, so it always names the first publish).
+    /// origin recorded (a valid one from an earlier attempt is kept, so it always names the first
+    /// publish; one that is not a valid name is replaced).
     public static func retry(_ original: AMQPProperties, attempt: Int, origin: MessageOrigin) -> AMQPProperties {
         var properties = original
         var headers = properties.headers ?? AMQPTable()
-        headers[CourierHeader.attempts] = .int64(Int64(attempt))
-        if headers[CourierHeader.originalRoutingKey] == nil {
+        headers[CourierHeader.attempts] = .int64(Int64(clamping: attempt))
+        if HeaderValues.name(headers[CourierHeader.originalExchange], allowEmpty: true) == nil {
             headers[CourierHeader.originalExchange] = .string(origin.exchange)
-            headers[CourierHeader.originalRoutingKey] = .string(origin.routingKey)
-            headers[CourierHeader.originalQueue] = .string(origin.queue)
+        }
+        for (name, value) in [(CourierHeader.originalRoutingKey, origin.routingKey), (CourierHeader.originalQueue, origin.queue)]
+        where HeaderValues.name(headers[name]) == nil {
+            headers[name] = .string(value)
         }
         properties.headers = headers
         return properties
@@ -107,7 +119,7 @@ public enum FailureHeaders {
     ) -> AMQPProperties {
         var properties = original
         var headers = properties.headers ?? AMQPTable()
-        headers[CourierHeader.attempts] = .int64(Int64(attempts))
+        headers[CourierHeader.attempts] = .int64(Int64(clamping: attempts))
         headers[CourierHeader.reason] = .string(reason.rawValue)
         headers[CourierHeader.errorClass] = .string(failure.errorClass)
         headers[CourierHeader.errorMessage] = .string(bounded(failure.message))
@@ -124,10 +136,69 @@ public enum FailureHeaders {
         return properties
     }
 
-    /// The attempts already failed, from a delivery's headers (0 when absent or unreadable).
+    /// The attempts already failed, from a delivery's headers: 0 when absent or not a
+    /// non-negative integer, at most ``HeaderValues/maximumCount``.
     public static func failedAttempts(in properties: AMQPProperties) -> Int {
-        guard let value = properties.headers?[CourierHeader.attempts]?.intValue, value > 0 else { return 0 }
-        return Int(clamping: value)
+        HeaderValues.count(properties.headers?[CourierHeader.attempts]) ?? 0
+    }
+
+    /// Headers Courier writes on a copy itself: never left out by ``fitting(_:frameMax:)``.
+    static let ownHeaders: Set<String> = Set(CourierHeader.failureHeaders + [
+        CourierHeader.originalExchange, CourierHeader.originalRoutingKey, CourierHeader.originalQueue,
+        CourierHeader.removedHeaders,
+    ])
+
+    /// Properties made to fit one content-header frame of `frameMax` bytes: when they do not,
+    /// the largest headers that Courier did not write are left out, largest first, until they
+    /// do, and ``CourierHeader/removedHeaders`` names them. The body and every other property
+    /// stay as they are. Returns the properties unchanged (and no names) when they fit.
+    ///
+    /// For a parked copy whose original headers were close to the frame limit: the failure
+    /// headers would push it over, and a copy that cannot be published cannot be parked.
+    public static func fitting(_ properties: AMQPProperties, frameMax: Int) -> (properties: AMQPProperties, removed: [String]) {
+        var size = properties.headerFrameSize
+        guard size > frameMax, let headers = properties.headers else { return (properties, []) }
+        let candidates = headers.entries.enumerated()
+            .filter { !ownHeaders.contains($0.element.key) }
+            .map { (index: $0.offset, key: $0.element.key, size: 1 + $0.element.key.utf8.count + $0.element.value.wireSize) }
+            .sorted { $0.size > $1.size }
+        var removed: [(index: Int, key: String)] = []
+        var note = RemovedNote()
+        for candidate in candidates {
+            if size + note.wireSize <= frameMax { break }
+            size -= candidate.size
+            removed.append((candidate.index, candidate.key))
+            note.add(candidate.key)
+        }
+        guard !removed.isEmpty else { return (properties, []) }
+        let gone = Set(removed.map(\.index))
+        var kept = AMQPTable(headers.entries.enumerated().filter { !gone.contains($0.offset) }.map(\.element))
+        kept[CourierHeader.removedHeaders] = .string(note.text)
+        var result = properties
+        result.headers = kept
+        return (result, removed.map(\.key))
+    }
+
+    /// The value of ``CourierHeader/removedHeaders``: names, comma-separated, at most
+    /// ``maximumMessageBytes`` of them, then how many more.
+    struct RemovedNote {
+        private(set) var names: [String] = []
+        private var listed = 0
+        private var more = 0
+
+        mutating func add(_ name: String) {
+            if listed + name.utf8.count + 2 <= FailureHeaders.maximumMessageBytes {
+                names.append(name)
+                listed += name.utf8.count + 2
+            } else {
+                more += 1
+            }
+        }
+
+        var text: String { names.joined(separator: ", ") + (more > 0 ? " and \(more) more" : "") }
+
+        /// What the header adds to the frame: its name, type, length and text.
+        var wireSize: Int { 1 + CourierHeader.removedHeaders.utf8.count + 1 + 4 + listed + 24 }
     }
 
     /// The message cut to ``maximumMessageBytes`` of UTF-8, on a character boundary, marked `…`.

@@ -52,7 +52,11 @@ enum Courierd {
                 settings.batchSize = relay.batchSize
                 settings.pollInterval = relay.pollInterval
                 settings.retention = relay.retention
-                services.append(.init(service: OutboxRelay(configuration: settings, logger: Logger(label: "courierd.relay"))))
+                services.append(
+                    .init(
+                        service: OutboxRelay(
+                            configuration: settings, logger: Logger(label: "courierd.relay"),
+                            onTrouble: { trouble in health.relay(trouble: trouble) })))
             } catch {
                 FileHandle.standardError.write(Data("courierd: invalid configuration: database.url (environment DATABASE_URL): \(error)\n".utf8))
                 exit(78)

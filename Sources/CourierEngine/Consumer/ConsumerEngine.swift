@@ -37,17 +37,21 @@ public struct ConsumerEngine: Sendable {
     public let settings: Settings
     /// Hears of every parked message (the failure index); nil records nothing beyond the queue.
     public let journal: (any DeadLetterJournal)?
+    /// Hears the dependency when consuming pauses for one (``HandlingOutcome/dependencyUnavailable(dependency:)``)
+    /// and nil when it resumes: for readiness reports.
+    let onPause: @Sendable (String?) -> Void
     let logger: Logger
     let metrics: EngineMetrics
 
     public init(
         topology: Topology, handler: any DeliveryHandler, settings: Settings = Settings(),
-        journal: (any DeadLetterJournal)? = nil, logger: Logger
+        journal: (any DeadLetterJournal)? = nil, logger: Logger, onPause: @escaping @Sendable (String?) -> Void = { _ in }
     ) {
         self.topology = topology
         self.handler = handler
         self.settings = settings
         self.journal = journal
+        self.onPause = onPause
         self.logger = logger
         self.metrics = EngineMetrics(topology: topology)
     }
@@ -55,9 +59,34 @@ public struct ConsumerEngine: Sendable {
     /// Consumes until the consumer ends (cancelled by the broker, the channel or connection
     /// closed: that error is thrown) or the task is cancelled (returns normally after settling the
     /// batch in hand). Deliveries not yet settled go back to the queue when the channel closes.
+    ///
+    /// The publishing connection is watched too: when it is lost (or its channel closed), `run`
+    /// ends with ``PublishingLost`` — the copies' path is gone, so consuming on would only
+    /// requeue every failure — and the supervisor re-establishes both connections.
     public func run(consuming: AMQPConnection, publishing: AMQPConnection) async throws {
         let publisher = try await publishing.openChannel()
         try await publisher.confirmSelect()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.consumeUntilStopped(consuming: consuming, publisher: publisher) }
+            group.addTask {
+                let failure = await publishing.waitUntilClosed()
+                if Task.isCancelled { return }
+                throw PublishingLost(cause: failure.map { "\($0)" } ?? "the publishing connection closed")
+            }
+            // Whichever ends first ends both: consuming stopped (cancelled, or an error), or the
+            // publishing connection went away.
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    /// The publishing connection or its channel went away while consuming.
+    public struct PublishingLost: Error, CustomStringConvertible {
+        public var cause: String
+        public var description: String { "the connection for retry and dead-letter copies was lost: \(cause)" }
+    }
+
+    private func consumeUntilStopped(consuming: AMQPConnection, publisher: AMQPChannel) async throws {
         while !Task.isCancelled {
             let channel = try await consuming.openChannel()
             try await channel.qos(prefetchCount: settings.prefetch)
@@ -66,7 +95,9 @@ public struct ConsumerEngine: Sendable {
             let paused = try await consume(consumer, on: channel, publisher: publisher)
             await stop(consumer, on: channel)
             guard let dependency = paused else { return }
+            onPause(dependency)
             try await waitUntilAvailable(dependency)
+            onPause(nil)
         }
     }
 
@@ -194,7 +225,7 @@ public struct ConsumerEngine: Sendable {
         var ackTags: [UInt64] = []
         acked.reserveCapacity(batch.count)
         ackTags.reserveCapacity(batch.count)
-        var copies: [(AMQPDelivery, DeliveryAction)] = []
+        var copies: [(AMQPDelivery, DeliveryAction, HandlingOutcome)] = []
         for (delivery, outcome) in zip(batch, outcomes) {
             let action = decide(outcome, failedAttempts: FailureHeaders.failedAttempts(in: delivery.properties), schedule: topology.settings.retrySchedule)
             switch action {
@@ -208,7 +239,7 @@ public struct ConsumerEngine: Sendable {
                 channel.nack(delivery.deliveryTag, requeue: true)
                 metrics.settled(delivery.routingKey, .requeued)
             case .retry, .deadLetter:
-                copies.append((delivery, action))
+                copies.append((delivery, action, outcome))
             }
         }
         channel.ack(ackTags)
@@ -216,8 +247,10 @@ public struct ConsumerEngine: Sendable {
         if !copies.isEmpty {
             // Each copy waits for its own confirm; they are published together (streaming confirms).
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for (delivery, action) in copies {
-                    group.addTask { try await self.publishCopy(of: delivery, action: action, channel: channel, publisher: publisher) }
+                for (delivery, action, outcome) in copies {
+                    group.addTask {
+                        try await self.publishCopy(of: delivery, action: action, outcome: outcome, channel: channel, publisher: publisher)
+                    }
                 }
                 try await group.waitForAll()
             }
@@ -230,53 +263,99 @@ public struct ConsumerEngine: Sendable {
 
     /// Publishes the retry or dead-letter copy, waits for its confirm, then acks the original;
     /// if the copy is not confirmed, requeues the original after a pause.
-    private func publishCopy(of delivery: AMQPDelivery, action: DeliveryAction, channel: AMQPChannel, publisher: AMQPChannel) async throws {
+    ///
+    /// A copy is made to fit the publishing connection's frame first: a retry copy that cannot
+    /// is parked instead (``parkInstead(ofRetrying:attempts:because:)``), a parked copy leaves
+    /// its largest foreign headers out (``FailureHeaders/fitting(_:frameMax:)``); the failure
+    /// index keeps the message as it came. Throws ``PublishingLost`` when the publish failed
+    /// because the publisher's channel or connection is gone: the engine then restarts.
+    private func publishCopy(
+        of delivery: AMQPDelivery, action: DeliveryAction, outcome: HandlingOutcome, channel: AMQPChannel, publisher: AMQPChannel
+    ) async throws {
+        // What a copy may take: the publishing connection's frame, less what the broker adds.
+        let frameMax = publisher.connection.maximumFrameSize - FailureHeaders.brokerHeadroom
+        var action = action
         let exchange: String
         let routingKey: String
-        let properties: AMQPProperties
+        var properties: AMQPProperties
         let origin = FailureHeaders.origin(of: delivery, queue: topology.appQueue)
         var record: DeadLetterRecord?
-        switch action {
-        case .retry(let attempt, let delay):
-            exchange = ""
-            routingKey = topology.retryQueue(for: delay)
+        if case .retry(let attempt, let delay) = action {
             properties = FailureHeaders.retry(delivery.properties, attempt: attempt, origin: origin)
+            if let problem = Self.copyProblem(properties, frameMax: frameMax), case .transientFailure(let failure) = outcome {
+                action = parkInstead(ofRetrying: failure, attempts: attempt, because: "the retry copy cannot be sent: \(problem)")
+            } else {
+                exchange = ""
+                routingKey = topology.retryQueue(for: delay)
+                return try await send(
+                    delivery, action: action, exchange: exchange, routingKey: routingKey, properties: properties, record: nil,
+                    channel: channel, publisher: publisher)
+            }
+        }
+        switch action {
         case .deadLetter(let reason, var failure, let attempts):
             if failure.handler == nil, failure.errorClass != "MessageTooLarge" { failure.handler = handler.name }
             exchange = Topology.deadLetterExchangeName
             routingKey = topology.appQueue
             let failureID = UUID().uuidString.lowercased()
             let failedAt = Date()
-            properties = FailureHeaders.deadLetter(
+            let complete = FailureHeaders.deadLetter(
                 delivery.properties, reason: reason, failure: failure, attempts: attempts,
                 origin: origin, failedAt: failedAt, host: settings.host, failureID: failureID)
+            let (fitted, removed) = FailureHeaders.fitting(complete, frameMax: frameMax)
+            properties = fitted
+            // The index keeps every header, those left out of the parked copy included.
             record = DeadLetterRecord(
                 failureID: failureID, reason: reason, failure: failure, fingerprint: FailureHeaders.fingerprint(failure),
                 attempts: attempts, failedAt: failedAt, origin: origin, deadLetterQueue: topology.deadLetterQueue,
-                properties: properties, body: delivery.body)
-            logger.warning(
-                "dead-lettering",
-                metadata: [
-                    "reason": "\(reason.rawValue)", "error_class": "\(failure.errorClass)",
-                    "routing_key": "\(origin.routingKey)", "message_id": "\(delivery.properties.messageID ?? "-")",
-                    "failure_id": "\(failureID)",
-                ])
-        case .ack, .requeueAndPause:
+                properties: complete, body: delivery.body)
+            var metadata: Logger.Metadata = [
+                "reason": "\(reason.rawValue)", "error_class": "\(failure.errorClass)",
+                "routing_key": "\(origin.routingKey)", "message_id": "\(delivery.properties.messageID ?? "-")",
+                "failure_id": "\(failureID)",
+            ]
+            if !removed.isEmpty { metadata["removed_headers"] = "\(removed.count)" }
+            logger.warning("dead-lettering", metadata: metadata)
+        case .retry, .ack, .requeueAndPause:
             return
         }
+        try await send(
+            delivery, action: action, exchange: exchange, routingKey: routingKey, properties: properties, record: record,
+            channel: channel, publisher: publisher)
+    }
+
+    /// Why a copy with these properties could not be published on a connection with `frameMax`.
+    static func copyProblem(_ properties: AMQPProperties, frameMax: Int) -> String? {
+        if let problem = properties.encodingProblem { return problem }
+        let size = properties.headerFrameSize
+        guard frameMax > 0, size > frameMax else { return nil }
+        return "its headers need a frame of \(size) bytes, over the \(frameMax) a copy may take (frame_max less the broker's headroom)"
+    }
+
+    private func send(
+        _ delivery: AMQPDelivery, action: DeliveryAction, exchange: String, routingKey: String, properties: AMQPProperties,
+        record: DeadLetterRecord?, channel: AMQPChannel, publisher: AMQPChannel
+    ) async throws {
         let outcome: AMQPPublishOutcome?
+        var failure: (any Error)?
         do {
             outcome = try await publisher.publish(
                 delivery.body, exchange: exchange, routingKey: routingKey, properties: properties, mandatory: true)
         } catch {
             logger.error("could not publish a retry/dead-letter copy", metadata: ["error": "\(error)"])
             outcome = nil
+            failure = error
         }
         if outcome == .acked {
             channel.ack(delivery.deliveryTag)
             if case .retry = action { metrics.settled(delivery.routingKey, .retried) } else { metrics.settled(delivery.routingKey, .deadLettered) }
             if let record, let journal { await journal.record(record) }
             return
+        }
+        if let failure, !publisher.isOpen {
+            // The path is gone, not refused: leave the original unsettled (closing the consuming
+            // channel returns it to the queue) and let the supervisor reconnect both.
+            throw PublishingLost(cause: "\(failure)")
         }
         if case .requeueAfter(let pause) = fallback(whenFailing: action, pause: settings.pause) {
             logger.error(

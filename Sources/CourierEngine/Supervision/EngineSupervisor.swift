@@ -49,7 +49,9 @@ public struct EngineSupervisor: Sendable {
                     logger.info("reconnected; consuming again", metadata: ["queue": "\(topology.appQueue)"])
                     EngineMetrics.reconnected()
                 }
-                let engine = ConsumerEngine(topology: topology, handler: handler, settings: settings, journal: journal, logger: logger)
+                let engine = ConsumerEngine(
+                    topology: topology, handler: handler, settings: settings, journal: journal, logger: logger,
+                    onPause: { dependency in onState(dependency.map { .paused(dependency: $0) } ?? .consuming) })
                 try await engine.run(consuming: consuming, publishing: publishing)
                 failure = nil
             } catch {
@@ -81,6 +83,8 @@ public struct EngineSupervisor: Sendable {
     public enum State: Sendable, Equatable {
         case connecting(attempt: Int)
         case consuming
+        /// Connected, but consuming is paused until `dependency` (e.g. Postgres) is back.
+        case paused(dependency: String)
         case waiting(until: ContinuousClock.Instant)
         case stopped
     }

@@ -48,8 +48,17 @@ public final class OutboxRelay: Service, Sendable {
     static let orderRetry: Duration = .milliseconds(20)
 
     /// A relay with a publisher of its own (closed when the relay stops).
-    public convenience init(configuration: RelayConfiguration, logger: Logger = Logger(label: "courier.outbox.relay")) {
-        self.init(configuration: configuration, publisher: nil, hooks: RelayHooks(), logger: logger)
+    ///
+    /// - Parameter onTrouble: hears why the relay cannot publish or reach Postgres when an outage
+    ///   begins (the error text, without passwords), and nil once a pass works again: for
+    ///   readiness reports. Called from the relay's tasks; keep it quick.
+    public convenience init(
+        configuration: RelayConfiguration, logger: Logger = Logger(label: "courier.outbox.relay"),
+        onTrouble: @escaping @Sendable (String?) -> Void = { _ in }
+    ) {
+        var hooks = RelayHooks()
+        hooks.onTrouble = onTrouble
+        self.init(configuration: configuration, publisher: nil, hooks: hooks, logger: logger)
     }
 
     /// A relay publishing through `publisher`, which it shares with others and does not close.
@@ -74,7 +83,7 @@ public final class OutboxRelay: Service, Sendable {
     /// outage: it waits them out.
     public func run() async throws {
         let lanes = (0..<max(1, configuration.concurrentBatches)).map { _ in WakeSignal() }
-        let streak = FailureStreak(logger: logger)
+        let streak = FailureStreak(logger: logger, onTrouble: hooks.onTrouble)
         await withTaskCancellationOrGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.listen(lanes) }
@@ -232,8 +241,12 @@ final class FailureStreak: Sendable {
 
     private let state = Mutex(State())
     private let logger: Logger
+    private let onTrouble: @Sendable (String?) -> Void
 
-    init(logger: Logger) { self.logger = logger }
+    init(logger: Logger, onTrouble: (@Sendable (String?) -> Void)? = nil) {
+        self.logger = logger
+        self.onTrouble = onTrouble ?? { _ in }
+    }
 
     func failed(lane: Int, _ message: Logger.Message, error: String) {
         let (first, passes) = state.withLock { state -> (Bool, Int) in
@@ -244,6 +257,7 @@ final class FailureStreak: Sendable {
         }
         if first {
             logger.warning(message, metadata: ["error": "\(error)"])
+            onTrouble(error)
         } else {
             logger.debug(message, metadata: ["error": "\(error)", "failed_passes": "\(passes)"])
         }
@@ -256,7 +270,10 @@ final class FailureStreak: Sendable {
             defer { state.failedPasses = 0 }
             return state.failedPasses
         }
-        if let recovered { logger.info("outbox relay is working again", metadata: ["failed_passes": "\(recovered)"]) }
+        if let recovered {
+            logger.info("outbox relay is working again", metadata: ["failed_passes": "\(recovered)"])
+            onTrouble(nil)
+        }
     }
 }
 
@@ -265,4 +282,6 @@ struct RelayHooks: Sendable {
     /// Called in each pass after the broker confirmed its rows and before they are marked, with
     /// the ids about to be marked. Throwing rolls the pass back, as a crash at that moment would.
     var afterConfirms: (@Sendable ([String]) throws -> Void)?
+    /// See ``OutboxRelay/init(configuration:logger:onTrouble:)``.
+    var onTrouble: (@Sendable (String?) -> Void)?
 }

@@ -29,26 +29,39 @@ final class HealthState: Sendable {
         blockedGauge.record(reason == nil ? 0 : 1)
     }
 
+    private let relayTrouble = Mutex<String?>(nil)
+
+    /// Why the outbox relay cannot work (nil once it works again): courierd is not ready meanwhile.
+    func relay(trouble: String?) { relayTrouble.withLock { $0 = trouble } }
+
     private let relayOnly = Atomic<Bool>(false)
 
     /// `courier.consumer.enabled` is false: courierd runs the outbox relay alone, and is ready
     /// as soon as it serves.
     func consumerDisabled() { relayOnly.store(true, ordering: .relaxed) }
 
-    var isReady: Bool { relayOnly.load(ordering: .relaxed) || state.withLock { $0.engine == .consuming } }
+    var isReady: Bool {
+        guard relayTrouble.withLock({ $0 }) == nil else { return false }
+        return relayOnly.load(ordering: .relaxed) || state.withLock { $0.engine == .consuming }
+    }
 
     var summary: String {
-        if relayOnly.load(ordering: .relaxed) { return "outbox relay only (consumer disabled)" }
-        let (engine, blocked) = state.withLock { ($0.engine, $0.publishingBlocked) }
-        let base =
+        var parts: [String] = []
+        if relayOnly.load(ordering: .relaxed) {
+            parts.append("outbox relay only (consumer disabled)")
+        } else {
+            let (engine, blocked) = state.withLock { ($0.engine, $0.publishingBlocked) }
             switch engine {
-            case .consuming: "consuming"
-            case .connecting(let attempt): "connecting (attempt \(attempt))"
-            case .waiting: "waiting to reconnect"
-            case .stopped: "stopped"
+            case .consuming: parts.append("consuming")
+            case .paused(let dependency): parts.append("paused: \(dependency) is unavailable; messages wait in the queue")
+            case .connecting(let attempt): parts.append("connecting to RabbitMQ (attempt \(attempt))")
+            case .waiting: parts.append("waiting to reconnect to RabbitMQ")
+            case .stopped: parts.append("stopped")
             }
-        guard let blocked else { return base }
-        return base + "; publishing blocked by the broker (\(blocked)): retries and dead-letters wait"
+            if let blocked { parts.append("publishing blocked by the broker (\(blocked)): retries and dead-letters wait") }
+        }
+        if let trouble = relayTrouble.withLock({ $0 }) { parts.append("outbox relay failing: \(trouble)") }
+        return parts.joined(separator: "; ")
     }
 }
 

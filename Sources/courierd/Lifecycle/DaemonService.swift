@@ -65,7 +65,11 @@ struct DaemonService: Service {
         ) {
             var publishing = amqp
             publishing.connectionName = (amqp.connectionName ?? "courierd") + "-publish"
-            let consumer = try await AMQPConnection.connect(amqp, logger: logger)
+            // The consuming connection never publishes: it may read frames the broker grew past
+            // frame_max (see `AMQPConfiguration.inboundFrameHeadroom`).
+            var consuming = amqp
+            consuming.inboundFrameHeadroom = 64 * 1024
+            let consumer = try await AMQPConnection.connect(consuming, logger: logger)
             do {
                 let publisher = try await AMQPConnection.connect(publishing, logger: logger)
                 health.publishingBlocked(nil)
@@ -105,6 +109,8 @@ struct DaemonService: Service {
                         }
                     case .waiting:
                         notifier.notify("STATUS=reconnecting to RabbitMQ")
+                    case .paused(let dependency):
+                        notifier.notify("STATUS=paused: \(dependency) is unavailable")
                     case .connecting, .stopped:
                         break
                     }

@@ -30,6 +30,7 @@ import SystemPackage
 /// | `courier.relay.batch.size` | `COURIER_RELAY_BATCH_SIZE` | outbox rows claimed per transaction | `500` |
 /// | `courier.relay.poll.interval` | `COURIER_RELAY_POLL_INTERVAL` | fallback poll when no NOTIFY arrives | `1s` |
 /// | `courier.relay.retention` | `COURIER_RELAY_RETENTION` | published rows are pruned after this | `168h` |
+/// | `courier.permanent.sqlstates` | `COURIER_PERMANENT_SQLSTATES` | SQLSTATE classes (`22`) or codes (`42601`) that park an event at once instead of retrying it, comma-separated; replaces the default | `22,23,54,42601,42804,42883` (`FailureClassification.Policy`) |
 ///
 /// An invalid value stops start-up with a message naming the key; passwords are never printed.
 public struct CourierConfiguration: Sendable {
@@ -58,6 +59,10 @@ public struct CourierConfiguration: Sendable {
     public var httpPort: Int
     public var consumerEnabled: Bool
     public var relay: Relay?
+    /// `courier.permanent.sqlstates`: the database errors that are permanent, as SQLSTATE classes
+    /// (2 characters) and codes (5), upper case; nil when unset (the handlers' default,
+    /// `FailureClassification.Policy.standard`, which this module does not know).
+    public var permanentSQLStates: [String]?
 
     /// The outbox relay's settings (nil when `courier.relay.enabled` is false).
     public struct Relay: Sendable {
@@ -150,9 +155,24 @@ public struct CourierConfiguration: Sendable {
         } else {
             relay = nil
         }
+        permanentSQLStates = try values.string("courier.permanent.sqlstates").map {
+            try Self.sqlStates($0, key: "courier.permanent.sqlstates")
+        }
         guard consumerEnabled || relay != nil else {
             throw Invalid(key: "courier.consumer.enabled", reason: "false, and so is courier.relay.enabled: courierd would have nothing to do")
         }
+    }
+
+    /// `22,23,42601`: SQLSTATE classes (2 characters) and codes (5), digits and letters, upper-cased.
+    public static func sqlStates(_ text: String, key: String) throws -> [String] {
+        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }.filter { !$0.isEmpty }
+        guard !items.isEmpty else { throw Invalid(key: key, reason: "lists no SQLSTATE; leave it unset for the default") }
+        for item in items {
+            guard item.count == 2 || item.count == 5, item.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) }) else {
+                throw Invalid(key: key, reason: "'\(item)' is not a SQLSTATE class (2 characters, like 22) or code (5, like 42601)")
+            }
+        }
+        return items
     }
 
     /// `5s,30s,2m,10m` (units ms, s, m, h).

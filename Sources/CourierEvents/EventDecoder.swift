@@ -10,8 +10,13 @@ import Foundation
 /// The steps, in order: check the schema version; parse the body (strict JSON, must be an object);
 /// upcast it to the current version; resolve the event type; validate the common fields
 /// (`aggregateId`, `dateTimeOccurred`) and then the event's fields in the order of the
-/// specification's table — the first problem found is the one reported. Unknown extra fields are
-/// ignored so that publishers can add fields before Courier knows them.
+/// specification's table, then the AMQP `message_id` — the first problem found is the one
+/// reported. Unknown extra fields are ignored so that publishers can add fields before Courier
+/// knows them.
+///
+/// **Values Postgres cannot hold are rejected here**, as `InvalidField` naming the field, rather
+/// than failing in the database (see ``FieldReader``): no string may contain NUL, and ids
+/// (`message_id` included) are at most ``EventSchema/maximumIDBytes`` bytes without control characters.
 ///
 /// **Event type.** The body's `eventType` is authoritative. When it is absent, the AMQP `type`
 /// property is used, then the routing key (both may be legacy aliases). Whenever the routing key
@@ -24,6 +29,21 @@ public struct EventDecoder: Sendable {
 
     public init(upcasters: Upcasters = .standard) {
         self.upcasters = upcasters
+    }
+
+    /// Decodes one message whose `x-schema-version` header is still untrusted (see
+    /// ``SchemaVersionHeader``): a header that is not a non-negative integer is
+    /// `unsupportedSchemaVersion`, never read as absent.
+    public func decode(
+        body: [UInt8],
+        messageId: String?,
+        routingKey: String?,
+        typeProperty: String?,
+        schemaVersionHeader: SchemaVersionHeader?
+    ) throws(EventDecodingError) -> EventEnvelope {
+        try decode(
+            body: body, messageId: messageId, routingKey: routingKey, typeProperty: typeProperty,
+            schemaVersion: try EventSchema.version(of: schemaVersionHeader))
     }
 
     /// Decodes one message.
@@ -71,8 +91,11 @@ public struct EventDecoder: Sendable {
         let aggregateId = try fields.id("aggregateId")
         let occurredAt = try fields.date("dateTimeOccurred")
         let event = try fields.event(of: type)
+        // A derived id (no message_id) is a UUID and always passes.
+        let id = EventIdentity.resolve(messageId: messageId, body: body, routingKey: routingKey)
+        try FieldReader.checkID(id, field: "message_id")
         return EventEnvelope(
-            id: EventIdentity.resolve(messageId: messageId, body: body, routingKey: routingKey),
+            id: id,
             aggregateId: aggregateId,
             occurredAt: occurredAt,
             schemaVersion: upcasters.currentVersion,

@@ -4,11 +4,32 @@ import FoundationEssentials
 import Foundation
 #endif
 
+extension EventSchema {
+    /// The longest id an event may carry, in UTF-8 bytes (`message_id` included).
+    ///
+    /// Ids are keys of the handlers' btree indexes, whose entries Postgres caps at about 2,700
+    /// bytes (a third of a page; `54000` "index row size exceeds maximum" beyond). The widest
+    /// entry is the unique index of `notifications` on `(type, subject, recipient_user_id)`,
+    /// where `subject` is a JSON array of two ids: JSON doubles a `"` or `\`, so two ids of
+    /// 512 bytes, the recipient's 512 and the type still fit (≈ 2,600 bytes). A control character
+    /// would grow six-fold (`\u001f`), so ids may not contain any (U+0000–U+001F).
+    /// The composite keys of the read models (`rm_follows`: three ids) are smaller still.
+    public static let maximumIDBytes = 512
+}
+
 /// Reads typed, validated fields out of an upcast body object, with errors that name the field.
+///
+/// **Values Postgres cannot hold are rejected here**, as `InvalidField` naming the field, so a
+/// hostile value is parked at once instead of failing a transaction: no text field may contain
+/// NUL (U+0000; Postgres `text` cannot hold it), and ids — index keys — are at most
+/// ``EventSchema/maximumIDBytes`` UTF-8 bytes with no control character. Free text
+/// (`collectionName`) is not indexed and has no bound of its own beyond the message size limit
+/// (`courier.message.max.bytes`). The checks scan the UTF-8 bytes in place: they run for every
+/// field of every event.
 struct FieldReader {
     let object: [String: JSONValue]
 
-    /// Any string (may be empty): free text such as a collection name.
+    /// Any string (may be empty), as it is: for values a stricter reader parses (dates, enums).
     func string(_ name: String, expected: String = "a string") throws(EventDecodingError) -> String {
         guard let value = object[name] else { throw .missingField(name) }
         guard case .string(let string) = value else {
@@ -17,13 +38,42 @@ struct FieldReader {
         return string
     }
 
-    /// An identifier: a string that is neither empty nor only whitespace.
+    /// Free text (may be empty) such as a collection name: anything but NUL.
+    func text(_ name: String) throws(EventDecodingError) -> String {
+        let value = try string(name)
+        if let offset = value.utf8.firstIndex(of: 0) {
+            throw .invalidField(name, "contains NUL (U+0000) at byte \(value.utf8.distance(from: value.utf8.startIndex, to: offset)), which Postgres text cannot hold")
+        }
+        return value
+    }
+
+    /// An identifier: a string that is neither empty nor only whitespace, at most
+    /// ``EventSchema/maximumIDBytes`` bytes, without control characters.
     func id(_ name: String) throws(EventDecodingError) -> String {
         let value = try string(name, expected: "a non-empty id string")
         guard !Self.isBlank(value) else {
             throw .invalidField(name, "expected a non-empty id, got \(EventDecodingError.quoted(value))")
         }
+        try Self.checkID(value, field: name)
         return value
+    }
+
+    /// Throws `invalidField` naming `field` when `value` is longer than
+    /// ``EventSchema/maximumIDBytes`` or holds a control character (U+0000–U+001F).
+    static func checkID(_ value: String, field: String) throws(EventDecodingError) {
+        let utf8 = value.utf8
+        guard utf8.count <= EventSchema.maximumIDBytes else {
+            throw .invalidField(field, "an id of \(utf8.count) bytes; ids are at most \(EventSchema.maximumIDBytes) bytes (UTF-8)")
+        }
+        var offset = 0
+        for byte in utf8 {
+            if byte < 0x20 {
+                let hex = String(byte, radix: 16, uppercase: true)
+                throw .invalidField(
+                    field, "contains the control character U+00\(byte < 0x10 ? "0" : "")\(hex) at byte \(offset); ids may not hold any")
+            }
+            offset += 1
+        }
     }
 
     /// An RFC 3339 date-time (see `EventTimestamp`).
@@ -63,7 +113,7 @@ struct FieldReader {
         case .collectionCreated:
             .collectionCreated(CollectionCreated(
                 collectionId: try id("collectionId"), authorId: try id("authorId"),
-                collectionName: try string("collectionName")))
+                collectionName: try text("collectionName")))
         case .userFollowedTarget:
             .userFollowedTarget(UserFollowedTarget(
                 followId: try id("followId"), followerId: try id("followerId"), targetId: try id("targetId"),

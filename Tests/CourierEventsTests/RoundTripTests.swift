@@ -38,7 +38,7 @@ struct RoundTripTests {
     }
 
     @Test("strings are escaped: quotes, backslash, control characters; Unicode passes through", arguments: [
-        "plain", "", "say \"hi\"", "back\\slash", "line\nbreak\r\ttab", "\u{0}\u{1}\u{8}\u{C}\u{1F}\u{7F}",
+        "plain", "", "say \"hi\"", "back\\slash", "line\nbreak\r\ttab", "\u{1}\u{8}\u{C}\u{1F}\u{7F}",
         "é — ✨ 😀 \u{2028}\u{2029}", "</script>", "\\u0041",
     ])
     func escaping(_ name: String) throws {
@@ -52,6 +52,18 @@ struct RoundTripTests {
         // Foundation agrees that it is JSON and reads the same string.
         let object = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
         #expect(object?["collectionName"] as? String == name)
+    }
+
+    @Test("NUL is written escaped, but the decoder refuses it: Postgres text cannot hold it")
+    func nulIsWrittenButNotRead() {
+        let envelope = EventEnvelope(
+            id: "m", aggregateId: "c", occurredAt: occurredDate,
+            event: .collectionCreated(CollectionCreated(collectionId: "c", authorId: "a", collectionName: "a\u{0}b")))
+        let bytes = encoder.encode(envelope)
+        #expect(String(decoding: bytes, as: UTF8.self).contains(#""a\u0000b""#))
+        #expect(throws: EventDecodingError.invalidField("collectionName", "contains NUL (U+0000) at byte 1, which Postgres text cannot hold")) {
+            try roundTrip(envelope)
+        }
     }
 
     @Test("control characters use the short escapes where JSON has them")

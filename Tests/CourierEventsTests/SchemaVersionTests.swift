@@ -105,3 +105,48 @@ struct SchemaVersionTests {
         #expect(decodingError(body.bytes, schemaVersion: 3, decoder: EventDecoder(upcasters: strict)) == nil)
     }
 }
+
+/// The `x-schema-version` header is untrusted input: only a non-negative integer is a version.
+@Suite("The schema version header")
+struct SchemaVersionHeaderTests {
+    @Test("absent is version 1; integers and digit strings are read as they are", arguments: [
+        (nil, 1), (.integer(2), 2), (.unsignedInteger(1), 1), (.text("2"), 2), (.text("02"), 2), (.text("0"), 0),
+        (.integer(-1), -1), (.integer(Int64.max), Int.max), (.text("999999999"), 999_999_999),
+    ] as [(SchemaVersionHeader?, Int)])
+    func accepted(_ header: SchemaVersionHeader?, _ version: Int) throws {
+        #expect(try EventSchema.version(of: header) == version)
+    }
+
+    @Test("anything else → unsupportedSchemaVersion naming the header", arguments: [
+        .text("abc"), .text("1.5"), .text("-1"), .text("+1"), .text(" 1"), .text("1 "), .text(""), .text("1e0"),
+        .text("0x1"), .text("1\u{0}"), .text("١"), .text("1234567890"), .text(String(repeating: "9", count: 40)),
+        .unsignedInteger(UInt64.max), .other("the double 1.5"), .other("a decimal (15 scaled by 10^-1)"), .other("the bool true"),
+    ] as [SchemaVersionHeader])
+    func rejected(_ header: SchemaVersionHeader) {
+        do {
+            let version = try EventSchema.version(of: header)
+            Issue.record("read as version \(version)")
+        } catch {
+            #expect(error.code == .unsupportedSchemaVersion)
+            #expect(error.errorClass == "UnsupportedSchemaVersion")
+            #expect(error.message.hasPrefix("header 'x-schema-version': "))
+        }
+    }
+
+    @Test("through the decoder: garbage is rejected before the body is read; negative and too-new versions too")
+    func decoder() throws {
+        let body = sample(.cardAddedToLibrary).body.bytes
+        func decode(_ header: SchemaVersionHeader?) throws(EventDecodingError) -> EventEnvelope {
+            try EventDecoder().decode(body: body, messageId: "msg-1", routingKey: nil, typeProperty: nil, schemaVersionHeader: header)
+        }
+        #expect(try decode(nil) == sample(.cardAddedToLibrary).expectedEnvelope)
+        #expect(try decode(.text("2")) == sample(.cardAddedToLibrary).expectedEnvelope)
+        for header: SchemaVersionHeader in [.text("abc"), .text("1.5"), .other("a decimal"), .integer(-1), .integer(0), .integer(3), .unsignedInteger(.max)] {
+            #expect(throws: EventDecodingError.self, "\(header)") { try decode(header) }
+            do { _ = try decode(header) } catch { #expect(error.code == .unsupportedSchemaVersion, "\(header)") }
+        }
+        #expect(throws: EventDecodingError.self) {
+            try EventDecoder().decode(body: Array("garbage".utf8), messageId: nil, routingKey: nil, typeProperty: nil, schemaVersionHeader: .text("x"))
+        }
+    }
+}

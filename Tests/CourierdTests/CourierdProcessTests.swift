@@ -212,6 +212,11 @@ struct CourierdProcessTests {
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_RELAY_ENABLED": "maybe"], "courier.relay.enabled"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_RELAY_POLL_INTERVAL": "soon"], "courier.relay.poll.interval"),
             (
+                ["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_PERMANENT_SQLSTATES": "22,4260"],
+                "courier.permanent.sqlstates (environment COURIER_PERMANENT_SQLSTATES)"
+            ),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_PERMANENT_SQLSTATES": " , "], "courier.permanent.sqlstates"),
+            (
                 ["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_RELAY_ENABLED": "false", "COURIER_CONSUMER_ENABLED": "no"],
                 "courier.consumer.enabled"
             ),

@@ -20,19 +20,27 @@ import Logging
 /// neighbours commit. Postgres unreachable is not the events' fault: every event of the batch
 /// is answered "dependency unavailable" (the engine requeues and pauses, spending no retries).
 ///
-/// A delivery that does not decode (malformed JSON, unknown type, a missing or invalid field,
-/// an unsupported schema version) is a permanent failure whose message names the field.
+/// A delivery that does not decode (malformed JSON, unknown type, a missing or invalid field —
+/// NUL in a string, an id too long for an index — an unsupported or garbage schema version) is a
+/// permanent failure whose message names the field. A database error is classified by
+/// ``FailureClassification`` with the runner's policy.
 public struct EventHandlerRunner: DeliveryHandler {
     public let name = "semble"
     public let handlers: [any EventHandler]
     public let pool: PostgresPool
     let decoder: EventDecoder
+    /// Which database errors park an event at once rather than retry it.
+    let failurePolicy: FailureClassification.Policy
     let logger: Logger
 
-    public init(handlers: [any EventHandler], pool: PostgresPool, decoder: EventDecoder = EventDecoder(), logger: Logger) {
+    public init(
+        handlers: [any EventHandler], pool: PostgresPool, decoder: EventDecoder = EventDecoder(),
+        failurePolicy: FailureClassification.Policy = .standard, logger: Logger
+    ) {
         self.handlers = handlers
         self.pool = pool
         self.decoder = decoder
+        self.failurePolicy = failurePolicy
         self.logger = logger
     }
 
@@ -90,7 +98,7 @@ public struct EventHandlerRunner: DeliveryHandler {
             // identity come from the routing key of the first publish, kept in a header.
             body: delivery.body, messageId: delivery.properties.messageID, routingKey: FailureHeaders.originalRoutingKey(of: delivery),
             typeProperty: delivery.properties.type,
-            schemaVersion: delivery.properties.headers?[EventSchema.versionHeader]?.intValue.map { Int(clamping: $0) })
+            schemaVersionHeader: SchemaVersionHeader(of: delivery))
     }
 
     /// Applies `events` with `handler`; returns the outcomes of the events that failed (by
@@ -125,7 +133,7 @@ public struct EventHandlerRunner: DeliveryHandler {
         } catch let caught {
             error = caught
         }
-        let outcome = FailureClassification.outcome(for: error, handler: handler.name)
+        let outcome = FailureClassification.outcome(for: error, handler: handler.name, policy: failurePolicy)
         if case .dependencyUnavailable = outcome {
             return events.map { ($0.index, outcome) }
         }

@@ -48,7 +48,9 @@ struct DaemonService: Service {
         await postgres.close()
         // One connection per handler (they run side by side) and one for health checks.
         let pool = PostgresPool(configuration: postgresConfiguration, maximumConnections: handlers.count + 1, logger: logger)
-        let router = EventHandlerRunner(handlers: handlers, pool: pool, logger: logger)
+        let router = EventHandlerRunner(
+            handlers: handlers, pool: pool,
+            failurePolicy: configuration.permanentSQLStates.map(FailureClassification.Policy.init) ?? .standard, logger: logger)
         // Every parked message is also recorded in the failure index (`courier dlq list`); its
         // own connection, so a burst of parking never waits for a handler's.
         let journalPool = PostgresPool(configuration: postgresConfiguration, maximumConnections: 1, logger: logger)

@@ -18,16 +18,47 @@ struct FailureClassificationTests {
             (postgres(.queryFailed, "08006"), "dependency"),
             (postgres(.queryFailed, "57P01"), "dependency"),
             (postgres(.queryFailed, "57P03"), "dependency"),
+            (postgres(.queryFailed, "08P01"), "dependency"),
+            (postgres(.queryFailed, "57P02"), "dependency"),
             (postgres(.queryFailed, "23505"), "permanent"),
+            (postgres(.queryFailed, "23503"), "permanent"),
             (postgres(.queryFailed, "22P02"), "permanent"),
+            (postgres(.queryFailed, "22001"), "permanent"),
+            (postgres(.queryFailed, "22003"), "permanent"),
+            (postgres(.queryFailed, "22021"), "permanent"),
+            (postgres(.queryFailed, "54000"), "permanent"),
+            (postgres(.queryFailed, "54001"), "permanent"),
+            (postgres(.queryFailed, "42601"), "permanent"),
+            (postgres(.queryFailed, "42804"), "permanent"),
+            (postgres(.queryFailed, "42883"), "permanent"),
+            (postgres(.encodingFailed, nil), "permanent"),
+            (postgres(.queryFailed, "42P01"), "transient"),
+            (postgres(.queryFailed, "42703"), "transient"),
+            (postgres(.queryFailed, "42501"), "transient"),
             (postgres(.queryFailed, "40001"), "transient"),
             (postgres(.queryFailed, "40P01"), "transient"),
-            (postgres(.queryFailed, "42P01"), "transient"),
             (postgres(.queryFailed, "53300"), "transient"),
+            (postgres(.queryFailed, "57014"), "transient"),
+            (postgres(.queryFailed, "XX000"), "transient"),
+            (postgres(.decodingFailed, nil), "transient"),
             (postgres(.transactionFailed, nil), "transient"),
         ])
     func postgresErrors(error: PostgresError, expected: String) {
         #expect(Self.kind(FailureClassification.outcome(for: error, handler: "feeds")) == expected)
+    }
+
+    @Test("a policy replaces the permanent list: codes and classes, any case; connection errors stay dependency-unavailable")
+    func policy() {
+        let policy = FailureClassification.Policy(permanentSQLStates: ["42p01", "40", "08", "bad", ""])
+        #expect(policy.permanentSQLStates == ["42P01", "40", "08"], "upper-cased; not 2 or 5 characters: ignored")
+        func kind(_ error: PostgresError) -> String { Self.kind(FailureClassification.outcome(for: error, handler: "h", policy: policy)) }
+        #expect(kind(Self.postgres(.queryFailed, "42P01")) == "permanent")
+        #expect(kind(Self.postgres(.queryFailed, "42703")) == "transient", "a code, not its class")
+        #expect(kind(Self.postgres(.queryFailed, "40001")) == "permanent", "a class covers its codes")
+        #expect(kind(Self.postgres(.queryFailed, "23505")) == "transient", "the default is replaced, not extended")
+        #expect(kind(Self.postgres(.queryFailed, "08006")) == "dependency", "listed or not")
+        #expect(kind(Self.postgres(.encodingFailed, nil)) == "permanent", "client-side, whatever the policy")
+        #expect(FailureClassification.Policy.standard.permanentSQLStates == ["22", "23", "54", "42601", "42804", "42883"])
     }
 
     @Test("the failure names the handler and the SQLSTATE")

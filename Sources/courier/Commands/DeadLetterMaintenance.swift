@@ -257,12 +257,17 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         try await runCommand {
             let context = try await CommandContext.load(global)
-            let text: String
+            let data: Data
             if file == "-" {
-                text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                data = FileHandle.standardInput.readDataToEndOfFile()
             } else {
-                guard let data = FileManager.default.contents(atPath: file) else { throw OpsError(.usage, "cannot read \(file)") }
-                text = String(decoding: data, as: UTF8.self)
+                guard let contents = FileManager.default.contents(atPath: file) else { throw OpsError(.usage, "cannot read \(file)") }
+                data = contents
+            }
+            // An export is UTF-8 JSON; anything else is refused rather than decoded with
+            // replacement characters that would change the messages it parks.
+            guard let text = String(validating: data, as: UTF8.self) else {
+                throw OpsError(.invalidInput, "\(file == "-" ? "stdin" : file) is not UTF-8: not a `courier dlq export` file")
             }
             let exported = try ExportedMessage.parse(lines: text)  // all or nothing: parse every line first
             let imported = try await context.withBroker {

@@ -198,7 +198,7 @@ let package = Package(
             name: "CourierOpsTests",
             dependencies: [
                 "courier", "courierd", "CourierOps", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierPostgres",
-                "CourierPublisher", "CourierTesting",
+                "CourierPublisher", "CourierTesting", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

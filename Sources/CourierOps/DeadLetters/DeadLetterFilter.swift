@@ -52,11 +52,13 @@ public struct DeadLetterFilter: Sendable, Equatable {
     }
 
     /// `2h`, `30m`, `7d`, `90s` ago from `now`, or an ISO 8601 date/time (`2026-11-28`,
-    /// `2026-11-28T10:00:00Z`). Nil when it is neither.
+    /// `2026-11-28T10:00:00Z`). Nil when it is neither, or reaches back beyond ~3,000 years.
     public static func parseSince(_ text: String, now: Date = Date()) -> Date? {
         let units: [(String, Double)] = [("s", 1), ("m", 60), ("h", 3600), ("d", 86400), ("w", 604_800)]
         for (suffix, seconds) in units where text.hasSuffix(suffix) {
-            if let n = Double(text.dropLast(suffix.count)), n >= 0 { return now.addingTimeInterval(-n * seconds) }
+            // At most ~3,000 years back: a larger (or non-finite) span would be a date Postgres
+            // cannot take and the timestamp encoder cannot convert.
+            if let n = Double(text.dropLast(suffix.count)), n >= 0, n * seconds <= 1e11 { return now.addingTimeInterval(-n * seconds) }
         }
         let full = ISO8601DateFormatter()
         if let date = full.date(from: text) { return date }

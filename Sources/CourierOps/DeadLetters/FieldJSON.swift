@@ -7,7 +7,8 @@ import Foundation
 /// AMQP values map to natural JSON where nothing is lost — strings, integers, booleans, tables
 /// as objects, arrays — and to a one-key object where JSON has no type of its own:
 /// `{"$timestamp": 1764000000}`, `{"$bytes": "<base64>"}`, `{"$decimal": "12.5"}`. Reading them
-/// back gives the same AMQP value, except that every integer comes back as a 64-bit one.
+/// back gives the same AMQP value, except that every integer comes back as a 64-bit one. A float
+/// that JSON cannot write (NaN, ±infinity) is `{"$double": "nan"}` (`"inf"`, `"-inf"`).
 public enum FieldJSON: Sendable, Hashable, Codable {
     case null
     case bool(Bool)
@@ -67,8 +68,8 @@ public enum FieldJSON: Sendable, Hashable, Codable {
         case .uint32(let v): self = .int(Int64(v))
         case .int64(let v): self = .int(v)
         case .uint64(let v): self = v <= UInt64(Int64.max) ? .int(Int64(v)) : .string(String(v))
-        case .float(let v): self = .double(Double(v))
-        case .double(let v): self = .double(v)
+        case .float(let v): self = FieldJSON(double: Double(v))
+        case .double(let v): self = FieldJSON(double: v)
         case .decimal(let scale, let value):
             var digits = String(value)
             if scale > 0 {
@@ -82,6 +83,16 @@ public enum FieldJSON: Sendable, Hashable, Codable {
         case .table(let table): self = FieldJSON(table)
         case .array(let values): self = .array(values.map(FieldJSON.init))
         case .void: self = .null
+        }
+    }
+
+    /// A finite double as itself; NaN and infinities, which JSON has no number for (the encoder
+    /// would throw, and the whole message could not be indexed or exported), as `$double`.
+    init(double value: Double) {
+        if value.isFinite {
+            self = .double(value)
+        } else {
+            self = .object(["$double": .string(value.isNaN ? "nan" : value < 0 ? "-inf" : "inf")])
         }
     }
 
@@ -104,6 +115,9 @@ public enum FieldJSON: Sendable, Hashable, Codable {
             if object.count == 1, let (key, value) = object.first {
                 switch (key, value) {
                 case ("$timestamp", .int(let seconds)) where seconds >= 0: return .timestamp(UInt64(seconds))
+                case ("$double", .string("nan")): return .double(.nan)
+                case ("$double", .string("inf")): return .double(.infinity)
+                case ("$double", .string("-inf")): return .double(-.infinity)
                 case ("$bytes", .string(let base64)):
                     if let data = Data(base64Encoded: base64) { return .bytes(Array(data)) }
                 case ("$decimal", .string(let text)):
@@ -116,6 +130,22 @@ public enum FieldJSON: Sendable, Hashable, Codable {
                 }
             }
             return .table(amqpTable)
+        }
+    }
+
+    /// This value as a `jsonb` column can hold it: Postgres rejects `\u0000` in a jsonb string
+    /// (and key), so every NUL is written as the six characters `\u0000` (``IndexText``).
+    /// Nothing is cut: a header that fit in an AMQP frame fits in jsonb.
+    public var postgresSafe: FieldJSON {
+        func escaped(_ text: String) -> String { text.utf8.contains(0) ? IndexText.safe(text, maxBytes: .max) : text }
+        switch self {
+        case .string(let text): return .string(escaped(text))
+        case .array(let values): return .array(values.map(\.postgresSafe))
+        case .object(let object):
+            var safe: [String: FieldJSON] = [:]
+            for (key, value) in object { safe[escaped(key)] = value.postgresSafe }
+            return .object(safe)
+        case .null, .bool, .int, .double: return self
         }
     }
 

@@ -30,7 +30,7 @@ public struct ParkedMessage: Sendable, Equatable {
     public var replayCount: Int
     /// The parking it was last replayed from, if it was (`x-courier-replayed-from`): a replay pass
     /// does not take again what it replayed itself and courierd parked anew.
-    public var replayedFrom: String? { properties.headers?[CourierHeader.replayedFrom]?.stringValue }
+    public var replayedFrom: String? { WireValue.failureID(properties.headers?[CourierHeader.replayedFrom]) }
     public var properties: AMQPProperties
     public var body: [UInt8]
 
@@ -72,18 +72,17 @@ public struct ParkedMessage: Sendable, Equatable {
             fallbackRoutingKey: delivery.routingKey)
     }
 
+    /// Every header is read through ``WireValue``: a value of the wrong type or out of range is
+    /// taken as absent, and the fallback is what a message without that header gets.
     public init(properties: AMQPProperties, body: [UInt8], deadLetterQueue: String, fallbackRoutingKey: String) {
         let headers = properties.headers ?? AMQPTable()
-        func string(_ key: String) -> String? { headers[key]?.stringValue }
+        func string(_ key: String) -> String? { WireValue.text(headers[key]) }
         // The broker's newest death comes first in x-death.
-        let death = headers["x-death"]?.arrayValue?.first?.tableValue
-        let deathQueue = death?["queue"]?.stringValue
-        let deathReason = death?["reason"]?.stringValue
-        let deathTime: UInt64? = {
-            if case .timestamp(let t)? = death?["time"] { return t }
-            return nil
-        }()
-        let deathRoutingKey = death?["routing-keys"]?.arrayValue?.first?.stringValue
+        let death = WireValue.newestDeath(headers["x-death"])
+        let deathQueue = WireValue.name(death?["queue"])
+        let deathReason = WireValue.name(death?["reason"])
+        let deathTimestamp = WireValue.date(death?["time"])
+        let deathRoutingKey = WireValue.name(death?["routing-keys"]?.arrayValue?.first)
 
         self.deadLetterQueue = deadLetterQueue
         self.properties = properties
@@ -91,11 +90,11 @@ public struct ParkedMessage: Sendable, Equatable {
         messageID = properties.messageID
         host = string(CourierHeader.host)
         handler = string(CourierHeader.handler)
-        replayCount = Int(clamping: headers[CourierHeader.replayCount]?.intValue ?? 0)
+        replayCount = WireValue.count(headers[CourierHeader.replayCount]) ?? 0
         origin = MessageOrigin(
-            exchange: string(CourierHeader.originalExchange) ?? death?["exchange"]?.stringValue ?? "",
-            routingKey: string(CourierHeader.originalRoutingKey) ?? deathRoutingKey ?? fallbackRoutingKey,
-            queue: string(CourierHeader.originalQueue) ?? deathQueue ?? Self.ownerQueue(of: deadLetterQueue))
+            exchange: WireValue.name(headers[CourierHeader.originalExchange]) ?? WireValue.name(death?["exchange"]) ?? "",
+            routingKey: WireValue.name(headers[CourierHeader.originalRoutingKey]) ?? deathRoutingKey ?? fallbackRoutingKey,
+            queue: WireValue.name(headers[CourierHeader.originalQueue]) ?? deathQueue ?? Self.ownerQueue(of: deadLetterQueue))
         eventType = properties.type.flatMap { $0.isEmpty ? nil : $0 } ?? origin.routingKey
 
         if let courierReason = string(CourierHeader.reason) {
@@ -103,19 +102,15 @@ public struct ParkedMessage: Sendable, Equatable {
             errorClass = string(CourierHeader.errorClass) ?? "Unknown"
             errorMessage = string(CourierHeader.errorMessage) ?? ""
             fingerprint =
-                string(CourierHeader.errorFingerprint)
+                WireValue.fingerprint(headers[CourierHeader.errorFingerprint])
                 ?? FailureHeaders.fingerprint(HandlingFailure(errorClass: errorClass, message: errorMessage, handler: handler))
-            attempts = Int(clamping: headers[CourierHeader.attempts]?.intValue ?? 0)
-            if case .timestamp(let t)? = headers[CourierHeader.failedAt] {
-                failedAt = Date(timeIntervalSince1970: TimeInterval(t))
-            } else {
-                failedAt = deathTime.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date(timeIntervalSince1970: 0)
-            }
+            attempts = WireValue.count(headers[CourierHeader.attempts]) ?? 0
+            failedAt = WireValue.date(headers[CourierHeader.failedAt]) ?? deathTimestamp ?? Date(timeIntervalSince1970: 0)
         } else {
             // Parked by the broker, not by courierd.
-            let brokerReason = deathReason ?? string("x-first-death-reason") ?? "unknown"
+            let brokerReason = deathReason ?? WireValue.name(headers["x-first-death-reason"]) ?? "unknown"
             reason = brokerReason.replacingOccurrences(of: "_", with: "-")
-            let count = death?["count"]?.intValue ?? headers["x-delivery-count"]?.intValue ?? 0
+            let count = WireValue.count(death?["count"]) ?? WireValue.count(headers["x-delivery-count"]) ?? 0
             switch brokerReason {
             case "delivery_limit":
                 errorClass = "DeliveryLimitExceeded"
@@ -134,11 +129,14 @@ public struct ParkedMessage: Sendable, Equatable {
                 errorMessage = "dead-lettered by the broker (\(brokerReason))"
             }
             fingerprint = FailureHeaders.fingerprint(HandlingFailure(errorClass: errorClass, message: errorMessage))
-            attempts = Int(clamping: count)
-            failedAt = deathTime.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date(timeIntervalSince1970: 0)
+            attempts = count
+            failedAt = deathTimestamp ?? Date(timeIntervalSince1970: 0)
         }
+        // Only a UUID is taken from the header; otherwise the id broker-parked messages get,
+        // derived from the message and its death, the same on every read of the queue.
+        let deathTime: UInt64? = if case .timestamp(let t)? = death?["time"] { t } else { nil }
         failureID =
-            string(CourierHeader.failureID)
+            WireValue.failureID(headers[CourierHeader.failureID])
             ?? EventIdentity.derived(
                 body: body,
                 routingKey: "parked:\(deathQueue ?? "-"):\(deathTime ?? 0):\(properties.messageID ?? "-"):\(origin.routingKey)")

@@ -28,7 +28,8 @@ public enum ReplayCopy {
         headers[CourierHeader.originalRoutingKey] = .string(message.origin.routingKey)
         headers[CourierHeader.originalQueue] = .string(message.origin.queue)
         headers[CourierHeader.replayedAt] = .timestamp(UInt64(max(0, replayedAt.timeIntervalSince1970)))
-        headers[CourierHeader.replayCount] = .int64(Int64(message.replayCount + 1))
+        // The count came from a header: clamped before the increment (see WireValue).
+        headers[CourierHeader.replayCount] = .int64(Int64(WireValue.incremented(message.replayCount)))
         headers[CourierHeader.replayedBy] = .string(by)
         headers[CourierHeader.replayedFrom] = .string(message.failureID)
         properties.headers = headers

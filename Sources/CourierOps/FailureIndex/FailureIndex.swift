@@ -47,32 +47,87 @@ public struct FailureIndex: Sendable {
 
     // MARK: Writing
 
+    /// What ``recordEach(_:on:)`` did.
+    public struct Recorded: Sendable {
+        /// Rows new or revived.
+        public var written = 0
+        /// Messages whose row could not be written, with why (``summary(of:)``).
+        public var failed: [(failureID: String, error: String)] = []
+    }
+
     /// Records parked messages; a failure id already there is left as it is (a message read
     /// again), unless it was marked gone — then it is parked again (it came back, e.g. imported).
-    /// Returns how many rows were new or revived.
+    /// Returns how many rows were new or revived; throws the first row that could not be written.
     @discardableResult
     public func record(_ messages: [ParkedMessage], on connection: isolated PostgresConnection) throws -> Int {
         var written = 0
-        for message in messages {
-            let properties = PostgresJSON(FieldJSON.object(PropertiesJSON.encode(message.properties)))
-            written += try connection.execute(
-                """
-                INSERT INTO courier_failures (
-                    failure_id, event_type, message_id, reason, error_class, error_message, fingerprint, handler,
-                    attempts, failed_at, original_exchange, original_routing_key, original_queue, dead_letter_queue,
-                    host, properties, body, replay_count)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb, $17::bytea, $18)
-                ON CONFLICT (dead_letter_queue, failure_id) DO UPDATE SET status = 'parked', settled_at = NULL
-                    WHERE courier_failures.status IN ('gone', 'purged')
-                """,
-                [
-                    message.failureID, message.eventType, message.messageID, message.reason, message.errorClass,
-                    message.errorMessage, message.fingerprint, message.handler, message.attempts, message.failedAt,
-                    message.origin.exchange, message.origin.routingKey, message.origin.queue, deadLetterQueue,
-                    message.host, properties, Data(message.body), message.replayCount,
-                ])
-        }
+        for message in messages { written += try insert(message, on: connection) }
         return written
+    }
+
+    /// Like ``record(_:on:)``, but a row the server refuses does not stop the others: in a
+    /// transaction each row has a savepoint of its own, and the refused ones are returned —
+    /// `courier dlq sync` indexes everything it can and names the rest. Errors of the connection
+    /// itself still throw.
+    public func recordEach(_ messages: [ParkedMessage], on connection: isolated PostgresConnection) throws -> Recorded {
+        var recorded = Recorded()
+        let savepoints = connection.isInTransaction
+        for message in messages {
+            if savepoints { try connection.execute("SAVEPOINT courier_failure_row") }
+            do {
+                recorded.written += try insert(message, on: connection)
+            } catch let error as PostgresError where error.code == .queryFailed || error.code == .encodingFailed {
+                if savepoints { try connection.execute("ROLLBACK TO SAVEPOINT courier_failure_row") }
+                recorded.failed.append((message.failureID, Self.summary(of: error)))
+                continue
+            }
+            if savepoints { try connection.execute("RELEASE SAVEPOINT courier_failure_row") }
+        }
+        return recorded
+    }
+
+    /// One row. Every value a publisher could have chosen is made storable first: text through
+    /// ``IndexText`` (NUL escaped, long values cut and marked), headers' NULs escaped for jsonb,
+    /// counters clamped to ``WireValue/maximumCount`` (their columns are `integer`: the clamp is
+    /// what keeps them in range, whoever built the ``ParkedMessage``). The body is `bytea`, as is.
+    private func insert(_ message: ParkedMessage, on connection: isolated PostgresConnection) throws -> Int {
+        let properties = PostgresJSON(FieldJSON.object(PropertiesJSON.encode(message.properties)).postgresSafe)
+        func text(_ value: String) -> String { IndexText.safe(value) }
+        func key(_ value: String) -> String { IndexText.safe(value, maxBytes: IndexText.maximumKeyBytes) }
+        func count(_ value: Int) -> Int { min(max(value, 0), WireValue.maximumCount) }
+        return try connection.execute(
+            """
+            INSERT INTO courier_failures (
+                failure_id, event_type, message_id, reason, error_class, error_message, fingerprint, handler,
+                attempts, failed_at, original_exchange, original_routing_key, original_queue, dead_letter_queue,
+                host, properties, body, replay_count)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb, $17::bytea, $18)
+            ON CONFLICT (dead_letter_queue, failure_id) DO UPDATE SET status = 'parked', settled_at = NULL
+                WHERE courier_failures.status IN ('gone', 'purged')
+            """,
+            [
+                key(message.failureID), text(message.eventType), IndexText.safe(message.messageID), text(message.reason),
+                text(message.errorClass), text(message.errorMessage), key(message.fingerprint), IndexText.safe(message.handler),
+                count(message.attempts), Self.storable(message.failedAt), text(message.origin.exchange),
+                text(message.origin.routingKey), text(message.origin.queue), key(deadLetterQueue), IndexText.safe(message.host),
+                properties, Data(message.body), count(message.replayCount),
+            ])
+    }
+
+    /// What went wrong writing a row, for a log line or the operator: the error's kind, message
+    /// and SQLSTATE. Not the server's `detail`, which can quote the failing row — the message's
+    /// headers and body, kilobytes of a publisher's data.
+    public static func summary(of error: any Error) -> String {
+        guard let error = error as? PostgresError else { return "\(error)" }
+        return "\(error.code): \(error.message)" + (error.sqlState.map { " (SQLSTATE \($0))" } ?? "")
+    }
+
+    /// A date `timestamptz` holds: within 1970 … 9999 (a ``ParkedMessage`` read from headers
+    /// already is; one built otherwise is kept in range here).
+    static func storable(_ date: Date) -> Date {
+        let seconds = date.timeIntervalSince1970
+        guard seconds.isFinite else { return Date(timeIntervalSince1970: 0) }
+        return Date(timeIntervalSince1970: min(max(seconds, 0), TimeInterval(WireValue.latestTimestamp)))
     }
 
     public func markReplayed(_ ids: [String], by: String, at date: Date = Date(), on connection: isolated PostgresConnection) throws {
@@ -80,9 +135,10 @@ public struct FailureIndex: Sendable {
         try connection.execute(
             """
             UPDATE courier_failures
-               SET status = 'replayed', replay_count = replay_count + 1, replayed_at = $2, replayed_by = $3, settled_at = $2
+               SET status = 'replayed', replay_count = LEAST(replay_count, $5) + 1, replayed_at = $2, replayed_by = $3,
+                   settled_at = $2
              WHERE failure_id = ANY($1::text[]) AND dead_letter_queue = $4
-            """, [ids, date, by, deadLetterQueue])
+            """, [ids, date, IndexText.safe(by), deadLetterQueue, WireValue.maximumCount])
     }
 
     public func markPurged(_ ids: [String], at date: Date = Date(), on connection: isolated PostgresConnection) throws {

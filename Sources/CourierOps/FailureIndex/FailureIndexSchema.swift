@@ -8,6 +8,9 @@ import Logging
 public enum FailureIndexSchema {
     public static let trackingTable = "courier_failure_index_migrations"
 
+    /// `attempts` and `replay_count` are `integer`: every count the index writes is clamped to
+    /// ``WireValue/maximumCount`` first (headers are the publisher's), so a wider column — and
+    /// the table rewrite its migration would take at deploy — buys nothing.
     public static let migrations: [PostgresMigration] = [
         PostgresMigration(
             version: 1, name: "courier_failures",

@@ -208,10 +208,11 @@ struct ShowCommand: AsyncParsableCommand {
     func render(_ m: ParkedMessage, entry: FailureIndex.Entry?) {
         func field(_ name: String, _ value: String?) {
             guard let value, !value.isEmpty else { return }
+            let name = Output.printable(name)  // header names and values are the publisher's
             let label = name.count < 22 ? name.padding(toLength: 22, withPad: " ", startingAt: 0) : name + " "
-            Output.line("  " + Output.bold(label) + value)
+            Output.line("  " + Output.bold(label) + Output.printable(value))
         }
-        Output.line(Output.bold("Failure \(m.failureID)"))
+        Output.line(Output.bold("Failure \(Output.printable(m.failureID))"))
         field("status", entry?.status.rawValue ?? "in the queue, not indexed (run `courier dlq sync`)")
         field("reason", m.reason)
         field("error class", m.errorClass)
@@ -240,7 +241,7 @@ struct ShowCommand: AsyncParsableCommand {
         field("content_type", p.contentType)
         field("content_encoding", p.contentEncoding)
         field("delivery_mode", p.deliveryMode.map { $0 == .persistent ? "2 (persistent)" : "1 (transient)" })
-        field("timestamp", p.timestamp.map { Output.timestamp(Date(timeIntervalSince1970: TimeInterval($0))) })
+        field("timestamp", p.timestamp.map { Output.timestamp(seconds: $0) })
         field("app_id", p.appID)
         field("correlation_id", p.correlationID)
         field("user_id", p.userID)
@@ -260,7 +261,7 @@ struct ShowCommand: AsyncParsableCommand {
     static func describe(_ value: AMQPFieldValue) -> String {
         switch value {
         case .string(let s): s
-        case .timestamp(let t): "\(Output.timestamp(Date(timeIntervalSince1970: TimeInterval(t)))) (timestamp)"
+        case .timestamp(let t): "\(Output.timestamp(seconds: t)) (timestamp)"
         case .array(let items): "[" + items.map(describe).joined(separator: ", ") + "]"
         case .table(let table): "{" + table.entries.map { "\($0.key): \(describe($0.value))" }.joined(separator: ", ") + "}"
         default: value.description
@@ -274,7 +275,7 @@ struct ShowCommand: AsyncParsableCommand {
         {
             return String(decoding: data, as: UTF8.self)
         }
-        if let text = String(validating: body, as: UTF8.self) { return text }
+        if let text = String(validating: body, as: UTF8.self) { return Output.printable(text, keepingNewlines: true) }
         return body.prefix(256).map { String(format: "%02x", $0) }.joined(separator: " ") + (body.count > 256 ? " …" : "")
     }
 }

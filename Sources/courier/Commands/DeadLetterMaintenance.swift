@@ -257,12 +257,17 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         try await runCommand {
             let context = try await CommandContext.load(global)
-            let text: String
+            let data: Data
             if file == "-" {
-                text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                data = FileHandle.standardInput.readDataToEndOfFile()
             } else {
-                guard let data = FileManager.default.contents(atPath: file) else { throw OpsError(.usage, "cannot read \(file)") }
-                text = String(decoding: data, as: UTF8.self)
+                guard let contents = FileManager.default.contents(atPath: file) else { throw OpsError(.usage, "cannot read \(file)") }
+                data = contents
+            }
+            // An export is UTF-8 JSON; anything else is refused rather than decoded with
+            // replacement characters that would change the messages it parks.
+            guard let text = String(validating: data, as: UTF8.self) else {
+                throw OpsError(.invalidInput, "\(file == "-" ? "stdin" : file) is not UTF-8: not a `courier dlq export` file")
             }
             let exported = try ExportedMessage.parse(lines: text)  // all or nothing: parse every line first
             let imported = try await context.withBroker {
@@ -292,16 +297,34 @@ struct SyncCommand: AsyncParsableCommand {
             let context = try await CommandContext.load(global)
             let started = Date()
             let messages = try await context.withBroker { try await DeadLetterQueue(connection: $0, topology: context.topology).browse() }
-            let (added, gone) = try await context.withIndex { connection, index in
-                let added = try index.record(messages, on: connection)
+            // A row Postgres refuses does not keep the others out of the index: it is named, and
+            // the command exits 1 (incomplete).
+            let (recorded, gone) = try await context.withIndex { connection, index in
+                let recorded = try index.recordEach(messages, on: connection)
                 let gone = try index.markGone(notIn: messages.map(\.failureID), recordedBefore: started, on: connection)
-                return (added, gone)
+                return (recorded, gone)
+            }
+            struct Report: Encodable {
+                var inQueue: Int
+                var indexed: Int
+                var markedGone: Int
+                var notIndexed: [[String: String]]
+                enum CodingKeys: String, CodingKey {
+                    case inQueue = "in_queue", indexed, markedGone = "marked_gone", notIndexed = "not_indexed"
+                }
             }
             if global.json {
-                try Output.json(["in_queue": messages.count, "indexed": added, "marked_gone": gone])
+                try Output.json(
+                    Report(
+                        inQueue: messages.count, indexed: recorded.written, markedGone: gone,
+                        notIndexed: recorded.failed.map { ["failure_id": $0.failureID, "error": $0.error] }))
             } else {
-                Output.line("\(context.topology.deadLetterQueue) holds \(messages.count); indexed \(added) new, marked \(gone) gone")
+                Output.line("\(context.topology.deadLetterQueue) holds \(messages.count); indexed \(recorded.written) new, marked \(gone) gone")
+                for (failureID, error) in recorded.failed {
+                    Output.line(Output.red("not indexed: \(failureID): \(error)"))
+                }
             }
+            if !recorded.failed.isEmpty { throw ExitCode(OpsError.Code.incomplete.exitStatus) }
         }
     }
 }

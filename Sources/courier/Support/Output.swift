@@ -1,3 +1,4 @@
+import CourierOps
 import Foundation
 
 #if canImport(Glibc)
@@ -31,6 +32,7 @@ enum Output {
     /// An aligned table; `headers` in bold on a terminal.
     static func table(_ headers: [String], _ rows: [[String]]) {
         var widths = headers.map(\.count)
+        let rows = rows.map { $0.map { printable($0) } }
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
         }
@@ -54,13 +56,42 @@ enum Output {
 
     static func timestamp(_ date: Date) -> String { date.formatted(.iso8601) }
 
+    /// An AMQP timestamp from a message: as a date when it is one (up to year 9999), else the
+    /// number as sent.
+    static func timestamp(seconds: UInt64) -> String {
+        WireValue.date(.timestamp(seconds)).map(timestamp) ?? "\(seconds) (out of range)"
+    }
+
+    /// Text from a message made harmless on a terminal: control characters (ESC sequences could
+    /// rewrite the operator's screen, NUL and CR hide what follows) shown as `\u{1B}`, `\0`, …
+    /// Newlines are kept when `keepingNewlines` (a body shown as text).
+    static func printable(_ text: String, keepingNewlines: Bool = false) -> String {
+        func escaped(_ scalar: Unicode.Scalar) -> Bool { isControl(scalar) && !(keepingNewlines && scalar == "\n") }
+        guard text.unicodeScalars.contains(where: escaped) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if escaped(scalar) {
+                result += scalar.value == 0 ? "\\0" : "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.generalCategory == .control && scalar != "\t"
+    }
+
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    /// `42s`, `17m`, `3h12m`, `5d`.
+    /// `42s`, `17m`, `3h12m`, `5d`. (Clamped before the conversion: a date from a header can be
+    /// anything, and `Int(_:)` of a huge or non-finite interval traps.)
     static func age(since date: Date, now: Date = Date()) -> String {
-        let seconds = Int(max(0, now.timeIntervalSince(date)))
+        let interval = now.timeIntervalSince(date)
+        let seconds = interval.isFinite ? Int(min(max(0, interval), 1e15)) : 0
         if seconds < 60 { return "\(seconds)s" }
         if seconds < 3600 { return "\(seconds / 60)m" }
         if seconds < 86400 { return "\(seconds / 3600)h\(seconds % 3600 / 60)m" }

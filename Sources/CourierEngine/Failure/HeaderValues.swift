@@ -35,12 +35,13 @@ public enum HeaderValues {
     }
 
     /// An exchange, routing key or queue name: text of at most 255 bytes of UTF-8 (an AMQP short
-    /// string) without control characters. `allowEmpty` admits "" (the default exchange).
+    /// string) without control characters (no broker would have routed it). `allowEmpty` admits
+    /// "" (the default exchange).
     public static func name(_ value: AMQPFieldValue?, allowEmpty: Bool = false) -> String? {
         guard let text = value?.stringValue else { return nil }
         let bytes = text.utf8
         guard bytes.count <= 255, allowEmpty || !bytes.isEmpty else { return nil }
-        guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return nil }
+        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return nil }
         return text
     }
 
@@ -81,7 +82,7 @@ public enum HeaderValues {
 
     private static func isDecimalDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 
-    private static func isHexDigit(_ byte: UInt8) -> Bool {
+    package static func isHexDigit(_ byte: UInt8) -> Bool {
         isDecimalDigit(byte) || (byte >= 0x61 && byte <= 0x66) || (byte >= 0x41 && byte <= 0x46)
     }
 }

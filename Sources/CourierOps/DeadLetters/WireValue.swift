@@ -1,4 +1,5 @@
 import CourierAMQP
+import CourierEngine
 import Foundation
 
 /// Header values of a parked message, read as the untrusted input they are. Pure.
@@ -11,15 +12,15 @@ import Foundation
 /// can make arithmetic trap, a Postgres column overflow, or a key or a route be chosen by the
 /// publisher. The raw headers stay in the message's properties, untouched, for `dlq show`.
 ///
-/// (Courier's engine reads the same headers in `FailureHeaders`; the two should share one parser
-/// in CourierEngine. Until they do, this one is the ops side's.)
+/// Counters, names and failure ids are read by the engine's ``HeaderValues`` — one parser for the
+/// daemon and the CLI; what only the ops side reads (fingerprints, dates, `x-death`) is here.
 public enum WireValue {
     /// The largest count kept from a header (attempts, replays, the broker's death and delivery
     /// counts): far above any retry schedule or replay history a person would run (the engine's
     /// schedules are a handful of attempts), far below where `+ 1` or a Postgres `integer`
     /// (2³¹ − 1) could overflow. A larger number is clamped to it, so the index still says
     /// "a very large count"; the exact value stays in the headers.
-    public static let maximumCount = 1_000_000
+    public static let maximumCount = HeaderValues.maximumCount
 
     /// The latest time a header's timestamp may name: 9999-12-31T23:59:59Z. Later ones are
     /// absent — Postgres `timestamptz` and date formatting both have limits, and no parking
@@ -33,20 +34,7 @@ public enum WireValue {
     /// clients send numbers as text). Negative, fractional, signed or non-numeric text, and
     /// other types are absent (nil); above ``maximumCount`` it is clamped to it.
     public static func count(_ value: AMQPFieldValue?) -> Int? {
-        guard let value else { return nil }
-        switch value {
-        case .int8, .uint8, .int16, .uint16, .int32, .uint32, .int64:
-            guard let number = value.intValue, number >= 0 else { return nil }
-            return Int(min(number, Int64(maximumCount)))
-        case .uint64(let number):
-            return Int(min(number, UInt64(maximumCount)))
-        case .string(let text):
-            guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
-            // All digits: only its size can be wrong, and a number too long for Int64 is huge.
-            return Int(min(Int64(text) ?? Int64.max, Int64(maximumCount)))
-        default:
-            return nil
-        }
+        HeaderValues.count(value)
     }
 
     /// Text: a string, or bytes that are valid UTF-8. Anything else is absent.
@@ -58,30 +46,18 @@ public enum WireValue {
     /// or other control characters (no broker would have routed it). Empty is allowed — the
     /// default exchange's name.
     public static func name(_ value: AMQPFieldValue?) -> String? {
-        guard let text = text(value), text.utf8.count <= maximumNameBytes,
-            !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
-        else { return nil }
-        return text
+        HeaderValues.name(value, allowEmpty: true)
     }
 
-    /// A failure id: a UUID in its 36-character text form (any case). It is the failure index's
-    /// key and what `dlq show|replay ID` match, so nothing else is taken from a header.
+    /// A failure id: a UUID in its 36-character text form (any case; returned lower-cased, as
+    /// Courier writes them). It is the failure index's key and what `dlq show|replay ID` match,
+    /// so nothing else is taken from a header.
     public static func failureID(_ value: AMQPFieldValue?) -> String? {
-        guard let text = text(value), isUUID(text) else { return nil }
-        return text
+        HeaderValues.failureID(value)
     }
 
     public static func isUUID(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 36 else { return false }
-        for (index, byte) in bytes.enumerated() {
-            if [8, 13, 18, 23].contains(index) {
-                guard byte == UInt8(ascii: "-") else { return false }
-            } else {
-                guard isHexDigit(byte) else { return false }
-            }
-        }
-        return true
+        HeaderValues.failureID(.string(text)) != nil
     }
 
     /// An error fingerprint: 16 hex digits, as `FailureHeaders.fingerprint` writes them; the
@@ -110,7 +86,6 @@ public enum WireValue {
     }
 
     private static func isHexDigit(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
-            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
+        HeaderValues.isHexDigit(byte)
     }
 }

@@ -45,10 +45,14 @@ enum Courierd {
         // relay, while the health endpoints still answer.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: http)]
         if let relay = configuration.relay {
+            // Named apart from the consuming (`courierd`) and copies' (`courierd-publish`)
+            // connections, so an operator can tell them apart in `rabbitmqctl list_connections`.
+            var relayAMQP = configuration.amqp
+            relayAMQP.connectionName = (configuration.amqp.connectionName ?? "courierd") + "-relay"
             do {
                 var settings = RelayConfiguration(
                     database: try PostgresConfiguration(url: configuration.databaseURL),
-                    publisher: PublisherConfiguration(amqp: configuration.amqp, appID: "courierd-relay"))
+                    publisher: PublisherConfiguration(amqp: relayAMQP, appID: "courierd-relay"))
                 settings.batchSize = relay.batchSize
                 settings.pollInterval = relay.pollInterval
                 settings.retention = relay.retention

@@ -118,6 +118,15 @@ struct OutboxTestDatabase: Sendable {
         try await connection.query("SELECT count(*) FROM event_store").first!.decode(Int.self, column: 0)
     }
 
+    /// True once a backend connected as `application` has run its `LISTEN` and gone idle: the
+    /// LISTEN is committed, so every NOTIFY from now on reaches it.
+    func isListening(application: String) async throws -> Bool {
+        try await connection.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle' AND query ILIKE 'LISTEN %'",
+            [application]
+        ).first!.decode(Int.self, column: 0) > 0
+    }
+
     /// Enqueues `envelopes` in one committed transaction.
     func enqueue(_ envelopes: [EventEnvelope]) async throws {
         try await connection.withTransaction { conn in try Outbox.enqueue(envelopes, in: conn) }

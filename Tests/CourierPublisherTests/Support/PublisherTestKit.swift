@@ -43,9 +43,10 @@ struct TestExchange: Sendable {
         Int(try await channel.declareQueuePassive(queue).messageCount)
     }
 
-    /// Waits until the queue holds `count` messages (or `timeout`), then a little longer to catch
-    /// extras, and returns every message in it, in queue order (acknowledged).
-    func messages(expecting count: Int, timeout: Duration = .seconds(20), settle: Duration = .milliseconds(500)) async throws
+    /// Waits until the queue holds `count` messages (or `timeout`, which only turns messages that
+    /// never come into a failure: see `eventually`), then a little longer to catch extras, and
+    /// returns every message in it, in queue order (acknowledged).
+    func messages(expecting count: Int, timeout: Duration = .seconds(60), settle: Duration = .milliseconds(500)) async throws
         -> [AMQPDelivery]
     {
         _ = try await eventually(timeout) { try await depth() >= count }

@@ -25,7 +25,7 @@ struct PostgresNotificationTests {
         // Only so that a lost notification fails the test instead of hanging it: how fast they
         // arrive is not a test's business (a loaded CI machine took 1.08 s once).
         let timeout = Task {
-            try await Task.sleep(for: .seconds(15))
+            try await Task.sleep(for: .seconds(60))
             received.cancel()
         }
         let notifications = await received.value

@@ -13,8 +13,10 @@ struct CourierdProcessTests {
     }
 
     /// Starts courierd with `environment`; when `stopWhen` appears in its output sends SIGTERM.
+    /// `timeout` only turns a daemon that never gets there or never exits into a failure, so it
+    /// is generous: a loaded machine takes many seconds to start, connect and migrate.
     static func run(
-        environment: [String: String], arguments: [String] = [], stopWhen marker: String? = nil, timeout: Duration = .seconds(30),
+        environment: [String: String], arguments: [String] = [], stopWhen marker: String? = nil, timeout: Duration = .seconds(120),
         beforeStopping: (String) async throws -> Void = { _ in }
     ) async throws -> Run {
         let process = Process()
@@ -99,7 +101,8 @@ struct CourierdProcessTests {
         let channel = try await connection.openChannel()
         try await channel.confirmSelect()
         var published = false
-        for _ in 0..<100 where !published {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !published, ContinuousClock.now < deadline {
             // Consuming means the bindings are in place (they are declared before the consumer).
             let probe = try await connection.openChannel()
             let consumers = (try? await probe.declareQueuePassive("events_\(app)"))?.consumerCount ?? 0
@@ -161,8 +164,8 @@ struct CourierdProcessTests {
         let parkedAtStop = try await channel.declareQueuePassive(topology.deadLetterQueue).messageCount
         #expect(parkedAtStop < UInt32(total), "stopped mid-stream")
 
-        let second = try await Self.run(environment: environment, stopWhen: "ready", timeout: .seconds(90)) { _ in
-            let deadline = ContinuousClock.now + .seconds(60)
+        let second = try await Self.run(environment: environment, stopWhen: "ready", timeout: .seconds(240)) { _ in
+            let deadline = ContinuousClock.now + .seconds(180)
             while try await channel.declareQueuePassive(topology.deadLetterQueue).messageCount < UInt32(total), ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
             }

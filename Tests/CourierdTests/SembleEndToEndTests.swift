@@ -33,7 +33,7 @@ struct SembleEndToEndTests {
             "AMQP_URL": amqp, "DATABASE_URL": database, "FLY_APP_NAME": app, "COURIER_HTTP_PORT": "0", "COURIER_HTTP_HOST": "127.0.0.1",
         ]
         let postgres = try await PostgresConnection.connect(try PostgresConfiguration(url: database))
-        let result = try await CourierdProcessTests.run(environment: environment, stopWhen: "ready", timeout: .seconds(60)) { _ in
+        let result = try await CourierdProcessTests.run(environment: environment, stopWhen: "ready", timeout: .seconds(120)) { _ in
             let connection = try await AMQPConnection.connect(url: amqp)
             let channel = try await connection.openChannel()
             try await channel.confirmSelect()
@@ -47,7 +47,7 @@ struct SembleEndToEndTests {
                     mandatory: true)
                 #expect(outcome == .acked)
             }
-            let deadline = ContinuousClock.now + .seconds(20)
+            let deadline = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < deadline {
                 let handled = try await postgres.query("SELECT count(*) FROM courier_inbox WHERE event_id LIKE $1", ["\(run)-%"])
                 if try handled[0].decode(Int64.self, column: 0) >= 5 { break }  // feeds 3 + notifications 3, less what a handler skips
@@ -112,8 +112,8 @@ struct SembleEndToEndTests {
         try await killedRelay.publish(follow)
         await killedRelay.shutdown()
 
-        let result = try await CourierdProcessTests.run(environment: environment, stopWhen: "ready", timeout: .seconds(60)) { _ in
-            let deadline = ContinuousClock.now + .seconds(20)
+        let result = try await CourierdProcessTests.run(environment: environment, stopWhen: "ready", timeout: .seconds(120)) { _ in
+            let deadline = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < deadline {
                 let rows = try await api.query("SELECT count(*) FROM notifications WHERE recipient_user_id = $1", [carol])
                 if try rows[0].decode(Int64.self, column: 0) > 0 { break }

@@ -100,11 +100,12 @@ struct AMQPBrokerTests {
     }
 
     private func eventuallyGet(_ channel: AMQPChannel, _ queue: String) async throws -> AMQPDelivery? {
-        for _ in 0..<100 {
-            if let delivery = try await channel.get(queue: queue, noAck: true) { return delivery }
-            try await Task.sleep(for: .milliseconds(20))
+        var delivery: AMQPDelivery?
+        _ = try await eventually {
+            delivery = try await channel.get(queue: queue, noAck: true)
+            return delivery != nil
         }
-        return nil
+        return delivery
     }
 
     @Test("acks handed over as a batch, with a gap left unacked: exactly the acked ones are settled")
@@ -429,7 +430,9 @@ struct AMQPBrokerTests {
         } throws: { error in
             (error as? AMQPError)?.code == .connectionFailed
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // Refused at once when idle; the bound only tells "fails" from "hangs", so it is generous
+        // (a loaded machine is slow to schedule, not 30 s slow to refuse a connection).
+        #expect(ContinuousClock.now - start < .seconds(30))
     }
 }
 

@@ -16,6 +16,7 @@ final class ScriptedHandler: DeliveryHandler, @unchecked Sendable {
     private var seenAttempts: [String: [Int]] = [:]
     private var handledIDs: [String] = []
     private var dependencyDown = false
+    private var checks = 0
     /// Time spent per batch, to make stops land mid-stream.
     var slowdown: Duration {
         get { lock.withLock { _slowdown } }
@@ -26,6 +27,8 @@ final class ScriptedHandler: DeliveryHandler, @unchecked Sendable {
     func script(_ id: String, _ script: Script) { lock.withLock { scripts[id] = script } }
     func setDependencyDown(_ down: Bool) { lock.withLock { dependencyDown = down } }
     var handled: [String] { lock.withLock { handledIDs } }
+    /// How often the engine asked whether the dependency is back (once per pause while paused).
+    var dependencyChecks: Int { lock.withLock { checks } }
     func attempts(_ id: String) -> [Int] { lock.withLock { seenAttempts[id] ?? [] } }
 
     func handle(_ deliveries: [AMQPDelivery]) async -> [HandlingOutcome] {
@@ -57,7 +60,10 @@ final class ScriptedHandler: DeliveryHandler, @unchecked Sendable {
     }
 
     func unavailableDependency() async -> String? {
-        lock.withLock { dependencyDown ? "postgres" : nil }
+        lock.withLock {
+            checks += 1
+            return dependencyDown ? "postgres" : nil
+        }
     }
 }
 
@@ -82,7 +88,9 @@ struct ConsumerEngineTests {
             try await channel.close()
         }
 
-        func deadLettered(count: Int, timeout: Duration = .seconds(10)) async throws -> [AMQPDelivery] {
+        /// Waits for `count` dead-lettered messages. The default budget only turns a message that
+        /// never comes into a failure (see `eventually`); a short one checks that none comes.
+        func deadLettered(count: Int, timeout: Duration = .seconds(60)) async throws -> [AMQPDelivery] {
             let channel = try await publishing.openChannel()
             var found: [AMQPDelivery] = []
             let deadline = ContinuousClock.now + timeout
@@ -239,7 +247,7 @@ struct ConsumerEngineTests {
         let consuming = try await AMQPConnection.connect(url: try TestEnvironment.amqpURL())
         let engine = ConsumerEngine(topology: f.topology, handler: f.handler, logger: Logger(label: "test"))
         let task = Task { try await engine.run(consuming: consuming, publishing: f.publishing) }
-        #expect(await eventually(.seconds(20)) { Set(f.handler.handled).count == total })
+        #expect(await eventually { Set(f.handler.handled).count == total })
         let handled = f.handler.handled
         #expect(handled.count == total, "\(handled.count - Set(handled).count) events were handled twice; \(handledBeforeStop) before the stop; twice: \(Dictionary(grouping: handled, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted().prefix(40))")
         task.cancel()
@@ -256,7 +264,9 @@ struct ConsumerEngineTests {
             f.handler.script("dep-\(i)", .dependencyDownUntilReleased)
             try await f.publish("dep-\(i)")
         }
-        try await Task.sleep(for: .seconds(1.5))  // several pause periods: longer than the whole retry schedule
+        // Several pause periods of the paused engine (each ends with a check): longer than the
+        // whole retry schedule. Counted, not slept, so a slow machine cannot cut them short.
+        #expect(await eventually { f.handler.dependencyChecks >= 5 })
         #expect(f.handler.handled.isEmpty)
         #expect(try await f.deadLettered(count: 1, timeout: .milliseconds(200)).isEmpty)
         f.handler.setDependencyDown(false)
@@ -303,7 +313,7 @@ struct ConsumerEngineTests {
         #expect(await eventually { handler.handled.count >= 30 })
         let closed = try TestBroker.closeConnections(named: name)
         #expect(closed == 1, "the consuming connection was found and closed by the broker")
-        #expect(await eventually(.seconds(30)) { Set(handler.handled).count == total })
+        #expect(await eventually { Set(handler.handled).count == total })
         #expect(await eventually { states.consumingCount >= 2 }, "consuming again after the reconnect: \(states.all)")
         task.cancel()
         await task.value

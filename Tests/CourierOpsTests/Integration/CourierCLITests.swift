@@ -40,7 +40,7 @@ struct CourierCLITests {
 
         // Parked, and indexed.
         var listed = CLI.Result(status: -1, stdout: "", stderr: "")
-        let parked = try await eventually(.seconds(20)) {
+        let parked = try await eventually {
             listed = try await cli.run(["dlq", "list", "--json"])
             return listed.stdout.contains(event.id)
         }
@@ -67,14 +67,14 @@ struct CourierCLITests {
         // Replaying before the fix parks it again — and the pass does not loop on it.
         let early = try await cli.run(["dlq", "replay", failureID])
         #expect(early.status == 0)
-        #expect(try await eventually(.seconds(20)) { (try await cli.run(["dlq", "stats", "--json"])).stdout.contains("\"queue_messages\" : 1") })
+        #expect(try await eventually { (try await cli.run(["dlq", "stats", "--json"])).stdout.contains("\"queue_messages\" : 1") })
 
         // The fix, then the replay, with courierd running.
         try await postgres.execute("ALTER TABLE feed_activities DROP CONSTRAINT \(constraint)")
         let replay = try await cli.run(["dlq", "replay", "--type", "CardAddedToLibraryEvent"])
         #expect(replay.status == 0, "\(replay.all)")
         #expect(replay.stdout.contains("replayed 1 message"), "\(replay.stdout)")
-        let handled = try await eventually(.seconds(20)) {
+        let handled = try await eventually {
             let rows = try await postgres.query("SELECT count(*) FROM courier_inbox WHERE event_id = $1 AND handler = 'feeds'", [event.id])
             return try rows[0].decode(Int.self, column: 0) == 1
         }
@@ -102,14 +102,14 @@ struct CourierCLITests {
             try? FileManager.default.removeItem(at: out)
             try? FileManager.default.removeItem(at: err)
         }
-        #expect(try await eventually(.seconds(20)) { try await f.depth(f.topology.appQueue) >= 5 })
+        #expect(try await eventually { try await f.depth(f.topology.appQueue) >= 5 })
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(process.terminationStatus != 0)
 
         let all = Set(parked.compactMap(\.messageID))
         // The broker returns what the killed replay held unacknowledged.
-        #expect(try await eventually(.seconds(20)) {
+        #expect(try await eventually {
             try await f.depth(f.topology.appQueue) + f.depth(f.topology.deadLetterQueue) >= 40
         })
         let stillParked = try await f.queue.browse().compactMap(\.messageID)
@@ -133,14 +133,16 @@ struct CourierCLITests {
         let f = try await OpsFixture.make()
         let parked = try await f.park(30, prefix: "int")
         let cli = try CLI.forApp(f.topology.settings.appName)
-        let (process, out, err) = try cli.start(["dlq", "replay", "--all", "--rate", "20"])
+        // Slow enough (6 s for all 30) that the SIGINT sent once 3 are replayed lands mid-replay
+        // even when a busy machine is slow to notice them and to send it.
+        let (process, out, err) = try cli.start(["dlq", "replay", "--all", "--rate", "5"])
         defer {
             try? FileManager.default.removeItem(at: out)
             try? FileManager.default.removeItem(at: err)
         }
-        #expect(try await eventually(.seconds(20)) { try await f.depth(f.topology.appQueue) >= 3 })
+        #expect(try await eventually { try await f.depth(f.topology.appQueue) >= 3 })
         kill(process.processIdentifier, SIGINT)
-        _ = await eventually(.seconds(20)) { !process.isRunning }
+        _ = await eventually { !process.isRunning }
         process.waitUntilExit()
         #expect(process.terminationStatus == 130)
         let summary = (try? String(contentsOf: out, encoding: .utf8)) ?? ""

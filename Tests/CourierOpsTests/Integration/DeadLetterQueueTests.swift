@@ -87,15 +87,14 @@ struct DeadLetterQueueTests {
     func interruptedReplay() async throws {
         let f = try await OpsFixture.make()
         let parked = try await f.park(20, prefix: "slow")
+        // Stopped once the replay reports 5 replayed (as Ctrl-C would land mid-replay), not after
+        // a sleep that a slow machine could spend before the first copy is sent.
         let stop = StopSignal()
-        let stopper = Task {
-            try await Task.sleep(for: .milliseconds(400))
-            stop.stop()
+        let summary = try await f.queue.replay(DeadLetterFilter(all: true), options: .init(rate: 20, by: "t"), stop: stop) { progress in
+            if progress.replayed >= 5 { stop.stop() }
         }
-        let summary = try await f.queue.replay(DeadLetterFilter(all: true), options: .init(rate: 20, by: "t"), stop: stop)
-        _ = try await stopper.value
         #expect(summary.interrupted)
-        #expect(summary.replayed.count > 0 && summary.replayed.count < 20, "replayed \(summary.replayed.count)")
+        #expect(summary.replayed.count == 5, "stops after the message in hand: replayed \(summary.replayed.count)")
         let replayedIDs = Set(summary.replayed.compactMap(\.messageID))
         #expect(try await eventually { try await f.depth(f.topology.appQueue) == summary.replayed.count })
         let inQueue = try await f.drain(f.topology.appQueue).compactMap(\.properties.messageID)

@@ -87,7 +87,7 @@ final class Daemon: @unchecked Sendable {
     /// Starts it and waits until it says it is ready.
     func start() async throws {
         try process.run()
-        let ready = await eventually(.seconds(60)) { !self.process.isRunning || self.output.contains("ready") }
+        let ready = await eventually { !self.process.isRunning || self.output.contains("ready") }
         guard ready, process.isRunning else {
             throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "courierd did not get ready: \(output)"])
         }
@@ -96,7 +96,7 @@ final class Daemon: @unchecked Sendable {
     /// SIGTERM; returns the exit status.
     func stop() async -> Int32 {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        _ = await eventually(.seconds(30)) { !self.process.isRunning }
+        _ = await eventually { !self.process.isRunning }
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: log)

@@ -43,9 +43,10 @@ struct TestExchange: Sendable {
         Int(try await channel.declareQueuePassive(queue).messageCount)
     }
 
-    /// Waits until the queue holds `count` messages (or `timeout`), then a little longer to catch
-    /// extras, and returns every message in it, in queue order (acknowledged).
-    func messages(expecting count: Int, timeout: Duration = .seconds(20), settle: Duration = .milliseconds(500)) async throws
+    /// Waits until the queue holds `count` messages (or `timeout`, which only turns messages that
+    /// never come into a failure: see `eventually`), then a little longer to catch extras, and
+    /// returns every message in it, in queue order (acknowledged).
+    func messages(expecting count: Int, timeout: Duration = .seconds(60), settle: Duration = .milliseconds(500)) async throws
         -> [AMQPDelivery]
     {
         _ = try await eventually(timeout) { try await depth() >= count }
@@ -116,6 +117,15 @@ struct OutboxTestDatabase: Sendable {
 
     func count() async throws -> Int {
         try await connection.query("SELECT count(*) FROM event_store").first!.decode(Int.self, column: 0)
+    }
+
+    /// True once a backend connected as `application` has run its `LISTEN` and gone idle: the
+    /// LISTEN is committed, so every NOTIFY from now on reaches it.
+    func isListening(application: String) async throws -> Bool {
+        try await connection.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle' AND query ILIKE 'LISTEN %'",
+            [application]
+        ).first!.decode(Int.self, column: 0) > 0
     }
 
     /// Enqueues `envelopes` in one committed transaction.

@@ -82,8 +82,10 @@ struct ConnectionRecoveryTests {
             #expect(outcome == .acked, "\(stage): the poison message was routed")
 
             let handled = await eventually(.seconds(120)) {
-                let rows = try? await postgres.query("SELECT count(*) FROM courier_inbox WHERE event_id = $1", [id])
-                return ((try? rows?[0].decode(Int64.self, column: 0)) ?? 0) ?? 0 >= 1
+                guard let rows = try? await postgres.query("SELECT count(*) FROM courier_inbox WHERE event_id = $1", [id]),
+                    let count = try? rows[0].decode(Int64.self, column: 0)
+                else { return false }
+                return count >= 1
             }
             #expect(handled, "\(stage): the outbox event was relayed and handled")
 

@@ -12,7 +12,7 @@ public enum HeaderValues {
     public static let maximumCount = 1_000_000
 
     /// A non-negative counter, clamped to `0...maximum`: any AMQP integer type, or a string of at
-    /// most 18 decimal digits (some clients send numbers as text). Negative values, other types,
+    /// most 18 decimal digits (some clients send numbers as text; a longer one is clamped). Negative values, other types,
     /// signs, dots, spaces and empty strings are nil.
     public static func count(_ value: AMQPFieldValue?, maximum: Int = maximumCount) -> Int? {
         guard let value else { return nil }
@@ -27,7 +27,6 @@ public enum HeaderValues {
         case .int64(let v): parsed = v
         case .uint64(let v): parsed = Int64(clamping: v)
         case .string(let text): parsed = digits(text)
-        case .bytes(let bytes): parsed = digits(bytes)
         default: parsed = nil
         }
         guard let parsed, parsed >= 0 else { return nil }

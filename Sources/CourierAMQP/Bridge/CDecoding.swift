@@ -13,19 +13,30 @@ enum CDecoding {
         return Array(UnsafeRawBufferPointer(start: base, count: bytes.len))
     }
 
-    static func table(_ table: amqp_table_t) -> AMQPTable {
+    /// How deep tables and arrays in a header are read. A publisher can nest them as deep as a
+    /// frame holds (~18,000 levels in 128 KiB); reading, copying and freeing such a value recurse
+    /// once per level, and would exhaust a thread's stack. What lies deeper is replaced by
+    /// ``tooDeep``. No header RabbitMQ or Courier writes comes near this.
+    static let maximumDepth = 64
+    /// What stands in for a table or array nested deeper than ``maximumDepth``.
+    static let tooDeep = AMQPFieldValue.string("<nested deeper than \(maximumDepth) levels: left out by Courier>")
+
+    static func table(_ table: amqp_table_t, depth: Int = 0) -> AMQPTable {
         guard table.num_entries > 0, let entries = table.entries else { return AMQPTable() }
         var result: [(key: String, value: AMQPFieldValue)] = []
         result.reserveCapacity(Int(table.num_entries))
         for index in 0..<Int(table.num_entries) {
             let entry = entries[index]
-            result.append((string(entry.key), fieldValue(entry.value)))
+            result.append((string(entry.key), fieldValue(entry.value, depth: depth + 1)))
         }
         return AMQPTable(result)
     }
 
-    static func fieldValue(_ field: amqp_field_value_t) -> AMQPFieldValue {
+    static func fieldValue(_ field: amqp_field_value_t, depth: Int = 0) -> AMQPFieldValue {
         let v = field.value
+        if depth > maximumDepth, [AMQP_FIELD_KIND_TABLE.rawValue, AMQP_FIELD_KIND_ARRAY.rawValue].contains(UInt32(field.kind)) {
+            return tooDeep
+        }
         switch UInt32(field.kind) {
         case AMQP_FIELD_KIND_BOOLEAN.rawValue: return .bool(v.boolean != 0)
         case AMQP_FIELD_KIND_I8.rawValue: return .int8(v.i8)
@@ -45,10 +56,10 @@ enum CDecoding {
             return .bytes(raw)
         case AMQP_FIELD_KIND_BYTES.rawValue: return .bytes(byteArray(v.bytes))
         case AMQP_FIELD_KIND_TIMESTAMP.rawValue: return .timestamp(v.u64)
-        case AMQP_FIELD_KIND_TABLE.rawValue: return .table(table(v.table))
+        case AMQP_FIELD_KIND_TABLE.rawValue: return .table(table(v.table, depth: depth))
         case AMQP_FIELD_KIND_ARRAY.rawValue:
             guard v.array.num_entries > 0, let entries = v.array.entries else { return .array([]) }
-            return .array((0..<Int(v.array.num_entries)).map { fieldValue(entries[$0]) })
+            return .array((0..<Int(v.array.num_entries)).map { fieldValue(entries[$0], depth: depth + 1) })
         default: return .void
         }
     }

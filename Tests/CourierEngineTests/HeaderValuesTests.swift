@@ -88,6 +88,31 @@ struct HeaderValuesTests {
     }
 }
 
+@Suite("Repeated keys from the wire")
+struct RepeatedHeaderTests {
+    @Test("a publisher's repeated Courier headers never survive into a copy beside Courier's own")
+    func repeatedKeys() throws {
+        let forged = AMQPTable([
+            (CourierHeader.handler, "forged-1"), (CourierHeader.handler, "forged-2"),
+            (CourierHeader.attempts, 1), (CourierHeader.attempts, 7), ("traceparent", "00-a-b-01"),
+        ])
+        let origin = MessageOrigin(exchange: "domain_events", routingKey: "CardAddedToLibraryEvent", queue: "events_app")
+        let parked = FailureHeaders.deadLetter(
+            AMQPProperties(headers: forged), reason: .permanentFailure,
+            failure: HandlingFailure(errorClass: "X", message: "m", handler: nil), attempts: 2, origin: origin,
+            failedAt: Date(timeIntervalSince1970: 0), host: "h", failureID: "0e9b3c2a-1f2d-4b8e-9c3a-5d6e7f8a9b0c")
+        let headers = try #require(parked.headers)
+        #expect(!headers.keys.contains(CourierHeader.handler))
+        #expect(headers.keys.filter { $0 == CourierHeader.attempts }.count == 1)
+        #expect(headers[CourierHeader.attempts] == .int64(2))
+        #expect(headers["traceparent"] == "00-a-b-01")
+
+        let retry = FailureHeaders.retry(AMQPProperties(headers: forged), attempt: 3, origin: origin)
+        #expect(retry.headers?.keys.filter { $0 == CourierHeader.attempts }.count == 1)
+        #expect(FailureHeaders.failedAttempts(in: retry) == 3)
+    }
+}
+
 @Suite("Copies that would not fit one frame")
 struct FittingTests {
     let failure = HandlingFailure(errorClass: "InvalidField", message: "cardId is empty", handler: "feeds")

@@ -31,6 +31,12 @@ public struct AMQPTable: Sendable, Hashable {
         }
     }
 
+    /// Removes every entry whose key is in `keys` — every occurrence: a table read from the wire
+    /// may repeat a key, and the subscript only sees the first.
+    public mutating func removeAll(keys: Set<String>) {
+        entries.removeAll { keys.contains($0.key) }
+    }
+
     public static func == (lhs: AMQPTable, rhs: AMQPTable) -> Bool {
         lhs.entries.count == rhs.entries.count
             && zip(lhs.entries, rhs.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }

@@ -94,14 +94,17 @@ public enum FailureHeaders {
     public static func retry(_ original: AMQPProperties, attempt: Int, origin: MessageOrigin) -> AMQPProperties {
         var properties = original
         var headers = properties.headers ?? AMQPTable()
+        let exchange = HeaderValues.name(headers[CourierHeader.originalExchange], allowEmpty: true) ?? origin.exchange
+        let routingKey = HeaderValues.name(headers[CourierHeader.originalRoutingKey]) ?? origin.routingKey
+        let queue = HeaderValues.name(headers[CourierHeader.originalQueue]) ?? origin.queue
+        // Every copy of these keys goes (a publisher may repeat a key); Courier's values are set once.
+        headers.removeAll(keys: [
+            CourierHeader.attempts, CourierHeader.originalExchange, CourierHeader.originalRoutingKey, CourierHeader.originalQueue,
+        ])
         headers[CourierHeader.attempts] = .int64(Int64(clamping: attempt))
-        if HeaderValues.name(headers[CourierHeader.originalExchange], allowEmpty: true) == nil {
-            headers[CourierHeader.originalExchange] = .string(origin.exchange)
-        }
-        for (name, value) in [(CourierHeader.originalRoutingKey, origin.routingKey), (CourierHeader.originalQueue, origin.queue)]
-        where HeaderValues.name(headers[name]) == nil {
-            headers[name] = .string(value)
-        }
+        headers[CourierHeader.originalExchange] = .string(exchange)
+        headers[CourierHeader.originalRoutingKey] = .string(routingKey)
+        headers[CourierHeader.originalQueue] = .string(queue)
         properties.headers = headers
         return properties
     }
@@ -119,6 +122,8 @@ public enum FailureHeaders {
     ) -> AMQPProperties {
         var properties = original
         var headers = properties.headers ?? AMQPTable()
+        // A publisher may have sent any of these, even twice: only Courier's values stay.
+        headers.removeAll(keys: ownHeaders)
         headers[CourierHeader.attempts] = .int64(Int64(clamping: attempts))
         headers[CourierHeader.reason] = .string(reason.rawValue)
         headers[CourierHeader.errorClass] = .string(failure.errorClass)

@@ -81,13 +81,13 @@ struct ThreadExecutorTests {
         _ = write(fds[1], "hello", 5)
         // Budgets that only turn a wake-up that never comes into a failure (generous: a busy
         // machine can leave a ready thread unscheduled for seconds).
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(180)
         while source.received.load(ordering: .relaxed) < 5, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
         }
         #expect(source.received.load(ordering: .relaxed) == 5)
         executor.shutdown()
-        let stopDeadline = ContinuousClock.now + .seconds(60)
+        let stopDeadline = ContinuousClock.now + .seconds(180)
         while !executor.isFinished, ContinuousClock.now < stopDeadline {
             try await Task.sleep(for: .milliseconds(5))
         }

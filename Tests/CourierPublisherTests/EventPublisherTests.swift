@@ -162,7 +162,8 @@ struct EventPublisherTests {
         }
         // Refused at once when idle; the bound only tells "an error" from "a hang", so it is
         // generous (a loaded machine is slow to schedule, never 30 s slow to refuse).
-        #expect(ContinuousClock.now - started < .seconds(30))
+        // (A fresh-clone run with stress-ng beside the whole suite took 44 s here.)
+        #expect(ContinuousClock.now - started < .seconds(150))
         #expect(first?.code == .connectionFailed)
         #expect(first?.mayHaveBeenPublished == false)
         #expect(!"\(first.map { "\($0)" } ?? "")".contains("s3cret-pw"))

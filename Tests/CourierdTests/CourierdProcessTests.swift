@@ -101,7 +101,7 @@ struct CourierdProcessTests {
         let channel = try await connection.openChannel()
         try await channel.confirmSelect()
         var published = false
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(180)
         while !published, ContinuousClock.now < deadline {
             // Consuming means the bindings are in place (they are declared before the consumer).
             let probe = try await connection.openChannel()

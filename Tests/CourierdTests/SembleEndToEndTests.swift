@@ -47,7 +47,7 @@ struct SembleEndToEndTests {
                     mandatory: true)
                 #expect(outcome == .acked)
             }
-            let deadline = ContinuousClock.now + .seconds(60)
+            let deadline = ContinuousClock.now + .seconds(180)
             while ContinuousClock.now < deadline {
                 let handled = try await postgres.query("SELECT count(*) FROM courier_inbox WHERE event_id LIKE $1", ["\(run)-%"])
                 if try handled[0].decode(Int64.self, column: 0) >= 5 { break }  // feeds 3 + notifications 3, less what a handler skips
@@ -113,7 +113,7 @@ struct SembleEndToEndTests {
         await killedRelay.shutdown()
 
         let result = try await CourierdProcessTests.run(environment: environment, stopWhen: "ready", timeout: .seconds(120)) { _ in
-            let deadline = ContinuousClock.now + .seconds(60)
+            let deadline = ContinuousClock.now + .seconds(180)
             while ContinuousClock.now < deadline {
                 let rows = try await api.query("SELECT count(*) FROM notifications WHERE recipient_user_id = $1", [carol])
                 if try rows[0].decode(Int64.self, column: 0) > 0 { break }

@@ -90,7 +90,7 @@ struct ConsumerEngineTests {
 
         /// Waits for `count` dead-lettered messages. The default budget only turns a message that
         /// never comes into a failure (see `eventually`); a short one checks that none comes.
-        func deadLettered(count: Int, timeout: Duration = .seconds(60)) async throws -> [AMQPDelivery] {
+        func deadLettered(count: Int, timeout: Duration = .seconds(180)) async throws -> [AMQPDelivery] {
             let channel = try await publishing.openChannel()
             var found: [AMQPDelivery] = []
             let deadline = ContinuousClock.now + timeout

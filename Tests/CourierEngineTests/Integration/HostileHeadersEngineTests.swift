@@ -36,7 +36,7 @@ struct HostileHeadersEngineTests {
         func parked(_ id: String) async throws -> AMQPDelivery? {
             let channel = try await admin.openChannel()
             defer { Task { try? await channel.close() } }
-            _ = try await eventually(.seconds(60)) {
+            _ = try await eventually {
                 while let message = try await channel.get(queue: topology.deadLetterQueue, noAck: true) {
                     seen.add(message)
                 }
@@ -76,7 +76,7 @@ struct HostileHeadersEngineTests {
         }
         let states = StateLog()
         let task = Task { await supervisor.run { states.append($0) } }
-        #expect(await eventually(.seconds(60)) { states.consumingCount >= 1 })
+        #expect(await eventually { states.consumingCount >= 1 })
         return Fixture(
             url: url, name: name, topology: topology, handler: handler, states: states, task: task,
             admin: try await AMQPConnection.connect(url: url), eventType: eventType)
@@ -135,14 +135,14 @@ struct HostileHeadersEngineTests {
         #expect(try await f.parked("before") != nil)
 
         #expect(try TestBroker.closeConnections(named: "\(f.name)-publish") == 1)
-        #expect(await eventually(.seconds(60)) { f.states.consumingCount >= 2 }, "reconnected: \(f.states.all)")
+        #expect(await eventually { f.states.consumingCount >= 2 }, "reconnected: \(f.states.all)")
 
         f.handler.script("after", .failPermanently)
         f.handler.script("retried", .failTransiently(times: 1))
         try await f.publish("after")
         try await f.publish("retried")
         #expect(try await f.parked("after") != nil)
-        #expect(await eventually(.seconds(60)) { f.handler.handled.contains("retried") })
+        #expect(await eventually { f.handler.handled.contains("retried") })
         #expect(f.handler.attempts("retried") == [0, 1])
         await f.stop()
     }

@@ -45,7 +45,7 @@ struct CLI {
         return (process, out, err)
     }
 
-    func run(_ arguments: [String], stdin: String? = nil, timeout: Duration = .seconds(60)) async throws -> Result {
+    func run(_ arguments: [String], stdin: String? = nil, timeout: Duration = .seconds(180)) async throws -> Result {
         let (process, out, err) = try start(arguments, stdin: stdin)
         let deadline = ContinuousClock.now + timeout
         while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }

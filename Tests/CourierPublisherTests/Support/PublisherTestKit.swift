@@ -46,7 +46,7 @@ struct TestExchange: Sendable {
     /// Waits until the queue holds `count` messages (or `timeout`, which only turns messages that
     /// never come into a failure: see `eventually`), then a little longer to catch extras, and
     /// returns every message in it, in queue order (acknowledged).
-    func messages(expecting count: Int, timeout: Duration = .seconds(60), settle: Duration = .milliseconds(500)) async throws
+    func messages(expecting count: Int, timeout: Duration = .seconds(180), settle: Duration = .milliseconds(500)) async throws
         -> [AMQPDelivery]
     {
         _ = try await eventually(timeout) { try await depth() >= count }

@@ -15,6 +15,8 @@ import PackageDescription
 //   CourierOps                     (the failure index, dead-letter replay/purge/export, topology and status inspection)
 //   courierd, courier, courier-bench (executables on top — the daemon, the ops CLI, the benchmark; they never see C)
 //   CourierTesting                 (test kit: per-run vhost/database, unique names)
+//   courier-fuzz-events, courier-fuzz-headers (libFuzzer targets, Tests/Fuzz: `make fuzz`; in the
+//                                  normal build they replay corpus files)
 
 let package = Package(
     name: "courier",
@@ -179,6 +181,23 @@ let package = Package(
             dependencies: ["CourierAMQP", "CourierEngine", .product(name: "Logging", package: "swift-log")],
             path: "Tests/Support/courier-test-consumer"
         ),
+        // MARK: Fuzzing (`make fuzz`; Tests/Fuzz)
+        // libFuzzer's driver, declared for the fuzz build only (nothing is linked in the normal one).
+        .systemLibrary(name: "CLibFuzzer", path: "Tests/Fuzz/CLibFuzzer"),
+        // The harnesses (one function per target), the seed generator and the driver both
+        // executables share; FuzzCorpusTests replays the committed corpus through them.
+        .target(
+            name: "CourierFuzz",
+            dependencies: ["CLibFuzzer", "CourierAMQP", "CourierEngine", "CourierEvents"],
+            path: "Tests/Fuzz/Harness"
+        ),
+        .executableTarget(name: "courier-fuzz-events", dependencies: ["CourierFuzz"], path: "Tests/Fuzz/courier-fuzz-events"),
+        .executableTarget(name: "courier-fuzz-headers", dependencies: ["CourierFuzz"], path: "Tests/Fuzz/courier-fuzz-headers"),
+        .testTarget(
+            name: "CourierFuzzTests",
+            dependencies: ["CourierFuzz", "CourierTesting", "courier-fuzz-events", "courier-fuzz-headers"]
+        ),
+
         .testTarget(name: "CourierConcurrencyTests", dependencies: ["CourierConcurrency"]),
         .testTarget(name: "CourierAMQPTests", dependencies: ["CourierAMQP", "CourierTesting"]),
         .testTarget(name: "CourierEventsTests", dependencies: ["CourierEvents", "CourierTesting"]),

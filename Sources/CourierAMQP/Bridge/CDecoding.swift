@@ -21,13 +21,30 @@ enum CDecoding {
     /// What stands in for a table or array nested deeper than ``maximumDepth``.
     static let tooDeep = AMQPFieldValue.string("<nested deeper than \(maximumDepth) levels: left out by Courier>")
 
+    /// A table key. Keys that are not UTF-8 are repaired (U+FFFD), which can make them longer
+    /// than the 255 bytes a key may have on the wire; such a key is cut back to 255 bytes on a
+    /// character boundary, so every table read can be written again (found by fuzzing).
+    static func key(_ bytes: amqp_bytes_t) -> String {
+        let text = string(bytes)
+        guard text.utf8.count > 255 else { return text }
+        var result = ""
+        var used = 0
+        for character in text {
+            let size = character.utf8.count
+            if used + size > 255 { break }
+            result.append(character)
+            used += size
+        }
+        return result
+    }
+
     static func table(_ table: amqp_table_t, depth: Int = 0) -> AMQPTable {
         guard table.num_entries > 0, let entries = table.entries else { return AMQPTable() }
         var result: [(key: String, value: AMQPFieldValue)] = []
         result.reserveCapacity(Int(table.num_entries))
         for index in 0..<Int(table.num_entries) {
             let entry = entries[index]
-            result.append((string(entry.key), fieldValue(entry.value, depth: depth + 1)))
+            result.append((key(entry.key), fieldValue(entry.value, depth: depth + 1)))
         }
         return AMQPTable(result)
     }

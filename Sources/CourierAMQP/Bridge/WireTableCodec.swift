@@ -7,6 +7,10 @@ import CRabbitMQ
 public enum WireTableCodec {
     /// The wire bytes of `table`, starting with its 4-byte length as AMQP frames carry it.
     public static func encode(_ table: AMQPTable) throws(AMQPError) -> [UInt8] {
+        if let key = table.unencodableKey {
+            // librabbitmq would write the key's length in one byte and corrupt the table.
+            throw AMQPError(code: .unencodable, operation: "encode table", replyText: "a key of \(key.utf8.count) bytes; at most 255")
+        }
         let arena = CArena()
         var cTable = arena.table(table)
         var capacity = 4096

@@ -82,6 +82,22 @@ public enum FuzzHeaders {
             deliveryTag: 1, redelivered: propertyByte & 0x20 != 0, exchange: arrival.exchange, routingKey: arrival.routingKey,
             consumerTag: "fuzz", properties: properties, body: [])
 
+        // Every value through the untrusted-input readers: in range, or absent.
+        for (_, value) in headers ?? AMQPTable() {
+            if let count = HeaderValues.count(value) { fuzzCheck((0...HeaderValues.maximumCount).contains(count), "count \(count)") }
+            if let name = HeaderValues.name(value, allowEmpty: true) { fuzzCheck(name.utf8.count <= 255, "name of \(name.utf8.count) bytes") }
+            if let id = HeaderValues.failureID(value) { fuzzCheck(id.utf8.count == 36, "failure id \(id)") }
+        }
+        // The sizes the publish check relies on are librabbitmq's own.
+        if let headers {
+            do throws(AMQPError) {
+                let encoded = try WireTableCodec.encode(headers)
+                fuzzCheck(encoded.count == headers.wireSize, "wireSize \(headers.wireSize) != encoded \(encoded.count)")
+            } catch {
+                fuzzCheck(false, "a decoded table does not encode again: \(error)")
+            }
+        }
+
         // The readers.
         let origin = FailureHeaders.origin(of: delivery, queue: arrival.queue)
         let routingKey = FailureHeaders.originalRoutingKey(of: delivery)
@@ -128,7 +144,8 @@ public enum FuzzHeaders {
             let parked = redelivered(copy, queue: arrival.queue).properties
             let h = parked.headers ?? AMQPTable()
             let readBack = FailureHeaders.failedAttempts(in: parked)
-            fuzzCheck(readBack == attempts, "the dead-letter copy reads back \(readBack) attempts, not \(attempts)")
+            // Counters read from a header are clamped (HeaderValues.maximumCount).
+            fuzzCheck(readBack == min(attempts, HeaderValues.maximumCount), "the dead-letter copy reads back \(readBack) attempts, not \(attempts)")
             let written: [(String, String?)] = [
                 (CourierHeader.reason, reason.rawValue), (CourierHeader.errorClass, failure.errorClass),
                 (CourierHeader.errorMessage, FailureHeaders.bounded(failure.message)), (CourierHeader.handler, failure.handler),
@@ -146,6 +163,16 @@ public enum FuzzHeaders {
             fuzzCheck(h[CourierHeader.failedAt] == .timestamp(UInt64(max(0, failedAt.timeIntervalSince1970))), "failed-at \(String(describing: h[CourierHeader.failedAt]))")
             fuzzCheck(parked.deliveryMode == (properties.deliveryMode ?? .persistent), "delivery mode")
             checkKept(properties, in: copy)
+
+            // Made to fit a frame chosen by the input: Courier's headers stay, the rest shrinks.
+            let frameMax = 4096 + Int(propertyByte) * 512
+            let (fitted, removed) = FailureHeaders.fitting(copy, frameMax: frameMax)
+            let foreign = (fitted.headers ?? AMQPTable()).entries.filter { !ours.contains($0.key) }
+            fuzzCheck(fitted.headerFrameSize <= frameMax || foreign.isEmpty, "fitted to \(fitted.headerFrameSize) > \(frameMax)")
+            for key in ours where copy.headers?[key] != nil {
+                fuzzCheck(fitted.headers?[key] == copy.headers?[key] || key == CourierHeader.removedHeaders, "fitting changed \(key)")
+            }
+            fuzzCheck(removed.isEmpty == (fitted == copy), "removed \(removed.count) headers yet the copy \(fitted == copy ? "is" : "is not") unchanged")
         }
     }
 
@@ -165,9 +192,13 @@ public enum FuzzHeaders {
     }
 
     /// A copy keeps every property and every header the original carried (Courier's own aside).
+    static let ours = Set(
+        CourierHeader.failureHeaders + [
+            CourierHeader.originalExchange, CourierHeader.originalRoutingKey, CourierHeader.originalQueue, CourierHeader.removedHeaders,
+        ])
+
     static func checkKept(_ original: AMQPProperties, in copy: AMQPProperties) {
         fuzzCheck(copy.messageID == original.messageID && copy.type == original.type && copy.contentType == original.contentType, "a property was lost")
-        let ours = Set(CourierHeader.failureHeaders + [CourierHeader.originalExchange, CourierHeader.originalRoutingKey, CourierHeader.originalQueue])
         for (key, _) in original.headers ?? AMQPTable() where !ours.contains(key) {
             fuzzCheck(copy.headers?.keys.contains(key) == true, "header \(key) was lost")
         }

@@ -10,14 +10,18 @@ struct CourierdProcessTests {
     struct Run {
         var status: Int32
         var output: String
+        /// The process id courierd ran as (one process from start to exit: nothing restarts it).
+        var pid: Int32
     }
 
     /// Starts courierd with `environment`; when `stopWhen` appears in its output sends SIGTERM.
     /// `timeout` only turns a daemon that never gets there or never exits into a failure, so it
     /// is generous: a loaded machine takes many seconds to start, connect and migrate.
+    /// `launched` hears the process id as soon as it runs.
     static func run(
         environment: [String: String], arguments: [String] = [], stopWhen marker: String? = nil, timeout: Duration = .seconds(120),
-        beforeStopping: (String) async throws -> Void = { _ in }
+        beforeStopping: (String) async throws -> Void = { _ in },
+        launched: (Int32) -> Void = { _ in }
     ) async throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.productPath("courierd"))
@@ -35,6 +39,7 @@ struct CourierdProcessTests {
         func output() -> String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
         try process.run()
+        launched(process.processIdentifier)
         let deadline = ContinuousClock.now + timeout
         if let marker {
             while process.isRunning, !output().contains(marker), ContinuousClock.now < deadline {
@@ -53,7 +58,7 @@ struct CourierdProcessTests {
             Issue.record("courierd did not exit in time")
         }
         process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: output())
+        return Run(status: process.terminationStatus, output: output(), pid: process.processIdentifier)
     }
 
     @Test("connects to both services, declares its topology, says it is ready, and exits 0 on SIGTERM")

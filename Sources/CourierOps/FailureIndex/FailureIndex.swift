@@ -118,7 +118,12 @@ public struct FailureIndex: Sendable {
     /// and SQLSTATE. Not the server's `detail`, which can quote the failing row — the message's
     /// headers and body, kilobytes of a publisher's data.
     public static func summary(of error: any Error) -> String {
-        guard let error = error as? PostgresError else { return "\(error)" }
+        guard let error = error as? PostgresError else {
+            // Other errors (an encoder's, say) may quote the whole value: publisher text, possibly
+            // 100 KB of it. Their kind and a short start are enough for the log.
+            let text = "\(type(of: error)): \(error)"
+            return text.utf8.count <= 300 ? text : String(decoding: text.utf8.prefix(300), as: UTF8.self) + "…"
+        }
         return "\(error.code): \(error.message)" + (error.sqlState.map { " (SQLSTATE \($0))" } ?? "")
     }
 

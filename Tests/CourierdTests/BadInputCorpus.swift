@@ -29,6 +29,9 @@ struct BadInputCase: Sendable, CustomStringConvertible {
     /// A header this case expects to be left out of its parked copy (and named in
     /// `x-courier-removed-headers`): the copy would not fit a frame with it.
     var removedHeader: String? = nil
+    /// A header nested deeper than courierd reads (64 levels): on the parked copy it is cut there,
+    /// with a marker in place of the rest.
+    var cutHeader: String? = nil
 
     var description: String { name }
 
@@ -321,9 +324,13 @@ struct BadInputCorpus {
                 h["x-small"] = "kept"
             },
             make("headers-128kb-valid-body", .header, .handled, body: valid("big-headers-ok")) { _, h in h["x-big"] = big },
-            make("header-table-depth-\(BadInputCorpus.headerTableDepth)", .header, .parked("InvalidField"), body: failing("deep-table")) { _, h in
-                h["x-deep"] = deepTable
-            },
+            {
+                var deep = make("header-table-depth-\(BadInputCorpus.headerTableDepth)", .header, .parked("InvalidField"), body: failing("deep-table")) { _, h in
+                    h["x-deep"] = deepTable
+                }
+                deep.cutHeader = "x-deep"
+                return deep
+            }(),
             make("headers-3000-small", .header, .parked("InvalidField"), body: failing("many-headers")) { _, h in
                 for entry in manyHeaders { h[entry.key] = entry.value }
             },
@@ -334,12 +341,12 @@ struct BadInputCorpus {
         ]
     }
 
-    /// How deep the nested header table of the `header-table-depth-N` case is. RabbitMQ and
-    /// courierd's consumer take 2,000 levels and park such a message, but the failure index
-    /// cannot record it: Foundation's JSONEncoder gives up at about 510 levels of nesting (the
-    /// properties and `headers` objects are two), so the row for a deeper table is missing and
-    /// courierd logs "not recorded in the failure index" (reported on issue 12). 500 works.
-    static let headerTableDepth = 500
+    /// How deep the nested header table of the `header-table-depth-N` case is. courierd reads
+    /// header tables 64 levels deep and puts a marker in place of the rest (a frame holds ~18,000
+    /// levels; reading, copying and indexing recurse per level), so the parked copy and its index
+    /// row carry the first 64 levels. (At 500+ levels the index row used to be missing:
+    /// Foundation's JSONEncoder gives up at about 510.)
+    static let headerTableDepth = 2_000
 
     var all: [BadInputCase] { bodyCases + propertyCases + headerCases }
 }

@@ -170,6 +170,15 @@ struct BadInputCorpusTests {
                     #expect(copy.properties.headers?[removed] == nil, "\(badCase.name): \(removed) kept on the parked copy")
                     let note = copy.properties.headers?[CourierHeader.removedHeaders]?.stringValue ?? ""
                     #expect(note.contains(removed), "\(badCase.name): x-courier-removed-headers is '\(note)'")
+                } else if let cut = badCase.cutHeader {
+                    var value = copy.properties.headers?[cut]
+                    var levels = 0
+                    while case .table(let table)? = value, table.count == 1 {
+                        value = table.entries[0].value
+                        levels += 1
+                    }
+                    #expect(levels == 64, "\(badCase.name): \(cut) read \(levels) levels deep")
+                    #expect(value == .string("<nested deeper than 64 levels: left out by Courier>"), "\(badCase.name): \(String(describing: value))")
                 } else {
                     #expect(copy.properties.headers?[CourierHeader.removedHeaders] == nil, "\(badCase.name): headers removed from a copy that fitted")
                     let (kept, sent) = (Self.foreignHeaders(copy.properties.headers), Self.foreignHeaders(badCase.properties.headers))

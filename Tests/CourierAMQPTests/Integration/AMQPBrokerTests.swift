@@ -431,8 +431,8 @@ struct AMQPBrokerTests {
             (error as? AMQPError)?.code == .connectionFailed
         }
         // Refused at once when idle; the bound only tells "fails" from "hangs", so it is generous
-        // (a loaded machine is slow to schedule, not 30 s slow to refuse a connection).
-        #expect(ContinuousClock.now - start < .seconds(30))
+        // (a fresh-clone run beside stress-ng, with builds on the same two cores, took 43 s).
+        #expect(ContinuousClock.now - start < .seconds(150))
     }
 }
 

@@ -1,3 +1,4 @@
+import CourierTesting
 import Foundation
 import Testing
 @testable import CourierEvents
@@ -39,24 +40,6 @@ struct Body: Sendable {
     func setting(_ key: String, string: String) -> Body { setting(key, raw: jsonString(string)) }
 }
 
-func jsonString(_ value: String) -> String {
-    var out = "\""
-    for scalar in value.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
-}
 
 /// One valid message of one event type, as Semble's TypeScript API would send it, and the typed
 /// value it must decode to. `fields` lists the event's own fields in the specification's order.

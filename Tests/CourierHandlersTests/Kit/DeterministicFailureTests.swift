@@ -39,23 +39,6 @@ struct DeterministicFailureTests {
         return delivery
     }
 
-    static func jsonString(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-
     static func failure(_ outcome: HandlingOutcome) -> HandlingFailure? {
         if case .permanentFailure(let failure) = outcome { return failure }
         return nil

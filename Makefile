@@ -10,7 +10,7 @@
 #   make fuzz           build the libFuzzer targets (Tests/Fuzz) in .build-fuzz with
 #                       -sanitize=fuzzer,address and run each for FUZZ_SECONDS (default 60) on a
 #                       copy of the seed corpus; prints the executions reached, fails on a crash
-#                       (the input is kept in .build-fuzz/artifacts/<target>/). No services needed.
+#                       (the input is kept in .build-fuzz/artifacts/<target>/). Runs `setup` first (it installs the C libraries the targets link).
 #   make samples        publish a handful of Semble events to the local broker (while `make run`
 #                       runs) and show the rows courierd wrote
 #   make services-down  stop the local RabbitMQ node and PostgreSQL cluster
@@ -73,7 +73,7 @@ test: setup
 	done
 
 # Needs the toolchain and librabbitmq-dev (which `make setup` installs), not the services.
-fuzz:
+fuzz: setup
 	for target in $(FUZZ_TARGETS); do $(SWIFT) build $(FUZZ_FLAGS) --product "$$target" || exit 1; done
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_ARGS='$(FUZZ_ARGS)' Tests/Fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 

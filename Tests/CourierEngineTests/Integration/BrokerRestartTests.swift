@@ -43,9 +43,13 @@ struct BrokerRestartTests {
             await publisher.close()
         }
         #expect(await eventually { handler.handled.count >= 30 })
+        // Slow the handler right down while rabbitmqctl works: on a loaded machine stop_app has
+        // taken longer than handling all the rest, and the restart must land mid-stream.
+        handler.slowdown = .seconds(2)
 
         _ = try TestBroker.rabbitmqctl(["stop_app"])
         let handledWhileDown = Set(handler.handled).count
+        handler.slowdown = .zero
         _ = try TestBroker.rabbitmqctl(["start_app"])
         let restarted = ContinuousClock.now
         _ = try TestBroker.rabbitmqctl(["await_startup"])

@@ -135,9 +135,10 @@ struct CourierCLITests {
         let f = try await OpsFixture.make()
         let parked = try await f.park(30, prefix: "int")
         let cli = try CLI.forApp(f.topology.settings.appName)
-        // Slow enough (6 s for all 30) that the SIGINT sent once 3 are replayed lands mid-replay
-        // even when a busy machine is slow to notice them and to send it.
-        let (process, out, err) = try cli.start(["dlq", "replay", "--all", "--rate", "5"])
+        // Slow enough (30 s for all 30) that the SIGINT sent once 3 are replayed lands mid-replay
+        // even when a busy machine is slow to notice them and to send it (beside stress-ng, at
+        // 5/s the replay finished first).
+        let (process, out, err) = try cli.start(["dlq", "replay", "--all", "--rate", "1"])
         defer {
             try? FileManager.default.removeItem(at: out)
             try? FileManager.default.removeItem(at: err)

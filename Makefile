@@ -4,7 +4,8 @@
 #
 #   make setup          install + start local RabbitMQ and PostgreSQL, write .local/services.env
 #   make build          swift build
-#   make run            build and run .build/debug/courierd against the local services
+#   make run            build, create Semble's tables in the local database (courier db init-semble),
+#                       and run .build/debug/courierd against the local services
 #   make test           swift test in a fresh vhost + database (deploy/local/with-test-env.sh)
 #   make bench          release build of courier-bench, run in a fresh vhost + database
 #   make fuzz           build the libFuzzer targets (Tests/Fuzz) in .build-fuzz with
@@ -57,10 +58,14 @@ setup:
 build: setup
 	$(SWIFT) build $(BUILD_FLAGS)
 
+# The local database has no Semble: `courier db init-semble` creates Semble's tables as Semble's
+# migrations leave them (only those missing), then courierd runs against them as it would
+# against Semble's own database.
 run: setup build
 	set -a; . $(ENV_FILE); set +a; \
-	AMQP_URL="$$COURIER_LOCAL_AMQP_URL" DATABASE_URL="$$COURIER_LOCAL_DATABASE_URL" \
-	    exec .build/debug/courierd $(RUN_ARGS)
+	export AMQP_URL="$$COURIER_LOCAL_AMQP_URL" DATABASE_URL="$$COURIER_LOCAL_DATABASE_URL"; \
+	.build/debug/courier db init-semble; \
+	exec .build/debug/courierd $(RUN_ARGS)
 
 # Tests are compiled before the per-run vhost/database exist, so a compile error leaves nothing
 # behind and the test resources live only as long as the tests run.

@@ -111,6 +111,7 @@ let package = Package(
             dependencies: [
                 "CourierAMQP",
                 "CourierEngine",
+                "CourierPostgres",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -204,7 +205,8 @@ let package = Package(
         .testTarget(
             name: "CourierHandlersTests",
             dependencies: [
-                "CourierHandlers", "CourierEvents", "CourierPostgres", "CourierTesting",
+                "CourierHandlers", "CourierEvents", "CourierPostgres", "CourierPublisher", "CourierTesting",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
@@ -216,7 +218,7 @@ let package = Package(
         .testTarget(
             name: "CourierOpsTests",
             dependencies: [
-                "courier", "courierd", "CourierOps", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierPostgres",
+                "courier", "courierd", "CourierOps", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierHandlers", "CourierPostgres",
                 "CourierPublisher", "CourierTesting", .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -226,6 +228,9 @@ let package = Package(
         ),
         .testTarget(
             name: "CourierdTests",
-            dependencies: ["courierd", "CourierConfig", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierPostgres", "CourierPublisher", "CourierTesting"]),
+            dependencies: [
+                "courierd", "CourierConfig", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierHandlers", "CourierPostgres",
+                "CourierPublisher", "CourierTesting",
+            ]),
     ]
 )

@@ -1,6 +1,7 @@
 import Configuration
 import CourierAMQP
 import CourierEngine
+import CourierPostgres
 import Foundation
 import Logging
 import SystemPackage
@@ -13,6 +14,7 @@ import SystemPackage
 /// |---|---|---|---|
 /// | `amqp.url` | `AMQP_URL` | the broker, `amqp://user:password@host:port/vhost` | required |
 /// | `database.url` | `DATABASE_URL` | Postgres, `postgres://user:password@host:port/db` | required |
+/// | `courier.database.schema` | `COURIER_DATABASE_SCHEMA` | the schema of Courier's own tables (inbox, outbox, failure index, ledgers); Semble's stay in `public` | `courier` |
 /// | `fly.app.name` | `FLY_APP_NAME` | the app; its queue is `events_<app>` | `app` |
 /// | `courier.log.level` | `COURIER_LOG_LEVEL` | trace … critical | `info` |
 /// | `courier.queue.type` | `COURIER_QUEUE_TYPE` | `quorum` or `classic` | `quorum` |
@@ -52,6 +54,9 @@ public struct CourierConfiguration: Sendable {
 
     public var amqp: AMQPConfiguration
     public var databaseURL: String
+    /// `courier.database.schema`: where Courier's own tables live (a plain identifier, not
+    /// `public`: Semble's tables are there, and Courier never adds tables beside them).
+    public var databaseSchema: String
     public var logLevel: Logger.Level
     public var topology: Topology.Settings
     public var engine: ConsumerEngine.Settings
@@ -105,6 +110,15 @@ public struct CourierConfiguration: Sendable {
             throw Invalid(key: "amqp.url", reason: error.replyText ?? "\(error)")
         }
         databaseURL = try values.required("database.url")
+        databaseSchema = values.string("courier.database.schema") ?? "courier"
+        guard PostgresConfiguration.isPlainIdentifier(databaseSchema) else {
+            throw Invalid(
+                key: "courier.database.schema",
+                reason: "'\(databaseSchema)' is not a plain schema name (a lower-case letter or '_', then lower-case letters, digits or '_'; at most 63)")
+        }
+        guard databaseSchema != "public" else {
+            throw Invalid(key: "courier.database.schema", reason: "'public' holds Semble's tables; Courier's own need a schema of their own")
+        }
 
         let app = values.string("fly.app.name") ?? "app"
         guard !app.isEmpty, app.count <= 200, app.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {

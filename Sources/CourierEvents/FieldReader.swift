@@ -9,9 +9,9 @@ extension EventSchema {
     ///
     /// Ids are keys of the handlers' btree indexes, whose entries Postgres caps at about 2,700
     /// bytes (a third of a page; `54000` "index row size exceeds maximum" beyond). The widest
-    /// entry is the unique index of `notifications` on `(type, subject, recipient_user_id)`,
-    /// where `subject` is a JSON array of two ids: JSON doubles a `"` or `\`, so two ids of
-    /// 512 bytes, the recipient's 512 and the type still fit (≈ 2,600 bytes). A control character
+    /// entry is the notification ledger's (`notification_keys`, Courier's schema) on
+    /// `(subject, type)`, where `subject` is a JSON array of two ids: JSON doubles a `"` or `\`,
+    /// so two ids of 512 bytes and the type fit (≈ 2,100 bytes). A control character
     /// would grow six-fold (`\u001f`), so ids may not contain any (U+0000–U+001F).
     /// The composite keys of the read models (`rm_follows`: three ids) are smaller still.
     public static let maximumIDBytes = 512

@@ -109,7 +109,9 @@ struct EndToEndFigures {
 /// handler in the same run. `rounds` rounds, alternating which side goes first (like the other
 /// scenarios); each side gets a fresh app queue (quorum, as courierd declares it) every round,
 /// and the handlers a fresh schema. Every round must leave the same rows.
-func endToEnd(_ configuration: AMQPConfiguration, databaseURL: String, count: Int, rounds: Int, settings: ConsumerEngine.Settings) async throws
+func endToEnd(
+    _ configuration: AMQPConfiguration, databaseURL: String, count: Int, rounds: Int, settings: ConsumerEngine.Settings, courierIndexes: Bool
+) async throws
     -> EndToEndFigures
 {
     var logger = Logger(label: "bench")
@@ -165,12 +167,17 @@ func endToEnd(_ configuration: AMQPConfiguration, databaseURL: String, count: In
 
     // The real side: a fresh schema, migrated as courierd does.
     func handlersRound() async throws -> (rate: Double, failures: Int, rows: [(String, Int)]) {
+        // Semble's tables as Semble's migrations leave them (every index of theirs: 10 on
+        // feed_activities, 5 on notifications), Courier's in a schema of their own, as courierd runs.
         let schema = "bench_\(UUID().uuidString.prefix(8).lowercased())"
         _ = try await adminDatabase.execute("CREATE SCHEMA \(schema)")
-        let separator = databaseURL.contains("?") ? "&" : "?"
-        let schemaConfiguration = try PostgresConfiguration(url: databaseURL + separator + "options=-csearch_path%3D\(schema)")
+        _ = try await adminDatabase.execute("CREATE SCHEMA \(schema)_courier")
+        var schemaConfiguration = try PostgresConfiguration(url: databaseURL)
+        schemaConfiguration.searchPath = [schema + "_courier", schema]
         let migrating = try await PostgresConnection.connect(schemaConfiguration, logger: logger)
-        _ = try await PostgresMigrator(migrations: SembleSchema.migrations, schema: schema, logger: logger).migrate(on: migrating)
+        try await SembleTables.create(on: migrating, schema: schema)
+        if courierIndexes { try await SembleTables.createOptionalIndexes(on: migrating, schema: schema) }
+        try await CourierSchema.migrate(on: migrating, schema: schema + "_courier", logger: logger)
         await migrating.close()
         let pool = PostgresPool(configuration: schemaConfiguration, maximumConnections: SembleHandlers.all.count + 1, logger: logger)
         let runner = EventHandlerRunner(handlers: SembleHandlers.all, pool: pool, logger: logger)
@@ -190,6 +197,7 @@ func endToEnd(_ configuration: AMQPConfiguration, databaseURL: String, count: In
             }
         }
         await pool.close()
+        _ = try await adminDatabase.execute("DROP SCHEMA \(schema)_courier CASCADE")
         _ = try await adminDatabase.execute("DROP SCHEMA \(schema) CASCADE")
         return (rate(count, real), failures.count, rows)
     }

@@ -173,7 +173,7 @@ func relayThroughput(_ configuration: AMQPConfiguration, databaseURL: String, co
         let enqueueStart = ContinuousClock.now
         for start in stride(from: 0, to: count, by: 1000) {
             let chunk = Array(envelopes[start..<min(start + 1000, count)])
-            try await connection.withTransaction { conn in try Outbox.enqueue(chunk, in: conn) }
+            try await connection.withTransaction { conn in try Outbox.enqueue(chunk, schema: schema, in: conn) }
         }
         let enqueueRate = rate(count, ContinuousClock.now - enqueueStart)
 

@@ -10,7 +10,7 @@ import ArgumentParser
 struct Courier: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "courier",
-        abstract: "Operate Courier: the dead-letter queue, the topology, status, and publishing an event.",
+        abstract: "Operate Courier: the dead-letter queue, the topology, status, publishing an event, and database steps.",
         discussion: "Exit status: 0 done, 1 incomplete or drift, 2 usage or configuration, 3 unreachable, 4 not found, 130 interrupted.",
-        subcommands: [DeadLetterCommand.self, StatusCommand.self, TopologyCommand.self, PublishCommand.self])
+        subcommands: [DeadLetterCommand.self, StatusCommand.self, TopologyCommand.self, PublishCommand.self, DatabaseCommand.self])
 }

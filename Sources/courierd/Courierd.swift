@@ -35,6 +35,29 @@ enum Courierd {
         }
         let logger = Logger(label: "courierd")
 
+        // Before any service: Courier's schema, the upgrade of an old layout, the check of
+        // Semble's tables, the migrations. The relay and the consumer both need them.
+        let postgres: PostgresConfiguration
+        do {
+            postgres = try DatabaseSetup.postgresConfiguration(configuration)
+        } catch {
+            FileHandle.standardError.write(Data("courierd: invalid configuration: database.url (environment DATABASE_URL): \(error)\n".utf8))
+            exit(78)
+        }
+        do {
+            try await DatabaseSetup.prepare(configuration, postgres: postgres, logger: logger)
+        } catch let mismatch as DatabaseSetup.Mismatch {
+            logger.critical("\(mismatch)")
+            FileHandle.standardError.write(Data("courierd: \(mismatch)\n".utf8))
+            exit(78)
+        } catch let unsupported as LegacyLayout.Unsupported {
+            logger.critical("\(unsupported)")
+            exit(78)
+        } catch {
+            logger.error("courierd could not prepare the database", metadata: ["error": "\(error)"])
+            exit(1)
+        }
+
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let health = HealthState()
@@ -49,22 +72,17 @@ enum Courierd {
             // connections, so an operator can tell them apart in `rabbitmqctl list_connections`.
             var relayAMQP = configuration.amqp
             relayAMQP.connectionName = (configuration.amqp.connectionName ?? "courierd") + "-relay"
-            do {
-                var settings = RelayConfiguration(
-                    database: try PostgresConfiguration(url: configuration.databaseURL),
-                    publisher: PublisherConfiguration(amqp: relayAMQP, appID: "courierd-relay"))
-                settings.batchSize = relay.batchSize
-                settings.pollInterval = relay.pollInterval
-                settings.retention = relay.retention
-                services.append(
-                    .init(
-                        service: OutboxRelay(
-                            configuration: settings, logger: Logger(label: "courierd.relay"),
-                            onTrouble: { trouble in health.relay(trouble: trouble) })))
-            } catch {
-                FileHandle.standardError.write(Data("courierd: invalid configuration: database.url (environment DATABASE_URL): \(error)\n".utf8))
-                exit(78)
-            }
+            var settings = RelayConfiguration(
+                database: postgres,
+                publisher: PublisherConfiguration(amqp: relayAMQP, appID: "courierd-relay"))
+            settings.batchSize = relay.batchSize
+            settings.pollInterval = relay.pollInterval
+            settings.retention = relay.retention
+            services.append(
+                .init(
+                    service: OutboxRelay(
+                        configuration: settings, logger: Logger(label: "courierd.relay"),
+                        onTrouble: { trouble in health.relay(trouble: trouble) })))
         }
         if configuration.consumerEnabled {
             services.append(

@@ -24,14 +24,14 @@ struct OutboxRelayTests {
         await #expect(throws: Rollback.self) {
             try await database.connection.withTransaction { conn in
                 try conn.execute("INSERT INTO cards (id) VALUES ($1)", ["card-rolled-back"])
-                try Outbox.enqueue(rolledBack, in: conn)
+                try Outbox.enqueue(rolledBack, schema: nil, in: conn)
                 throw Rollback()
             }
         }
         let committed = Events.cardAdded(card: "card-committed")
         try await database.connection.withTransaction { conn in
             try conn.execute("INSERT INTO cards (id) VALUES ($1)", ["card-committed"])
-            try Outbox.enqueue(committed, in: conn)
+            try Outbox.enqueue(committed, schema: nil, in: conn)
         }
         #expect(try await database.count() == 1, "the rolled-back event never reached event_store")
 
@@ -58,7 +58,7 @@ struct OutboxRelayTests {
             try await database.connection.withTransaction { conn in
                 var envelope = Events.cardAdded()
                 envelope.id = "e2e-1"
-                try Outbox.enqueue(envelope, in: conn)
+                try Outbox.enqueue(envelope, schema: nil, in: conn)
             }
         } throws: { error in
             (error as? OutboxError)?.code == .invalidEventID
@@ -73,7 +73,7 @@ struct OutboxRelayTests {
     }
 
     private static func enqueueOutsideTransaction(_ envelope: EventEnvelope, on connection: isolated PostgresConnection) throws {
-        try Outbox.enqueue(envelope, in: connection)
+        try Outbox.enqueue(envelope, schema: nil, in: connection)
     }
 
     /// The relay dies after the broker confirmed and before the rows were marked (simulated: the

@@ -52,7 +52,7 @@ struct BadInputCorpusTests {
             // Nothing here should be retried; if something is, it must not take 13 minutes.
             "COURIER_RETRY_DELAYS": "1s,1s",
         ]
-        let postgres = try await PostgresConnection.connect(try PostgresConfiguration(url: database))
+        let postgres = try await PostgresConnection.connect(try SembleFixture.courierdView(database))
         let connection = try await AMQPConnection.connect(url: vhost.url)
         let pid = Mutex<Int32>(0)
 

@@ -29,7 +29,7 @@ struct ConnectionRecoveryTests {
             "AMQP_URL": vhost.url + separator + "connection_name=\(name)", "DATABASE_URL": database.url, "FLY_APP_NAME": app,
             "COURIER_HTTP_PORT": "0", "COURIER_HTTP_HOST": "127.0.0.1", "COURIER_RELAY_POLL_INTERVAL": "200ms",
         ]
-        let postgres = try await PostgresConnection.connect(try PostgresConfiguration(url: database.url))
+        let postgres = try await PostgresConnection.connect(try SembleFixture.courierdView(database.url))
         let broker = try await AMQPConnection.connect(url: vhost.url)
         let run = try await CourierdProcessTests.run(environment: environment, stopWhen: "ready", timeout: .seconds(900)) { output in
             let port = try #require(CourierdProcessTests.httpPort(in: output))

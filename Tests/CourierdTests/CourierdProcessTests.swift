@@ -1,5 +1,7 @@
 import CourierAMQP
 import CourierEngine
+import CourierHandlers
+import CourierPostgres
 import CourierTesting
 import Foundation
 import Testing
@@ -17,12 +19,15 @@ struct CourierdProcessTests {
     /// Starts courierd with `environment`; when `stopWhen` appears in its output sends SIGTERM.
     /// `timeout` only turns a daemon that never gets there or never exits into a failure, so it
     /// is generous: a loaded machine takes many seconds to start, connect and migrate.
-    /// `launched` hears the process id as soon as it runs.
+    /// `launched` hears the process id as soon as it runs. When `DATABASE_URL` points at a
+    /// database that answers, Semble's tables are created there first, as `courier db
+    /// init-semble` does for `make run` (courierd itself never creates them).
     static func run(
         environment: [String: String], arguments: [String] = [], stopWhen marker: String? = nil, timeout: Duration = .seconds(120),
         beforeStopping: (String) async throws -> Void = { _ in },
         launched: (Int32) -> Void = { _ in }
     ) async throws -> Run {
+        if let url = environment["DATABASE_URL"] { await SembleFixture.createIfReachable(url) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.productPath("courierd"))
         process.arguments = arguments
@@ -273,5 +278,30 @@ struct CourierdProcessTests {
     static func password(of url: String) throws -> String {
         let components = try #require(URLComponents(string: url))
         return try #require(components.password)
+    }
+}
+
+/// Semble's tables for the tests that run courierd against the run's database.
+enum SembleFixture {
+    /// `url` with courierd's `search_path` (its default schema `courier`, then Semble's `public`):
+    /// what a test needs to read courierd's tables.
+    static func courierdView(_ url: String) throws -> PostgresConfiguration {
+        var configuration = try PostgresConfiguration(url: url)
+        configuration.searchPath = ["courier", "public"]
+        return configuration
+    }
+
+    /// Creates Semble's missing tables in `url`'s database; does nothing when it cannot connect
+    /// (tests of a wrong or unreachable database).
+    static func createIfReachable(_ url: String) async {
+        guard var configuration = try? PostgresConfiguration(url: url) else { return }
+        configuration.connectTimeout = .seconds(10)
+        guard let connection = try? await PostgresConnection.connect(configuration) else { return }
+        do {
+            try await SembleTables.create(on: connection)
+        } catch {
+            Issue.record("could not create Semble's tables: \(error)")
+        }
+        await connection.close()
     }
 }

@@ -32,7 +32,7 @@ struct SembleEndToEndTests {
         let environment = [
             "AMQP_URL": amqp, "DATABASE_URL": database, "FLY_APP_NAME": app, "COURIER_HTTP_PORT": "0", "COURIER_HTTP_HOST": "127.0.0.1",
         ]
-        let postgres = try await PostgresConnection.connect(try PostgresConfiguration(url: database))
+        let postgres = try await Self.connect(database)
         let result = try await CourierdProcessTests.run(environment: environment, stopWhen: "ready", timeout: .seconds(120)) { _ in
             let connection = try await AMQPConnection.connect(url: amqp)
             let channel = try await connection.openChannel()
@@ -84,8 +84,8 @@ struct SembleEndToEndTests {
         let amqpConnection = try await AMQPConnection.connect(url: amqp)
         try await Topology(.init(appName: app, eventTypes: EventType.allWireNames)).declare(on: amqpConnection)
         await amqpConnection.close()
-        let api = try await PostgresConnection.connect(try PostgresConfiguration(url: database))
-        _ = try await OutboxSchema.migrate(on: api)  // what the API runs at its start
+        let api = try await Self.connect(database)
+        _ = try await OutboxSchema.migrate(on: api, schema: Outbox.defaultSchema)  // what the API runs at its start
         let follows = "follows_\(run)"
         _ = try await api.execute("CREATE TABLE \(follows) (id text PRIMARY KEY, follower text, target text)")
 
@@ -131,5 +131,10 @@ struct SembleEndToEndTests {
         #expect(try await api.query("SELECT 1 FROM event_store WHERE id = $1::uuid", [abandoned.id]).isEmpty)
         _ = try await api.execute("DROP TABLE \(follows)")
         await api.close()
+    }
+
+    /// A connection that sees what courierd does: Courier's schema (`courier`), then Semble's.
+    static func connect(_ url: String) async throws -> PostgresConnection {
+        try await PostgresConnection.connect(try SembleFixture.courierdView(url))
     }
 }

@@ -16,13 +16,13 @@ enum DerivedIDs {
         "md5(jsonb_build_array('CONNECTION_CREATED', (\(connectionID))::text)::text)::uuid"
     }
 
-    /// A notification's subject (the `subject` column): the ids it is about, as a JSON array.
+    /// A notification's subject (`notification_keys.subject`): the ids it is about, as a JSON array.
     static func subject(_ ids: String...) -> String {
         "jsonb_build_array(\(ids.map { "(\($0))::text" }.joined(separator: ", ")))::text"
     }
 
-    /// A notification: named after its natural key `(type, recipient, subject)`, which the unique
-    /// index `notifications_type_subject_recipient_key` also holds.
+    /// A notification: named after its natural key `(type, recipient, subject)`, which the ledger
+    /// `notification_keys` holds (Semble's `notifications` has no column for it).
     static func notification(type: String, recipient: String, subject: String) -> String {
         "md5(jsonb_build_array('notification', (\(type))::text, (\(recipient))::text, (\(subject))::text)::text)::uuid"
     }

@@ -6,12 +6,15 @@ import CourierPostgres
 /// ```
 /// WITH scope AS (the subjects to recompute, for every recipient or for one),
 ///      targets AS (the notifications those subjects should have),
-///      removed AS (DELETE the scope's notifications that are not targets)
-/// INSERT the targets ON CONFLICT (type, subject, recipient) DO UPDATE what changed
+///      gone AS (the scope's notifications, found in the ledger, that are not targets),
+///      removed AS (DELETE them from the ledger and from notifications),
+///      keyed AS (INSERT the targets' keys into the ledger)
+/// INSERT the targets ON CONFLICT (id) DO UPDATE what changed
 /// ```
 ///
 /// A notification is identified by its natural key `(type, subject, recipient)` (id derived from
-/// it, ``DerivedIDs``), so recomputing never duplicates one, and an existing row keeps its `read`
+/// it, ``DerivedIDs``), so recomputing never duplicates one — a second copy is a conflict on
+/// Semble's primary key — and an existing row keeps its `read`
 /// flag; `actor`, `metadata` and `created_at` are updated only if an earlier event changed them
 /// (`updated_at` is then set to the new `created_at`, which is what an in-order application
 /// would have written). Every time is an event's `occurredAt`, never `now()`.
@@ -261,6 +264,9 @@ enum NotificationRules {
     /// The tail every family shares, after its `scope(subject, recipient)` and
     /// `targets(type, recipient, actor, at, subject, metadata)` CTEs: delete the notifications of
     /// `types` in scope (a NULL recipient: every recipient) that are not targets, upsert the targets.
+    /// Semble's `notifications` has no column for the natural key (and must not get one): the
+    /// ledger `notification_keys` in Courier's schema holds it, written in the same statement, and
+    /// is how a subject's notifications are found.
     /// (The id is a function of the natural key, so "not a target" is "id not among the targets'":
     /// an array built once, checked only against the few notifications the scope finds by index.)
     ///
@@ -276,23 +282,33 @@ enum NotificationRules {
         let typeList = types.map { "'\($0)'" }.joined(separator: ", ")
         let id = DerivedIDs.notification(type: "t.type", recipient: "t.recipient", subject: "t.subject")
         return """
+            gone AS (
+                SELECT x.notification_id FROM (SELECT DISTINCT subject FROM scope) k CROSS JOIN LATERAL (
+                    SELECT x.notification_id, x.recipient_user_id FROM notification_keys x
+                    WHERE x.subject = k.subject AND x.type IN (\(typeList)) OFFSET 0
+                ) x
+                WHERE EXISTS (
+                        SELECT 1 FROM scope s WHERE s.subject = k.subject AND (s.recipient IS NULL OR s.recipient = x.recipient_user_id))
+                    AND x.notification_id <> ALL (ARRAY(SELECT \(id) FROM targets t))
+            ),
+            removed_keys AS (
+                DELETE FROM notification_keys WHERE notification_id = ANY (ARRAY(SELECT notification_id FROM gone))
+            ),
             removed AS (
-                DELETE FROM notifications n
-                WHERE n.id = ANY (ARRAY(
-                    SELECT x.id FROM (SELECT DISTINCT subject FROM scope) k CROSS JOIN LATERAL (
-                        SELECT x.id, x.recipient_user_id FROM notifications x
-                        WHERE x.type IN (\(typeList)) AND x.subject = k.subject OFFSET 0
-                    ) x
-                    WHERE EXISTS (
-                            SELECT 1 FROM scope s WHERE s.subject = k.subject AND (s.recipient IS NULL OR s.recipient = x.recipient_user_id))
-                        AND x.id <> ALL (ARRAY(SELECT \(id) FROM targets t))))
+                DELETE FROM notifications WHERE id = ANY (ARRAY(SELECT notification_id FROM gone))
+            ),
+            keyed AS (
+                INSERT INTO notification_keys (notification_id, type, subject, recipient_user_id)
+                SELECT \(id), t.type, t.subject, t.recipient FROM targets t
+                ORDER BY 1
+                ON CONFLICT (notification_id) DO NOTHING
             )
-            INSERT INTO notifications (id, recipient_user_id, actor_user_id, type, metadata, read, created_at, updated_at, subject)
+            INSERT INTO notifications (id, recipient_user_id, actor_user_id, type, metadata, read, created_at, updated_at)
             SELECT \(id), t.recipient, t.actor, t.type, t.metadata, false,
-                t.at AT TIME ZONE 'UTC', t.at AT TIME ZONE 'UTC', t.subject
+                t.at AT TIME ZONE 'UTC', t.at AT TIME ZONE 'UTC'
             FROM targets t
-            ORDER BY t.type, t.subject, t.recipient
-            ON CONFLICT (type, subject, recipient_user_id) DO UPDATE SET
+            ORDER BY 1
+            ON CONFLICT (id) DO UPDATE SET
                 actor_user_id = excluded.actor_user_id, metadata = excluded.metadata,
                 created_at = excluded.created_at, updated_at = excluded.updated_at
             WHERE (notifications.actor_user_id, notifications.metadata, notifications.created_at)

@@ -1,7 +1,7 @@
 import CourierPostgres
 import Logging
 
-/// The failure index's table, `courier_failures`: one row per parking of a message in a
+/// The failure index's table, `courier_failures` (in Courier's schema): one row per parking of a message in a
 /// dead-letter queue, written by courierd when it parks one (and by `courier dlq sync` /
 /// `import`), updated by `courier dlq replay` / `purge`. Its own tracking table, so it migrates
 /// independently of Semble's schema; courierd and `courier` both migrate it on start.
@@ -52,9 +52,10 @@ public enum FailureIndexSchema {
                 """)
     ]
 
-    /// Applies what is missing; safe from several processes at once.
+    /// Applies what is missing, in `schema` (Courier's; it must exist); safe from several
+    /// processes at once.
     @discardableResult
-    public static func migrate(on connection: isolated PostgresConnection, logger: Logger) async throws -> [Int] {
-        try await PostgresMigrator(migrations: migrations, table: trackingTable, logger: logger).migrate(on: connection)
+    public static func migrate(on connection: isolated PostgresConnection, schema: String, logger: Logger) async throws -> [Int] {
+        try await PostgresMigrator(migrations: migrations, schema: schema, table: trackingTable, logger: logger).migrate(on: connection)
     }
 }

@@ -55,6 +55,20 @@ public struct PostgresConfiguration: Sendable {
     public var connectTimeout: Duration?
     /// TLS (`sslmode`); `nil` leaves libpq's default, ``TLSMode/prefer``.
     public var tlsMode: TLSMode?
+    /// The schemas unqualified table names are looked up in, in order (the session's
+    /// `search_path`, set when connecting, so every connection of a pool and every reconnection has
+    /// it); `nil` keeps the server's. Courier puts its own schema first and Semble's (`public`)
+    /// after it: Courier's tables and Semble's are then both found by their plain names.
+    /// Each name must be a plain identifier (see ``isPlainIdentifier(_:)``).
+    public var searchPath: [String]? {
+        didSet {
+            if let searchPath {
+                precondition(searchPath.allSatisfy(Self.isPlainIdentifier), "search_path schemas must be plain identifiers: \(searchPath)")
+            }
+        }
+    }
+    /// The libpq `options` of the string as given (command-line options for the server).
+    private let serverOptions: String?
 
     /// The string as given, password included. Never printed.
     private let conninfo: Redacted<String>
@@ -100,6 +114,7 @@ public struct PostgresConfiguration: Sendable {
         database = options["dbname"]
         user = options["user"]
         applicationName = options["application_name"]
+        serverOptions = options["options"]
         if let timeout = options["connect_timeout"] {
             guard let seconds = Int(timeout.trimmingWhitespace()) else {
                 throw Self.invalid("connect_timeout must be a whole number of seconds")
@@ -138,8 +153,21 @@ public struct PostgresConfiguration: Sendable {
             parameters.append(("connect_timeout", String(seconds + (fraction > 0 ? 1 : 0))))
         }
         if let tlsMode { parameters.append(("sslmode", tlsMode.rawValue)) }
+        if let searchPath, !searchPath.isEmpty {
+            // Appended to the string's own options: the server takes the last `-c` of a setting.
+            let setting = "-c search_path=" + searchPath.joined(separator: ",")
+            parameters.append(("options", [serverOptions, setting].compactMap { $0 }.joined(separator: " ")))
+        }
         parameters.append(("client_encoding", "UTF8"))
         return parameters
+    }
+
+    /// A schema name usable unquoted anywhere, also inside libpq's `options`: a lower-case letter
+    /// or `_`, then lower-case letters, digits and `_`, at most 63 bytes (Postgres' limit).
+    public static func isPlainIdentifier(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, bytes.count <= 63, first == 0x5F || (0x61...0x7A).contains(first) else { return false }
+        return bytes.allSatisfy { $0 == 0x5F || (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }
     }
 
     /// `message` without any trace of this configuration's password.
@@ -180,6 +208,7 @@ extension PostgresConfiguration: CustomStringConvertible, CustomDebugStringConve
         if let tlsMode { settings.append("sslmode=\(tlsMode.rawValue)") }
         if let applicationName { settings.append("application_name=\(applicationName)") }
         if let connectTimeout { settings.append("connect_timeout=\(connectTimeout)") }
+        if let searchPath { settings.append("search_path=\(searchPath.joined(separator: ","))") }
         return "PostgresConfiguration(\(settings.joined(separator: ", ")))"
     }
 

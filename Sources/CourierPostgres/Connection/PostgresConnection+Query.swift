@@ -54,6 +54,12 @@ extension PostgresConnection {
         return try consume(PQexec(pointer, sql), on: pointer, sql: sql)
     }
 
+    /// Runs `sql`, which may hold several statements, without parameters: DDL the program
+    /// itself wrote (schema fixtures, upgrades). Never for text that came from outside.
+    public func executeTrustedScript(_ sql: String) throws {
+        try executeScript(sql)
+    }
+
     /// Runs one statement with `bindings` as text parameters.
     func run(_ sql: String, _ bindings: [any PostgresEncodable]) throws -> StatementResult {
         let pointer = try livePointer(for: sql)

@@ -56,15 +56,7 @@ public struct PostgresMigrator: Sendable {
             }
         }
 
-        try connection.execute(
-            """
-            CREATE TABLE IF NOT EXISTS \(trackingTable) (
-                version bigint PRIMARY KEY,
-                name text NOT NULL,
-                checksum text NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now()
-            )
-            """)
+        try connection.execute(Self.createTrackingTableSQL(trackingTable))
         let applied = try appliedChecksums(in: trackingTable, on: connection)
         try verify(ordered, against: applied)
 
@@ -85,6 +77,19 @@ public struct PostgresMigrator: Sendable {
             appliedNow.append(migration.version)
         }
         return appliedNow
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS` of a tracking table (`qualifiedName` already quoted): for
+    /// an upgrade that moves tables a migration made and records that migration as applied.
+    public static func createTrackingTableSQL(_ qualifiedName: String) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS \(qualifiedName) (
+            version bigint PRIMARY KEY,
+            name text NOT NULL,
+            checksum text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )
+        """
     }
 
     /// Checksums of the applied migrations, by version.

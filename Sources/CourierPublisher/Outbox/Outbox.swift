@@ -16,8 +16,9 @@ import Foundation
 /// Each event becomes one row: `id` = the envelope's id (it must be a UUID, stored lower-case: the
 /// relay publishes it as the `message_id`), `aggregate_id`, `event_type`, `event_data` = the JSON
 /// body `EventEncoder` writes (as `jsonb`), `version` = the schema version, `timestamp` = when it
-/// occurred, `traceparent` = the W3C trace context when there is one. The table is found through
-/// the connection's `search_path` (create it with ``OutboxSchema``). Its insert trigger sends
+/// occurred, `traceparent` = the W3C trace context when there is one. The table is in Courier's
+/// schema (`schema`, by default ``defaultSchema``, `courier`; nil: found through the connection's
+/// `search_path`); create it with ``OutboxSchema``. Its insert trigger sends
 /// `NOTIFY courier_outbox`, which Postgres delivers only at commit — the relay wakes exactly when
 /// there is something committed to publish, and a rolled-back transaction wakes nobody.
 ///
@@ -28,6 +29,19 @@ public enum Outbox {
     /// The `NOTIFY` channel the insert trigger signals and the relay listens on.
     public static let notificationChannel = "courier_outbox"
 
+    /// The schema of `event_store` unless told otherwise: courierd's default
+    /// `courier.database.schema`.
+    public static let defaultSchema = "courier"
+
+    /// `schema.event_store`, or `event_store` for nil.
+    static func table(in schema: String?) throws(OutboxError) -> String {
+        guard let schema else { return "event_store" }
+        guard PostgresConfiguration.isPlainIdentifier(schema) else {
+            throw OutboxError(code: .invalidSchema, message: "'\(schema)' is not a plain schema name ([a-z_][a-z0-9_]*, at most 63)")
+        }
+        return "\(schema).event_store"
+    }
+
     /// Rows per `INSERT` statement of a batch: large enough to make round trips rare, small enough
     /// to keep one statement's parameters a few megabytes.
     static let rowsPerStatement = 2_000
@@ -37,6 +51,7 @@ public enum Outbox {
     /// - Parameters:
     ///   - traceparent: stored for the relay to send as the `traceparent` header; by default the
     ///     current task's ``TraceContext/traceparent``. Ignored when not well-formed.
+    ///   - schema: the schema of `event_store` (Courier's); nil uses the connection's `search_path`.
     ///   - transaction: a connection inside `withTransaction` (this call is synchronous on it).
     /// - Throws: ``OutboxError`` — ``OutboxError/Code/notInTransaction``,
     ///   ``OutboxError/Code/invalidEventID``, ``OutboxError/Code/databaseFailed``. Throwing inside
@@ -44,14 +59,16 @@ public enum Outbox {
     public static func enqueue(
         _ envelope: EventEnvelope,
         traceparent: String? = TraceContext.traceparent,
+        schema: String? = defaultSchema,
         in transaction: isolated PostgresConnection
     ) throws(OutboxError) {
         try requireTransaction(transaction)
+        let table = try table(in: schema)
         let row = try Row(envelope, traceparent: traceparent)
         do {
             try transaction.execute(
                 """
-                INSERT INTO event_store (id, aggregate_id, event_type, event_data, version, timestamp, traceparent)
+                INSERT INTO \(table) (id, aggregate_id, event_type, event_data, version, timestamp, traceparent)
                 VALUES ($1::uuid, $2, $3, $4::jsonb, $5, $6::timestamptz, $7)
                 """,
                 [row.id, row.aggregateId, row.eventType, row.data, row.version, row.occurredAt, row.traceparent])
@@ -66,10 +83,12 @@ public enum Outbox {
     public static func enqueue(
         _ envelopes: [EventEnvelope],
         traceparent: String? = TraceContext.traceparent,
+        schema: String? = defaultSchema,
         in transaction: isolated PostgresConnection
     ) throws(OutboxError) {
         guard !envelopes.isEmpty else { return }
         try requireTransaction(transaction)
+        let table = try table(in: schema)
         var rows: [Row] = []
         rows.reserveCapacity(envelopes.count)
         for envelope in envelopes { rows.append(try Row(envelope, traceparent: traceparent)) }
@@ -80,7 +99,7 @@ public enum Outbox {
             do {
                 try transaction.execute(
                     """
-                    INSERT INTO event_store (id, aggregate_id, event_type, event_data, version, timestamp, traceparent)
+                    INSERT INTO \(table) (id, aggregate_id, event_type, event_data, version, timestamp, traceparent)
                     SELECT id, aggregate_id, event_type, event_data::jsonb, version, occurred_at, traceparent
                     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::text[])
                         WITH ORDINALITY AS t(id, aggregate_id, event_type, event_data, version, occurred_at, traceparent, n)

@@ -17,6 +17,8 @@ public struct OutboxError: Error, Sendable, CustomStringConvertible {
         /// The database refused the insert (``OutboxError/underlying`` says why: a missing
         /// `event_store` table — run ``OutboxSchema`` — a duplicate id, a lost connection...).
         public static let databaseFailed = Code("databaseFailed")
+        /// The schema given for the outbox is not a plain identifier (`[a-z_][a-z0-9_]*`).
+        public static let invalidSchema = Code("invalidSchema")
     }
 
     public var code: Code

@@ -28,9 +28,11 @@ public enum OutboxSchema {
         PostgresMigration(version: 1, name: "event_store_outbox", sql: eventStore)
     ]
 
-    /// Applies the migrations not yet applied, in `schema` (by default the connection's
-    /// `current_schema()`, i.e. the first schema of its `search_path`). Safe to call from several
-    /// processes at once (the migrator takes an advisory lock). Returns the versions applied.
+    /// Applies the migrations not yet applied, in `schema` — created if missing — (nil: the
+    /// connection's `current_schema()`, i.e. the first existing schema of its `search_path`). An
+    /// API embedding the outbox passes Courier's schema (``Outbox/defaultSchema``, `courier`).
+    /// Safe to call from several processes at once (the migrator takes an advisory lock).
+    /// Returns the versions applied.
     @discardableResult
     public static func migrate(
         on connection: isolated PostgresConnection,
@@ -39,6 +41,7 @@ public enum OutboxSchema {
     ) async throws -> [Int] {
         let target: String
         if let schema {
+            try connection.execute("CREATE SCHEMA IF NOT EXISTS \(try connection.quoteIdentifier(schema))")
             target = schema
         } else {
             guard let current = try connection.query("SELECT current_schema()").first?.decode(String?.self, column: 0) else {

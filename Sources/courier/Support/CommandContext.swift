@@ -49,21 +49,29 @@ struct CommandContext {
         }
     }
 
-    /// A connection with the failure index migrated.
-    func postgres() async throws -> PostgresConnection {
-        let postgresConfiguration: PostgresConfiguration
+    /// A connection to courierd's database with courierd's `search_path` (Courier's schema, then
+    /// Semble's), not migrated.
+    func database() async throws -> PostgresConnection {
+        var postgresConfiguration: PostgresConfiguration
         do {
             postgresConfiguration = try PostgresConfiguration(url: configuration.databaseURL)
         } catch {
             throw OpsError(.usage, "invalid configuration: database.url (environment DATABASE_URL): \(error)")
         }
-        let connection: PostgresConnection
+        postgresConfiguration.searchPath = [configuration.databaseSchema, SembleTables.defaultSchema]
         do {
-            connection = try await PostgresConnection.connect(postgresConfiguration, logger: logger)
+            return try await PostgresConnection.connect(postgresConfiguration, logger: logger)
         } catch {
             throw OpsError(.unavailable, "cannot reach Postgres at \(postgresConfiguration.redactedDescription): \(error)")
         }
-        try await FailureIndexSchema.migrate(on: connection, logger: logger)
+    }
+
+    /// A connection with the failure index migrated (in Courier's schema, created if needed).
+    func postgres() async throws -> PostgresConnection {
+        let connection = try await database()
+        let schema = configuration.databaseSchema
+        try await connection.execute("CREATE SCHEMA IF NOT EXISTS \(try await connection.quoteIdentifier(schema))")
+        try await FailureIndexSchema.migrate(on: connection, schema: schema, logger: logger)
         return connection
     }
 

@@ -9,8 +9,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// The daemon's one long-running part: migrates Postgres (Semble's tables, the read models, the
-/// inbox and the outbox; safe from several instances at once), then keeps the engine consuming
+/// The daemon's consuming part: keeps the engine consuming
 /// through broker outages (``EngineSupervisor``) until SIGTERM, with Semble's handlers behind it.
 ///
 /// Two AMQP connections: one consumes, one publishes retry and dead-letter copies — a broker that
@@ -28,24 +27,8 @@ struct DaemonService: Service {
         logger.info(
             "courierd starting",
             metadata: ["app": "\(configuration.appName)", "queue": "\(configuration.queueName)", "amqp": "\(configuration.amqp.redactedURL)"])
-        let postgresConfiguration = try PostgresConfiguration(url: configuration.databaseURL)
-        let postgres = try await PostgresConnection.connect(postgresConfiguration, logger: logger)
-        do {
-            // The outbox first (the relay migrates it too, under the same lock), so Semble's
-            // migrations find `event_store` already there rather than racing to create it.
-            let outbox = try await OutboxSchema.migrate(on: postgres, logger: logger)
-            let applied = try await PostgresMigrator(migrations: SembleSchema.migrations, logger: logger).migrate(on: postgres)
-            let failureIndex = try await FailureIndexSchema.migrate(on: postgres, logger: logger)
-            if !(outbox + applied + failureIndex).isEmpty {
-                logger.info(
-                    "database migrated",
-                    metadata: ["outbox_versions": "\(outbox)", "semble_versions": "\(applied)", "failure_index_versions": "\(failureIndex)"])
-            }
-        } catch {
-            await postgres.close()
-            throw error
-        }
-        await postgres.close()
+        // The database was prepared before any service started (``DatabaseSetup``).
+        let postgresConfiguration = try DatabaseSetup.postgresConfiguration(configuration)
         // One connection per handler (they run side by side) and one for health checks.
         let pool = PostgresPool(configuration: postgresConfiguration, maximumConnections: handlers.count + 1, logger: logger)
         let router = EventHandlerRunner(

@@ -94,8 +94,8 @@ struct DeterministicFailureTests {
         let inserted = try await database.pool.withConnection { connection in
             try await connection.execute(
                 """
-                INSERT INTO notifications (id, recipient_user_id, actor_user_id, type, metadata, subject)
-                VALUES (gen_random_uuid(), $3, $3, 'USER_ADDED_CARD_TO_SUBSCRIBED_COLLECTION', '{}', jsonb_build_array($1::text, $2::text)::text)
+                INSERT INTO notification_keys (notification_id, type, subject, recipient_user_id)
+                VALUES (gen_random_uuid(), 'USER_ADDED_CARD_TO_SUBSCRIBED_COLLECTION', jsonb_build_array($1::text, $2::text)::text, $3)
                 """, [first, second, recipient])
         }
         #expect(inserted == 1)

@@ -38,7 +38,8 @@ struct EventHandlerRunnerTests {
         }
     }
 
-    /// A schema of the test's own, migrated as courierd does, plus the `effects` table.
+    /// A schema of the test's own with Semble's tables and Courier's (one schema is enough here),
+    /// plus the `effects` table.
     struct Database {
         let schema: String
         let pool: PostgresPool
@@ -51,7 +52,8 @@ struct EventHandlerRunnerTests {
             await admin.close()
             let configuration = try PostgresConfiguration(url: url + (url.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)")
             let migrating = try await PostgresConnection.connect(configuration)
-            _ = try await PostgresMigrator(migrations: SembleSchema.migrations, schema: schema).migrate(on: migrating)
+            try await SembleTables.create(on: migrating, schema: schema)
+            _ = try await CourierSchema.migrate(on: migrating, schema: schema)
             _ = try await migrating.execute("CREATE TABLE effects (handler text NOT NULL, event_id text NOT NULL)")
             await migrating.close()
             return Database(schema: schema, pool: PostgresPool(configuration: configuration, maximumConnections: 4, logger: Logger(label: "test")))

@@ -67,7 +67,7 @@ struct FanOutTests {
                 UNION ALL SELECT md5('["CONNECTION_CREATED", "x1"]')::uuid::text
                 """)
             #expect(activityIDs == expected)
-            let notification = try await database.lines("SELECT id::text || ' ' || subject FROM notifications")
+            let notification = try await database.lines("SELECT n.id::text || ' ' || k.subject FROM notifications n JOIN notification_keys k ON k.notification_id = n.id")
             let expectedNotification = try await database.lines(
                 #"SELECT md5('["notification", "USER_FOLLOWED_YOU", "u1", "[\"f1\"]"]')::uuid::text || ' ["f1"]'"#)
             #expect(notification == expectedNotification)

@@ -6,18 +6,21 @@ import Testing
 
 @testable import CourierHandlers
 
-/// A Postgres schema of one test's own (`h_<random>`, in this run's database), migrated with
-/// ``SembleSchema``, and a connection whose `search_path` is that schema.
+/// Two Postgres schemas of one test's own, in this run's database: `h_<random>` with Semble's
+/// tables as Semble's migrations leave them (``SembleTables``) and `h_<random>_courier` migrated
+/// with ``CourierSchema``, and a connection whose `search_path` is Courier's, then Semble's — as
+/// courierd connects.
 struct SembleTestDatabase: Sendable {
     let schema: String
     let connection: PostgresConnection
+    var courierSchema: String { schema + "_courier" }
 
     /// Every table whose rows the handlers decide (all but the inbox, whose `handled_at` is a
-    /// clock reading). `event_store` is in: nothing may write it.
+    /// clock reading).
     static let snapshotTables = [
         "feed_activities", "following_feed_items", "notifications", "feed_activity_sources",
         "rm_card_collects", "rm_card_authors", "rm_library_cards", "rm_collection_cards", "rm_collections",
-        "rm_follows", "rm_connections", "rm_feed_follows", "rm_feed_connections", "event_store",
+        "rm_follows", "rm_connections", "rm_feed_follows", "rm_feed_connections", "notification_keys",
     ]
 
     /// Runs `body` with a fresh database and drops it afterwards, also when `body` fails.
@@ -42,17 +45,18 @@ struct SembleTestDatabase: Sendable {
         let schema = TestEnvironment.uniqueName("h")
         let admin = try await PostgresConnection.connect(try PostgresConfiguration(url: url))
         try await admin.execute("CREATE SCHEMA \(schema)")
+        try await admin.execute("CREATE SCHEMA \(schema)_courier")
         await admin.close()
         let connection = try await PostgresConnection.connect(try configuration(schema: schema))
-        _ = try await PostgresMigrator(migrations: SembleSchema.migrations, schema: schema).migrate(on: connection)
+        try await SembleTables.create(on: connection, schema: schema)
+        try await CourierSchema.migrate(on: connection, schema: schema + "_courier")
         return SembleTestDatabase(schema: schema, connection: connection)
     }
 
-    /// This run's database with `search_path` set to `schema` (libpq `options`).
+    /// This run's database with `search_path` set to Courier's schema of `schema`, then `schema`.
     static func configuration(schema: String) throws -> PostgresConfiguration {
-        let url = try TestEnvironment.databaseURL()
-        var configuration = try PostgresConfiguration(
-            url: url + (url.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)")
+        var configuration = try PostgresConfiguration(url: try TestEnvironment.databaseURL())
+        configuration.searchPath = [schema + "_courier", schema]
         configuration.applicationName = "courier-handlers-tests"
         return configuration
     }
@@ -60,6 +64,7 @@ struct SembleTestDatabase: Sendable {
     func drop() async throws {
         await connection.close()
         let admin = try await PostgresConnection.connect(try PostgresConfiguration(url: try TestEnvironment.databaseURL()))
+        try await admin.execute("DROP SCHEMA \(schema)_courier CASCADE")
         try await admin.execute("DROP SCHEMA \(schema) CASCADE")
         await admin.close()
     }

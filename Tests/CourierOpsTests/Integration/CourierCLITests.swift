@@ -23,7 +23,7 @@ struct CourierCLITests {
         let database = try TestEnvironment.databaseURL()
         let daemon = try Daemon(environment: cli.environment)
         try await daemon.start()
-        let postgres = try await PostgresConnection.connect(try PostgresConfiguration(url: database))
+        let postgres = try await PostgresConnection.connect(try OpsFixture.courierdView(database))
         let card = "card-\(run)"
         let constraint = "poison_\(run)"
         // The cause: a rule in the feeds handler's table that this card breaks (a permanent

@@ -151,7 +151,7 @@ struct HostileParkingTests {
 
         // Postgres reachable: recorded, counters clamped, NUL escaped.
         let recorded = record(UUID().uuidString.lowercased(), "journal\u{0}ok")
-        let pool = PostgresPool(configuration: try PostgresConfiguration(url: database), maximumConnections: 1)
+        let pool = PostgresPool(configuration: try OpsFixture.courierdView(database), maximumConnections: 1)
         await FailureIndexJournal(pool: pool, logger: logs.logger).record(recorded)
         await pool.close()
         let index = f.index

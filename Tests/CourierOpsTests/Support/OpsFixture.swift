@@ -20,9 +20,18 @@ struct OpsFixture {
         // together load the broker's log enough to slow the other suites' retry timings.
         let topology = Topology(.init(appName: app, queueType: .classic, eventTypes: bindingKeys ?? ["test.\(app)"]))
         try await topology.declare(on: amqp)
-        let postgres = try await PostgresConnection.connect(try PostgresConfiguration(url: try TestEnvironment.databaseURL()))
-        try await FailureIndexSchema.migrate(on: postgres, logger: .init(label: "test"))
+        let postgres = try await PostgresConnection.connect(try courierdView(try TestEnvironment.databaseURL()))
+        try await postgres.execute("CREATE SCHEMA IF NOT EXISTS courier")
+        try await FailureIndexSchema.migrate(on: postgres, schema: "courier", logger: .init(label: "test"))
         return OpsFixture(amqp: amqp, postgres: postgres, topology: topology)
+    }
+
+    /// `url` with courierd's and `courier`'s `search_path` (their default schema `courier`, then
+    /// Semble's `public`).
+    static func courierdView(_ url: String) throws -> PostgresConfiguration {
+        var configuration = try PostgresConfiguration(url: url)
+        configuration.searchPath = ["courier", "public"]
+        return configuration
     }
 
     var queue: DeadLetterQueue { DeadLetterQueue(connection: amqp, topology: topology) }

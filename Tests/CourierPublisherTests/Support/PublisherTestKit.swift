@@ -130,7 +130,7 @@ struct OutboxTestDatabase: Sendable {
 
     /// Enqueues `envelopes` in one committed transaction.
     func enqueue(_ envelopes: [EventEnvelope]) async throws {
-        try await connection.withTransaction { conn in try Outbox.enqueue(envelopes, in: conn) }
+        try await connection.withTransaction { conn in try Outbox.enqueue(envelopes, schema: schema, in: conn) }
     }
 }
 

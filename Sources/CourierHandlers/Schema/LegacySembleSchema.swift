@@ -1,34 +1,16 @@
 import CourierPostgres
 import CourierPublisher
 
-/// The tables of Semble's handlers, as ``PostgresMigration``s for ``PostgresMigrator``.
+/// **The old layout** (until December 2026), kept only to recognise and upgrade databases it
+/// created (``LegacyLayout``) and to test that upgrade: it created Semble's tables itself, in
+/// `public`, with a `notifications.subject` column and unique index and byte-order collations
+/// that Semble's schema does not have, and put Courier's tables beside them. Tracked in
+/// `public.courier_schema_migrations`, versions 1–7. Never applied by courierd any more.
 ///
-/// Four kinds of table:
-/// - **Semble's own** (`feed_activities`, `following_feed_items`, `notifications`): the columns
-///   of Semble's schema, plus what Courier needs to make duplicates impossible (see below).
-/// - **The outbox** (`event_store`): exactly as Semble's seed has it. Nothing writes it yet.
-/// - **The inbox** (`courier_inbox`): one row per (handler, event) applied; the runner writes it.
-/// - **Read models** (`rm_*`): the facts the events establish, each kept by idempotent and
-///   commutative upserts, so they are a function of the *set* of events seen, whatever the
-///   order of arrival and however many copies. The derived tables (feeds, notifications) are
-///   recomputed from them. Event times are `timestamptz`; every event id is `collate "C"`, so the
-///   order of events — `(occurred_at, event_id)` — is byte order, the same in SQL as in Swift
-///   (``EventOrder``) and on every server. Since migration 7 so is every other text id and
-///   type the handlers compare (``idsCompareByBytes``).
-///
-/// Added to Semble's tables (Courier's, all documented on the columns):
-/// - `notifications.subject`: the natural key of a notification (the ids of what it is about,
-///   as a JSON array), with a unique index on `(type, subject, recipient_user_id)`: one
-///   notification per recipient, type and subject — a second copy cannot exist. The `id` is
-///   derived from that key (``DerivedIDs``).
-/// - `feed_activity_sources`: which events make up which activity (the opening event and the
-///   collection adds merged into it; the creation of a connection). Who gets an activity in the
-///   following feed is decided per source event, so the table is what lets a follow or unfollow
-///   arriving late correct the feeds without re-clustering anything.
-/// - indexes for the recomputations (each says which).
-///
-/// Semble's `created_at` columns are `timestamp` (without time zone); Courier writes UTC there.
-public enum SembleSchema {
+/// The read models, the inbox and `feed_activity_sources` it made are what ``CourierSchema``
+/// now creates in Courier's schema (there without the foreign key into `feed_activities`).
+public enum LegacySembleSchema {
+    /// The old migrations, versions 1–7.
     public static let migrations: [PostgresMigration] = [
         PostgresMigration(version: 1, name: "semble_feeds_and_notifications", sql: sembleTables),
         PostgresMigration(version: 2, name: "event_store_outbox", sql: eventStore),

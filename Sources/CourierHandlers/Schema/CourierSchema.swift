@@ -1,0 +1,188 @@
+import CourierPostgres
+import Logging
+
+/// The handlers' own tables, in Courier's schema (`courier.database.schema`, default `courier`),
+/// never beside Semble's: the inbox, the read models, the feed's source events and the
+/// notification ledger. Applied by ``PostgresMigrator`` with `schema` = Courier's schema, tracked
+/// in ``trackingTable`` there. (The outbox and the failure index have migrations of their own,
+/// in the same schema.)
+///
+/// - **The inbox** (`courier_inbox`): one row per (handler, event) applied; the runner writes it
+///   in the transaction of the handler's writes.
+/// - **Read models** (`rm_*`): the facts the events establish, each kept by idempotent and
+///   commutative upserts, so they are a function of the *set* of events seen. Event times are
+///   `timestamptz`; ids compare by bytes (`COLLATE "C"`): they are opaque keys, and byte order is
+///   the same in SQL as in Swift (``EventOrder``) and on every server.
+/// - **`feed_activity_sources`**: which events make up which activity of Semble's
+///   `feed_activities` (no foreign key into Semble's table: Semble's migrations must stay free to
+///   change it; Courier re-points or ignores sources whose activity is gone).
+/// - **`notification_keys`**: the ledger that makes writes to Semble's `notifications` (which has
+///   no unique key but its `id`, and must not get one) exactly-once. A notification's natural key
+///   is (type, subject, recipient) — `subject` being the ids it is about, as a JSON array — and
+///   its `id` is derived from that key (``DerivedIDs``), so a second copy is a conflict on
+///   Semble's primary key; the ledger, written in the same transaction, is how the handler finds
+///   a subject's notifications to recompute them without reading (or indexing) `metadata`.
+public enum CourierSchema {
+    /// The table recording which of these migrations ran, in Courier's schema.
+    public static let trackingTable = "schema_migrations"
+
+    public static let migrations: [PostgresMigration] = [
+        PostgresMigration(version: 1, name: "handler_tables", sql: handlerTables)
+    ]
+
+    /// Applies what is missing in `schema` (Courier's; it must exist). Safe from several
+    /// processes at once. Returns the versions applied.
+    @discardableResult
+    public static func migrate(
+        on connection: isolated PostgresConnection, schema: String, logger: Logger = Logger(label: "courier.migrations")
+    ) async throws -> [Int] {
+        try await PostgresMigrator(migrations: migrations, schema: schema, table: trackingTable, logger: logger).migrate(on: connection)
+    }
+
+    /// The ledger (also created by the upgrade of an old layout, from the same text).
+    static let notificationKeys = """
+        CREATE TABLE notification_keys (
+            notification_id uuid PRIMARY KEY,
+            type text COLLATE "C" NOT NULL,
+            subject text COLLATE "C" NOT NULL,
+            recipient_user_id text COLLATE "C" NOT NULL
+        );
+        CREATE INDEX notification_keys_subject_idx ON notification_keys (subject, type);
+        """
+
+    /// Exactly the shape the old layout's migrations 3–7 gave these tables (so a database
+    /// upgraded from it holds what this creates), without the foreign key into Semble's table.
+    static let handlerTables = """
+        CREATE TABLE courier_inbox (
+            handler text COLLATE "C" NOT NULL,
+            event_id text COLLATE "C" NOT NULL,
+            event_type text COLLATE "C" NOT NULL,
+            handled_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (handler, event_id)
+        );
+
+        -- Every library add (collection_id NULL) and collection add.
+        CREATE TABLE rm_card_collects (
+            event_id text COLLATE "C" PRIMARY KEY,
+            actor_id text COLLATE "C" NOT NULL,
+            card_id text COLLATE "C" NOT NULL,
+            collection_id text COLLATE "C",
+            occurred_at timestamptz NOT NULL
+        );
+        CREATE INDEX rm_card_collects_collection_card_idx ON rm_card_collects (collection_id, card_id)
+            WHERE collection_id IS NOT NULL;
+        CREATE INDEX rm_card_collects_collection_time_idx ON rm_card_collects (collection_id, occurred_at, event_id)
+            WHERE collection_id IS NOT NULL;
+        -- The library adds of a (curator, card): "the add" of USER_ADDED_YOUR_CARD.
+        CREATE INDEX rm_card_collects_library_add_idx ON rm_card_collects (actor_id, card_id) WHERE collection_id IS NULL;
+
+        -- A card's author: the curator of its earliest library add.
+        CREATE TABLE rm_card_authors (
+            card_id text COLLATE "C" PRIMARY KEY,
+            author_id text COLLATE "C" NOT NULL,
+            added_at timestamptz NOT NULL,
+            event_id text COLLATE "C" NOT NULL
+        );
+
+        -- A card in a curator's library: a last-writer-wins register.
+        CREATE TABLE rm_library_cards (
+            card_id text COLLATE "C" NOT NULL,
+            curator_id text COLLATE "C" NOT NULL,
+            added_at timestamptz,
+            added_event_id text COLLATE "C",
+            removed_at timestamptz,
+            removed_event_id text COLLATE "C",
+            present boolean GENERATED ALWAYS AS (
+                COALESCE((added_at, added_event_id) > (removed_at, removed_event_id), added_at IS NOT NULL)
+            ) STORED,
+            PRIMARY KEY (card_id, curator_id)
+        );
+
+        -- A card in a collection: the same register; added_by is the adder of the latest add.
+        CREATE TABLE rm_collection_cards (
+            collection_id text COLLATE "C" NOT NULL,
+            card_id text COLLATE "C" NOT NULL,
+            added_by text COLLATE "C",
+            added_at timestamptz,
+            added_event_id text COLLATE "C",
+            removed_at timestamptz,
+            removed_event_id text COLLATE "C",
+            present boolean GENERATED ALWAYS AS (
+                COALESCE((added_at, added_event_id) > (removed_at, removed_event_id), added_at IS NOT NULL)
+            ) STORED,
+            PRIMARY KEY (collection_id, card_id)
+        );
+
+        -- A collection: the earliest CollectionCreated wins.
+        CREATE TABLE rm_collections (
+            collection_id text COLLATE "C" PRIMARY KEY,
+            author_id text COLLATE "C" NOT NULL,
+            name text NOT NULL,
+            created_at timestamptz NOT NULL,
+            event_id text COLLATE "C" NOT NULL
+        );
+
+        -- A follow (the notifications handler's): the earliest follow and unfollow events.
+        CREATE TABLE rm_follows (
+            follow_id text COLLATE "C" NOT NULL,
+            follower_id text COLLATE "C" NOT NULL,
+            target_type text COLLATE "C" NOT NULL CHECK (target_type IN ('USER', 'COLLECTION')),
+            target_id text COLLATE "C" NOT NULL,
+            followed_at timestamptz,
+            followed_event_id text COLLATE "C",
+            unfollowed_at timestamptz,
+            unfollowed_event_id text COLLATE "C",
+            PRIMARY KEY (follow_id, follower_id, target_type, target_id)
+        );
+        CREATE INDEX rm_follows_target_idx ON rm_follows (target_type, target_id);
+
+        -- A connection: the earliest creation and the earliest removal.
+        CREATE TABLE rm_connections (
+            connection_id text COLLATE "C" PRIMARY KEY,
+            curator_id text COLLATE "C" NOT NULL,
+            created_at timestamptz,
+            created_event_id text COLLATE "C",
+            removed_at timestamptz,
+            removed_event_id text COLLATE "C"
+        );
+        CREATE INDEX rm_connections_curator_created_idx ON rm_connections (curator_id, created_at);
+
+        -- The events an activity of Semble's feed_activities is made of.
+        CREATE TABLE feed_activity_sources (
+            event_id text COLLATE "C" PRIMARY KEY,
+            activity_id uuid NOT NULL,
+            actor_id text COLLATE "C" NOT NULL,
+            collection_id text COLLATE "C",
+            occurred_at timestamptz NOT NULL
+        );
+        CREATE INDEX feed_activity_sources_activity_idx ON feed_activity_sources (activity_id);
+        CREATE INDEX feed_activity_sources_actor_time_idx ON feed_activity_sources (actor_id, occurred_at, event_id);
+        CREATE INDEX feed_activity_sources_collection_time_idx ON feed_activity_sources (collection_id, occurred_at, event_id)
+            WHERE collection_id IS NOT NULL;
+
+        -- The feeds handler's own follows and connections (same shape and merge rules).
+        CREATE TABLE rm_feed_follows (
+            follow_id text COLLATE "C" NOT NULL,
+            follower_id text COLLATE "C" NOT NULL,
+            target_type text COLLATE "C" NOT NULL CHECK (target_type IN ('USER', 'COLLECTION')),
+            target_id text COLLATE "C" NOT NULL,
+            followed_at timestamptz,
+            followed_event_id text COLLATE "C",
+            unfollowed_at timestamptz,
+            unfollowed_event_id text COLLATE "C",
+            PRIMARY KEY (follow_id, follower_id, target_type, target_id)
+        );
+        CREATE INDEX rm_feed_follows_target_idx ON rm_feed_follows (target_type, target_id);
+        CREATE INDEX rm_feed_follows_follower_target_idx ON rm_feed_follows (follower_id, target_type, target_id);
+
+        CREATE TABLE rm_feed_connections (
+            connection_id text COLLATE "C" PRIMARY KEY,
+            curator_id text COLLATE "C" NOT NULL,
+            created_at timestamptz,
+            created_event_id text COLLATE "C",
+            removed_at timestamptz,
+            removed_event_id text COLLATE "C"
+        );
+
+        """ + notificationKeys
+}

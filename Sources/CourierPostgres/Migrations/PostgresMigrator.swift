@@ -132,3 +132,16 @@ public struct PostgresMigrator: Sendable {
         return failure
     }
 }
+
+extension PostgresConnection {
+    /// `CREATE SCHEMA IF NOT EXISTS name`, safe when several processes start at once: the
+    /// statement alone is not (two of them can both find the schema missing, and the second fails
+    /// with a duplicate key in `pg_namespace`), so it runs under a transaction-level advisory lock.
+    public func createSchemaIfNeeded(_ name: String) async throws {
+        let quoted = try quoteIdentifier(name)
+        try await withTransaction { connection in
+            try connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", ["courier.create-schema:\(name)"])
+            try connection.execute("CREATE SCHEMA IF NOT EXISTS \(quoted)")
+        }
+    }
+}

@@ -41,7 +41,7 @@ public enum OutboxSchema {
     ) async throws -> [Int] {
         let target: String
         if let schema {
-            try connection.execute("CREATE SCHEMA IF NOT EXISTS \(try connection.quoteIdentifier(schema))")
+            try await connection.createSchemaIfNeeded(schema)
             target = schema
         } else {
             guard let current = try connection.query("SELECT current_schema()").first?.decode(String?.self, column: 0) else {

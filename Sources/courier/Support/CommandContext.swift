@@ -70,7 +70,7 @@ struct CommandContext {
     func postgres() async throws -> PostgresConnection {
         let connection = try await database()
         let schema = configuration.databaseSchema
-        try await connection.execute("CREATE SCHEMA IF NOT EXISTS \(try await connection.quoteIdentifier(schema))")
+        try await connection.createSchemaIfNeeded(schema)
         try await FailureIndexSchema.migrate(on: connection, schema: schema, logger: logger)
         return connection
     }

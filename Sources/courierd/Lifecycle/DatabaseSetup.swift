@@ -43,7 +43,7 @@ enum DatabaseSetup {
     private static func prepare(_ configuration: CourierConfiguration, on connection: PostgresConnection, logger: Logger) async throws {
         let schema = configuration.databaseSchema
         let semble = SembleTables.defaultSchema
-        try await connection.execute("CREATE SCHEMA IF NOT EXISTS \(try await connection.quoteIdentifier(schema))")
+        try await connection.createSchemaIfNeeded(schema)
         if try await LegacyLayout.upgradeIfPresent(on: connection, courierSchema: schema, sembleSchema: semble, logger: logger) {
             logger.notice("the old database layout was upgraded", metadata: ["courier_schema": "\(schema)"])
         }

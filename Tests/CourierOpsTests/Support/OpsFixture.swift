@@ -21,7 +21,7 @@ struct OpsFixture {
         let topology = Topology(.init(appName: app, queueType: .classic, eventTypes: bindingKeys ?? ["test.\(app)"]))
         try await topology.declare(on: amqp)
         let postgres = try await PostgresConnection.connect(try courierdView(try TestEnvironment.databaseURL()))
-        try await postgres.execute("CREATE SCHEMA IF NOT EXISTS courier")
+        try await postgres.createSchemaIfNeeded("courier")
         try await FailureIndexSchema.migrate(on: postgres, schema: "courier", logger: .init(label: "test"))
         return OpsFixture(amqp: amqp, postgres: postgres, topology: topology)
     }

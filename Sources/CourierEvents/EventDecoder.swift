@@ -102,7 +102,8 @@ public struct EventDecoder: Sendable {
         try upcasters.upcast(&object, from: version)
 
         let type = try resolveType(
-            object["eventType"], fromEventName: !bodyNamedEventType && object["eventType"] != nil, routingKey: routingKey, typeProperty: typeProperty)
+            object["eventType"], fromEventName: !bodyNamedEventType && object["eventType"] != nil,
+            routingKey: routingKey, typeProperty: typeProperty)
         let fields = FieldReader(object: object)
         let aggregateId = try fields.id("aggregateId")
         let occurredAt = try fields.date("dateTimeOccurred")

@@ -23,6 +23,19 @@ import Foundation
 /// names a known type that differs from the resolved one, the message is rejected as
 /// `eventTypeMismatch`: it was routed to handlers of another event. In the body, legacy aliases are
 /// accepted in version 1 only (the upcaster rewrites them); a version-2 body must use canonical names.
+/// A version-1 body may name its type in `eventName` instead (Semble's event classes, serialized
+/// whole by the "Option 4" publisher): the upcaster makes it the `eventType`, after checking that
+/// an `eventType` beside it names the same type. Since every source present must agree, the order
+/// only decides which source an error names.
+///
+/// **Payload shapes.** A version-1 body may hold its ids as serialized value objects; the upcaster
+/// unwraps them (`Upcasters.Step.typeScriptPayloads`), so both of Semble's shapes of an event
+/// decode to the same envelope. A version-2 body is flat strings only.
+///
+/// **Actors are DIDs**, checked exactly as Semble's `EventMapper.fromSerialized` checks them (see
+/// ``FieldReader``): `curatorId`, `addedBy`, `removedBy` and `authorId` as its `CuratorId` does,
+/// `followerId` as its `DID` does; `targetId` and the ids of cards, collections, connections and
+/// follows are not checked beyond being ids.
 public struct EventDecoder: Sendable {
     /// The migration chain; its `currentVersion` is the version of every decoded envelope.
     public let upcasters: Upcasters
@@ -84,9 +97,13 @@ public struct EventDecoder: Sendable {
             )
         }
 
+        // Only to name the source in errors: an `eventType` the upcaster added came from `eventName`.
+        let bodyNamedEventType = object["eventType"] != nil
         try upcasters.upcast(&object, from: version)
 
-        let type = try resolveType(object["eventType"], routingKey: routingKey, typeProperty: typeProperty)
+        let type = try resolveType(
+            object["eventType"], fromEventName: !bodyNamedEventType && object["eventType"] != nil,
+            routingKey: routingKey, typeProperty: typeProperty)
         let fields = FieldReader(object: object)
         let aggregateId = try fields.id("aggregateId")
         let occurredAt = try fields.date("dateTimeOccurred")
@@ -103,8 +120,10 @@ public struct EventDecoder: Sendable {
         )
     }
 
+    /// - Parameter fromEventName: the body's `eventType` was written by the upcaster from `eventName`.
     private func resolveType(
         _ bodyValue: JSONValue?,
+        fromEventName: Bool,
         routingKey: String?,
         typeProperty: String?
     ) throws(EventDecodingError) -> EventType {
@@ -127,7 +146,7 @@ public struct EventDecoder: Sendable {
                 }
                 throw .unknownEventType(name, source: "the body")
             }
-            (resolved, source) = (type, "the body's eventType")
+            (resolved, source) = fromEventName ? (type, "the body's eventName") : (type, "the body's eventType")
         case nil:
             if let typeProperty {
                 guard let type = EventType(wireName: typeProperty) else {
@@ -145,10 +164,11 @@ public struct EventDecoder: Sendable {
         }
 
         if let routed, routed != resolved {
+            let field = fromEventName ? "eventName" : "eventType"
             throw EventDecodingError(
                 code: .eventTypeMismatch,
-                field: "eventType",
-                message: "field 'eventType': \(source) says \(resolved.rawValue) but the routing key "
+                field: field,
+                message: "field '\(field)': \(source) says \(resolved.rawValue) but the routing key "
                     + "\(EventDecodingError.quoted(routingKey ?? "")) says \(routed.rawValue)"
             )
         }

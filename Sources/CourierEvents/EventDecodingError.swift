@@ -27,11 +27,13 @@ public struct EventDecodingError: Error, Sendable, Hashable, CustomStringConvert
         public static let notAnObject = Code(.notAnObject)
         /// A required field is absent.
         public static let missingField = Code(.missingField)
-        /// A field has the wrong JSON type, is blank, or is not a valid value (date, targetType).
+        /// A field has the wrong JSON type, is blank, or is not a valid value (date, targetType, an
+        /// actor's DID, a serialized value object of no accepted shape).
         public static let invalidField = Code(.invalidField)
         /// The event type (body, `type` property or routing key) names no known event.
         public static let unknownEventType = Code(.unknownEventType)
-        /// The body's `eventType` and the routing key name different known events.
+        /// Two sources of the event type name different known events: the body's type and the
+        /// routing key (or `type` property), or, in schema version 1, `eventType` and `eventName`.
         public static let eventTypeMismatch = Code(.eventTypeMismatch)
         /// The `x-schema-version` header names a version this decoder cannot upcast from.
         public static let unsupportedSchemaVersion = Code(.unsupportedSchemaVersion)
@@ -68,11 +70,11 @@ extension EventDecodingError {
         EventDecodingError(code: .invalidField, field: field, message: "field '\(field)': \(detail)")
     }
 
-    static func unknownEventType(_ name: String, source: String) -> EventDecodingError {
+    static func unknownEventType(_ name: String, source: String, field: String = "eventType") -> EventDecodingError {
         EventDecodingError(
             code: .unknownEventType,
-            field: "eventType",
-            message: "field 'eventType': unknown event type \(quoted(name)) (from \(source))"
+            field: field,
+            message: "field '\(field)': unknown event type \(quoted(name)) (from \(source))"
         )
     }
 

@@ -44,8 +44,10 @@ public struct EventEnvelope: Sendable, Hashable {
 public enum EventSchema {
     /// The version Courier's own publisher writes and the decoder upcasts everything to.
     ///
-    /// - 1: Semble's TypeScript API (no version header): `eventType` may be a legacy alias.
-    /// - 2: canonical event type names only.
+    /// - 1: Semble's TypeScript publishers (no version header): `eventType` may be a legacy alias;
+    ///   or, from the "Option 4" publisher, no `eventType` but `eventName`, and fields as
+    ///   serialized value objects (`{"props":{"value":…}}`). See `Upcasters.Step.typeScriptPayloads`.
+    /// - 2: flat strings, canonical event type names in `eventType` only.
     public static let currentVersion: Int = 2
     /// The AMQP header that carries the version; absent means 1.
     public static let versionHeader = "x-schema-version"

@@ -76,6 +76,83 @@ struct FieldReader {
         }
     }
 
+    // MARK: Actors: DIDs, checked as Semble checks them
+    //
+    // Semble's consumer (`EventMapper.fromSerialized`, semble:src/shared/infrastructure/events/
+    // EventMapper.ts) builds the actor of each event through a value object that validates it, and
+    // fails the job otherwise. Courier applies exactly those checks, no more, so that it rejects
+    // what Semble rejects and accepts what Semble accepts (beyond Courier's own id bounds, which
+    // apply to every id: at most `maximumIDBytes`, no control character):
+    // - `curatorId`, `addedBy`, `removedBy`, `authorId`: `CuratorId.create`
+    //   (semble:src/modules/cards/domain/value-objects/CuratorId.ts) trims the string (JavaScript
+    //   `trim()`), refuses it empty, and matches `/^did:(plc:[a-zA-Z0-9]+|web:[a-zA-Z0-9.%-]+)$/`;
+    //   the trimmed value is what it keeps, so Courier keeps that too.
+    // - `followerId`: `DID.create` (semble:src/modules/user/domain/value-objects/DID.ts) only
+    //   requires the prefix `did:plc:` or `did:web:`, and keeps the value as it is.
+    // - `targetId` (a DID for a USER follow, a collection id otherwise) is a plain string there:
+    //   not checked. Nor are card, collection, connection and follow ids (not even as UUIDs).
+
+    /// An actor that Semble holds as a `CuratorId`: a `did:plc:` or `did:web:` DID after trimming
+    /// surrounding whitespace as JavaScript does; returns the trimmed DID.
+    func curatorDID(_ name: String) throws(EventDecodingError) -> String {
+        let raw = try string(name, expected: "a DID string")
+        let value = Self.trimmedAsJavaScript(raw)
+        guard Self.isCuratorDID(value) else {
+            throw .invalidField(
+                name,
+                "expected a DID matching did:plc:[A-Za-z0-9]+ or did:web:[A-Za-z0-9.%-]+ "
+                    + "(Semble's CuratorId), got \(EventDecodingError.quoted(raw))")
+        }
+        try Self.checkID(value, field: name)
+        return value
+    }
+
+    /// An actor that Semble holds as a `DID`: an id starting with `did:plc:` or `did:web:`, kept as sent.
+    func prefixedDID(_ name: String) throws(EventDecodingError) -> String {
+        let value = try id(name)
+        guard value.utf8.starts(with: "did:plc:".utf8) || value.utf8.starts(with: "did:web:".utf8) else {
+            throw .invalidField(
+                name, "expected a DID starting with 'did:plc:' or 'did:web:' (Semble's DID), got \(EventDecodingError.quoted(value))")
+        }
+        return value
+    }
+
+    /// `/^did:(plc:[a-zA-Z0-9]+|web:[a-zA-Z0-9.%-]+)$/`, Semble's `DID_REGEX` (ASCII classes; in
+    /// JavaScript `$` without the `m` flag matches only at the very end).
+    static func isCuratorDID(_ value: String) -> Bool {
+        let utf8 = value.utf8
+        let isAlphanumeric: (UInt8) -> Bool = { byte in
+            (Ascii.zero...Ascii.nine).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+        }
+        if utf8.starts(with: "did:plc:".utf8) {
+            let rest = utf8.dropFirst(8)
+            return !rest.isEmpty && rest.allSatisfy(isAlphanumeric)
+        }
+        if utf8.starts(with: "did:web:".utf8) {
+            let rest = utf8.dropFirst(8)
+            return !rest.isEmpty && rest.allSatisfy { isAlphanumeric($0) || $0 == Ascii.dot || $0 == 0x25 || $0 == Ascii.minus }
+        }
+        return false
+    }
+
+    /// `value` without the leading and trailing characters JavaScript's `String.prototype.trim`
+    /// removes: WhiteSpace (TAB, VT, FF, U+FEFF and the `Zs` category, space and NBSP included)
+    /// and LineTerminator (LF, CR, U+2028, U+2029). U+0085 is not among them.
+    static func trimmedAsJavaScript(_ value: String) -> String {
+        func isSpace(_ scalar: Unicode.Scalar) -> Bool {
+            switch scalar.value {
+            case 0x09...0x0D, 0xFEFF, 0x2028, 0x2029: true
+            default: scalar.properties.generalCategory == .spaceSeparator
+            }
+        }
+        let scalars = value.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }),
+              let last = scalars.lastIndex(where: { !isSpace($0) })
+        else { return "" }
+        if first == scalars.startIndex, last == scalars.index(before: scalars.endIndex) { return value }
+        return String(scalars[first...last])
+    }
+
     /// An RFC 3339 date-time (see `EventTimestamp`).
     func date(_ name: String) throws(EventDecodingError) -> Date {
         let text = try string(name, expected: "an ISO-8601 date string")
@@ -100,32 +177,32 @@ struct FieldReader {
         switch type {
         case .cardAddedToLibrary:
             .cardAddedToLibrary(CardAddedToLibrary(
-                cardId: try id("cardId"), curatorId: try id("curatorId"), addedAt: try date("addedAt")))
+                cardId: try id("cardId"), curatorId: try curatorDID("curatorId"), addedAt: try date("addedAt")))
         case .cardAddedToCollection:
             .cardAddedToCollection(CardAddedToCollection(
                 cardId: try id("cardId"), collectionId: try id("collectionId"),
-                addedBy: try id("addedBy"), addedAt: try date("addedAt")))
+                addedBy: try curatorDID("addedBy"), addedAt: try date("addedAt")))
         case .cardRemovedFromLibrary:
-            .cardRemovedFromLibrary(CardRemovedFromLibrary(cardId: try id("cardId"), curatorId: try id("curatorId")))
+            .cardRemovedFromLibrary(CardRemovedFromLibrary(cardId: try id("cardId"), curatorId: try curatorDID("curatorId")))
         case .cardRemovedFromCollection:
             .cardRemovedFromCollection(CardRemovedFromCollection(
-                cardId: try id("cardId"), collectionId: try id("collectionId"), removedBy: try id("removedBy")))
+                cardId: try id("cardId"), collectionId: try id("collectionId"), removedBy: try curatorDID("removedBy")))
         case .collectionCreated:
             .collectionCreated(CollectionCreated(
-                collectionId: try id("collectionId"), authorId: try id("authorId"),
+                collectionId: try id("collectionId"), authorId: try curatorDID("authorId"),
                 collectionName: try text("collectionName")))
         case .userFollowedTarget:
             .userFollowedTarget(UserFollowedTarget(
-                followId: try id("followId"), followerId: try id("followerId"), targetId: try id("targetId"),
+                followId: try id("followId"), followerId: try prefixedDID("followerId"), targetId: try id("targetId"),
                 targetType: try targetType("targetType"), createdAt: try date("createdAt")))
         case .userUnfollowedTarget:
             .userUnfollowedTarget(UserUnfollowedTarget(
-                followId: try id("followId"), followerId: try id("followerId"), targetId: try id("targetId"),
+                followId: try id("followId"), followerId: try prefixedDID("followerId"), targetId: try id("targetId"),
                 targetType: try targetType("targetType")))
         case .connectionCreated:
-            .connectionCreated(ConnectionCreated(connectionId: try id("connectionId"), curatorId: try id("curatorId")))
+            .connectionCreated(ConnectionCreated(connectionId: try id("connectionId"), curatorId: try curatorDID("curatorId")))
         case .connectionRemoved:
-            .connectionRemoved(ConnectionRemoved(connectionId: try id("connectionId"), curatorId: try id("curatorId")))
+            .connectionRemoved(ConnectionRemoved(connectionId: try id("connectionId"), curatorId: try curatorDID("curatorId")))
         }
     }
 

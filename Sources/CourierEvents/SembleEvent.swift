@@ -6,7 +6,10 @@ import Foundation
 
 // One struct per event type, with exactly the fields of the specification's table (beyond the
 // three common ones, which live on `EventEnvelope`). Ids are kept as the strings Semble sends
-// (UUIDs, DIDs, AT-URIs…): Courier never interprets them, it only compares and stores them.
+// (UUIDs, DIDs, AT-URIs…): Courier never interprets them, it only compares and stores them. The
+// decoder checks the actors' DIDs as Semble does (see `FieldReader`): `curatorId`, `addedBy`,
+// `removedBy` and `authorId` match `did:plc:[A-Za-z0-9]+` or `did:web:[A-Za-z0-9.%-]+`,
+// `followerId` starts with `did:plc:` or `did:web:`.
 
 /// A card was added to a user's library. `aggregateId` is the card.
 public struct CardAddedToLibrary: Sendable, Hashable {

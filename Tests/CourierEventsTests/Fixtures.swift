@@ -72,6 +72,9 @@ struct Sample: Sendable, CustomTestStringConvertible {
     }
 }
 
+/// The fields Semble holds as a `CuratorId`: DIDs matching `did:plc:[A-Za-z0-9]+` or `did:web:[A-Za-z0-9.%-]+`.
+let curatorIdKeys: Set<String> = ["curatorId", "addedBy", "removedBy", "authorId"]
+
 let cardId = "card-7f9c2b1e"
 let collectionId = "coll-3a51d0c4"
 let curator = "did:plc:curator4ayzbq2c7"

@@ -44,7 +44,7 @@ struct RoundTripTests {
     func escaping(_ name: String) throws {
         let envelope = EventEnvelope(
             id: "m", aggregateId: "c", occurredAt: occurredDate,
-            event: .collectionCreated(CollectionCreated(collectionId: "c", authorId: "a\"\\", collectionName: name))
+            event: .collectionCreated(CollectionCreated(collectionId: "c\"\\", authorId: author, collectionName: name))
         )
         let bytes = encoder.encode(envelope)
         #expect(!bytes.contains { $0 < 0x20 })
@@ -58,7 +58,7 @@ struct RoundTripTests {
     func nulIsWrittenButNotRead() {
         let envelope = EventEnvelope(
             id: "m", aggregateId: "c", occurredAt: occurredDate,
-            event: .collectionCreated(CollectionCreated(collectionId: "c", authorId: "a", collectionName: "a\u{0}b")))
+            event: .collectionCreated(CollectionCreated(collectionId: "c", authorId: author, collectionName: "a\u{0}b")))
         let bytes = encoder.encode(envelope)
         #expect(String(decoding: bytes, as: UTF8.self).contains(#""a\u0000b""#))
         #expect(throws: EventDecodingError.invalidField("collectionName", "contains NUL (U+0000) at byte 1, which Postgres text cannot hold")) {
@@ -81,7 +81,7 @@ struct RoundTripTests {
         let date = Date(timeIntervalSince1970: seconds)
         let envelope = EventEnvelope(
             id: "m", aggregateId: "card", occurredAt: date,
-            event: .cardAddedToLibrary(CardAddedToLibrary(cardId: "card", curatorId: "did", addedAt: date))
+            event: .cardAddedToLibrary(CardAddedToLibrary(cardId: "card", curatorId: curator, addedAt: date))
         )
         #expect(try roundTrip(envelope) == envelope)
     }
@@ -91,7 +91,7 @@ struct RoundTripTests {
         let date = Date()
         let envelope = EventEnvelope(
             id: "m", aggregateId: "f", occurredAt: date,
-            event: .userFollowedTarget(UserFollowedTarget(followId: "f", followerId: "a", targetId: "b", targetType: .user, createdAt: date))
+            event: .userFollowedTarget(UserFollowedTarget(followId: "f", followerId: follower, targetId: curator, targetType: .user, createdAt: date))
         )
         let decoded = try roundTrip(envelope)
         #expect(abs(decoded.occurredAt.timeIntervalSince(date)) < 0.000_001)

@@ -35,7 +35,7 @@ struct SchemaVersionTests {
         #expect(decodingError(Array("garbage".utf8), schemaVersion: 3)?.code == .unsupportedSchemaVersion)
     }
 
-    @Test("the v1 → v2 step rewrites legacy names and nothing else")
+    @Test("the v1 → v2 step rewrites legacy names and leaves a flat body alone")
     func legacyStep() throws {
         var object: [String: JSONValue] = [
             "eventType": .string("USER_UNFOLLOWED_TARGET"), "followId": .string("f"), "n": .number(1),

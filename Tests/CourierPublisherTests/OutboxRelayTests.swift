@@ -236,7 +236,7 @@ struct OutboxRelayTests {
             """,
             [
                 id,
-                #"{"eventType":"USER_FOLLOWED_TARGET","aggregateId":"follow-1","dateTimeOccurred":"2026-11-28T10:15:30.000Z","followId":"follow-1","followerId":"did:a","targetId":"did:b","targetType":"USER","createdAt":"2026-11-28T10:15:30.000Z"}"#,
+                #"{"eventType":"USER_FOLLOWED_TARGET","aggregateId":"follow-1","dateTimeOccurred":"2026-11-28T10:15:30.000Z","followId":"follow-1","followerId":"did:plc:ewvi7nxzyoun6zhxrhs64oiz","targetId":"did:plc:7iza6de2dwap2sbkpav7c6c6","targetType":"USER","createdAt":"2026-11-28T10:15:30.000Z"}"#,
                 trace,
             ])
         let relay = OutboxRelay(configuration: try testRelayConfiguration(database: database, exchange: exchange), logger: quietLogger)

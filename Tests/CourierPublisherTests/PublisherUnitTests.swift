@@ -128,13 +128,13 @@ struct PublisherUnitTests {
     @Test("outgoing envelopes get a fresh lower-case UUID and the specified aggregate")
     func outgoingEnvelope() {
         let follow = EventEnvelope.outgoing(
-            .userFollowedTarget(.init(followId: "f-1", followerId: "did:a", targetId: "did:b", targetType: .user, createdAt: Date())))
+            .userFollowedTarget(.init(followId: "f-1", followerId: "did:plc:ewvi7nxzyoun6zhxrhs64oiz", targetId: "did:plc:7iza6de2dwap2sbkpav7c6c6", targetType: .user, createdAt: Date())))
         #expect(UUID(uuidString: follow.id) != nil)
         #expect(follow.id == follow.id.lowercased())
         #expect(follow.aggregateId == "f-1")
         #expect(follow.schemaVersion == EventSchema.currentVersion)
-        #expect(EventEnvelope.outgoing(.cardAddedToCollection(.init(cardId: "c", collectionId: "col", addedBy: "d", addedAt: Date()))).aggregateId == "col")
-        #expect(EventEnvelope.outgoing(.connectionRemoved(.init(connectionId: "k", curatorId: "d")), aggregateId: "other").aggregateId == "other")
+        #expect(EventEnvelope.outgoing(.cardAddedToCollection(.init(cardId: "c", collectionId: "col", addedBy: "did:plc:7iza6de2dwap2sbkpav7c6c6", addedAt: Date()))).aggregateId == "col")
+        #expect(EventEnvelope.outgoing(.connectionRemoved(.init(connectionId: "k", curatorId: "did:plc:7iza6de2dwap2sbkpav7c6c6")), aggregateId: "other").aggregateId == "other")
     }
 
     @Test("an outbox row needs a UUID id, and stores it lower-case")

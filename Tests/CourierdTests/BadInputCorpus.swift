@@ -1,6 +1,7 @@
 import CourierAMQP
 import CourierEngine
 import CourierEvents
+import CourierTesting
 import Foundation
 
 /// Issue 12's bad-input corpus: hostile bodies, properties and headers, each as a publisher would
@@ -59,7 +60,7 @@ struct BadInputCorpus {
 
     /// A valid `CardAddedToLibraryEvent` body (schema version 2) for `id`.
     func cardBody(_ id: String) -> String {
-        cardJSON(cardId: #""card-\#(id)""#, curatorId: #""did:plc:curator-\#(id)""#)
+        cardJSON(cardId: #""card-\#(id)""#, curatorId: #""\#(testDID("curator", id))""#)
     }
 
     /// A card body with raw JSON for its fields (`nil` leaves a field out).
@@ -120,7 +121,7 @@ struct BadInputCorpus {
         truncated.removeLast(17)
         var invalidUTF8 = utf8(#"{"eventType":"CardAddedToLibraryEvent","aggregateId":"a"#)
         invalidUTF8 += [0xC3, 0x28, 0xFF, 0xFE]
-        invalidUTF8 += utf8(#"","dateTimeOccurred":"2026-03-01T12:00:00.000Z","cardId":"c","curatorId":"d","addedAt":"2026-03-01T12:00:00.000Z"}"#)
+        invalidUTF8 += utf8(#"","dateTimeOccurred":"2026-03-01T12:00:00.000Z","cardId":"c","curatorId":"did:plc:x","addedAt":"2026-03-01T12:00:00.000Z"}"#)
         let deep = utf8(String(repeating: "[", count: 100_000))
         let deepInField = utf8(
             cardJSON(cardId: #""card-\#(id("deep-field"))""#, curatorId: #""did:plc:x""#,
@@ -171,15 +172,16 @@ struct BadInputCorpus {
                  body: utf8(#"{"eventType":"CollectionCreatedEvent","aggregateId":"col-\#(run)","dateTimeOccurred":"2026-03-01T12:00:00Z","collectionId":"col-\#(run)","authorId":"did:plc:a","collectionName":"a\u0000b"}"#),
                  routingKey: EventType.collectionCreated.rawValue, type: EventType.collectionCreated.rawValue),
             make("unknown-event-type-in-body", .body, .parked("UnknownEventType"),
-                 body: utf8(cardJSON(eventType: #""\#(unknownKey)""#, cardId: #""c""#, curatorId: #""d""#)), routingKey: unknownKey, type: nil),
+                 body: utf8(cardJSON(eventType: #""\#(unknownKey)""#, cardId: #""c""#, curatorId: #""did:plc:x""#)), routingKey: unknownKey, type: nil),
             make("unknown-routing-key-only", .body, .parked("UnknownEventType"),
-                 body: utf8(cardJSON(eventType: nil, cardId: #""c""#, curatorId: #""d""#)), routingKey: unknownKey, type: nil),
+                 body: utf8(cardJSON(eventType: nil, cardId: #""c""#, curatorId: #""did:plc:x""#)), routingKey: unknownKey, type: nil),
             make("legacy-alias-in-v2-body", .body, .parked("UnknownEventType"),
-                 body: utf8(cardJSON(eventType: #""USER_FOLLOWED_TARGET""#, cardId: #""c""#, curatorId: #""d""#)), routingKey: unknownKey, type: nil),
+                 body: utf8(cardJSON(eventType: #""USER_FOLLOWED_TARGET""#, cardId: #""c""#, curatorId: #""did:plc:x""#)), routingKey: unknownKey, type: nil),
             make("body-type-mismatches-routing-key", .body, .parked("EventTypeMismatch"), body: valid("mismatch"), routingKey: Self.followType, type: nil),
-            // Injection text that is a valid id is data: handled, stored literally.
+            // Injection text that is a valid id is data: handled, stored literally. (Not in the
+            // curator: actors are DIDs, `did:plc:[A-Za-z0-9]+`, so the decoder refuses it there.)
             make("sql-injection-ids", .body, .handled,
-                 body: utf8(cardJSON(cardId: #""\#(injectionID)""#, curatorId: #""did:plc:'||pg_sleep(5)||'\#(run)""#))) { p, _ in
+                 body: utf8(cardJSON(cardId: #""\#(injectionID)""#, curatorId: #""\#(testDID("curator", run))""#))) { p, _ in
                 p.messageID = "\(injection)-msg-\(run)"
             },
             // A body from the routing key the queue is bound to but no handler knows: its

@@ -70,7 +70,7 @@ struct ConnectionRecoveryTests {
             let at = Date(timeIntervalSince1970: 1_795_000_000)
             let event = EventEnvelope(
                 id: id, aggregateId: "card-\(run)", occurredAt: at,
-                event: .cardAddedToLibrary(.init(cardId: "card-\(run)", curatorId: "did:plc:\(run)", addedAt: at)))
+                event: .cardAddedToLibrary(.init(cardId: "card-\(run)", curatorId: testDID(run), addedAt: at)))
             try await postgres.withTransaction { transaction in try Outbox.enqueue(event, in: transaction) }
 
             let poison = "poison-\(run)"

@@ -16,7 +16,7 @@ struct SembleEndToEndTests {
         let database = try TestEnvironment.databaseURL()
         let app = TestEnvironment.uniqueName("semble")
         let run = TestEnvironment.uniqueName("r")
-        let (alice, bob) = ("did:plc:alice-\(run)", "did:plc:bob-\(run)")
+        let (alice, bob) = (testDID("alice", run), testDID("bob", run))  // did:plc:[A-Za-z0-9]+, as the decoder requires
         let at = Date(timeIntervalSince1970: 1_795_000_000)
         let events = [
             EventEnvelope(
@@ -74,7 +74,7 @@ struct SembleEndToEndTests {
         let database = try TestEnvironment.databaseURL()
         let app = TestEnvironment.uniqueName("outbox")
         let run = TestEnvironment.uniqueName("o")
-        let (carol, dave) = ("did:plc:carol-\(run)", "did:plc:dave-\(run)")
+        let (carol, dave) = (testDID("carol", run), testDID("dave", run))
         let environment = [
             "AMQP_URL": amqp, "DATABASE_URL": database, "FLY_APP_NAME": app, "COURIER_HTTP_PORT": "0", "COURIER_HTTP_HOST": "127.0.0.1",
         ]

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Publishes a handful of Semble events to the local broker (`make samples`), the way Semble's
 # TypeScript API does (flat JSON, routing key = event type, no message_id: Courier derives the
-# identity from the body), then shows the rows courierd wrote. Run `make run` in another terminal.
+# identity from the body; one also as the "Option 4" publisher sends it: the event object itself,
+# `eventName` and value objects, no content type), then shows the rows courierd wrote. Run
+# `make run` in another terminal. Actors are DIDs (`did:plc:[A-Za-z0-9]+`): Courier, like Semble,
+# refuses anything else.
 #
 #   deploy/local/publish-samples.sh [--no-show]
 set -euo pipefail
@@ -21,6 +24,10 @@ publish() {  # routing key, JSON body
         --persistent --content-type=application/json --body="$2"
     echo "  published $1"
 }
+publish_option4() {  # routing key (the class name), JSON body: no content type, as JSON.stringify(event) goes out
+    amqp-publish --url="$COURIER_LOCAL_AMQP_URL" --exchange=domain_events --routing-key="$1" --persistent --body="$2"
+    echo "  published $1 (Option 4 shape)"
+}
 
 echo "publishing sample events (run $run)"
 publish CollectionCreatedEvent "{\"eventType\":\"CollectionCreatedEvent\",\"aggregateId\":\"$collection\",\"dateTimeOccurred\":\"$now.000Z\",\"collectionId\":\"$collection\",\"authorId\":\"$alice\",\"collectionName\":\"Reading list\"}"
@@ -31,6 +38,8 @@ publish CardAddedToLibraryEvent "{\"eventType\":\"CardAddedToLibraryEvent\",\"ag
 publish CardAddedToCollectionEvent "{\"eventType\":\"CardAddedToCollectionEvent\",\"aggregateId\":\"$collection\",\"dateTimeOccurred\":\"$now.400Z\",\"cardId\":\"$card\",\"collectionId\":\"$collection\",\"addedBy\":\"$alice\",\"addedAt\":\"$now.400Z\"}"
 publish CardAddedToLibraryEvent "{\"eventType\":\"CardAddedToLibraryEvent\",\"aggregateId\":\"$card\",\"dateTimeOccurred\":\"$now.500Z\",\"cardId\":\"$card\",\"curatorId\":\"$bob\",\"addedAt\":\"$now.500Z\"}"
 publish ConnectionCreatedEvent "{\"eventType\":\"ConnectionCreatedEvent\",\"aggregateId\":\"connection-$run\",\"dateTimeOccurred\":\"$now.600Z\",\"connectionId\":\"connection-$run\",\"curatorId\":\"$alice\"}"
+# The same kind of event as the "Option 4" publisher writes it: decoded to the same event.
+publish_option4 CardAddedToLibraryEvent "{\"cardId\":{\"props\":{\"value\":{\"value\":\"$card\"}}},\"curatorId\":{\"props\":{\"value\":\"$carol\"}},\"addedAt\":\"$now.650Z\",\"eventName\":\"CardAddedToLibraryEvent\",\"dateTimeOccurred\":\"$now.650Z\",\"aggregateId\":\"$card\"}"
 # A malformed one: parked in events_<app>.dlq with the reason, nothing else changes.
 publish CardAddedToLibraryEvent "{\"eventType\":\"CardAddedToLibraryEvent\",\"aggregateId\":\"$card\",\"dateTimeOccurred\":\"yesterday\",\"cardId\":\"$card\",\"curatorId\":\"$carol\",\"addedAt\":\"$now.700Z\"}"
 

@@ -40,12 +40,19 @@ public enum FuzzSeeds {
             body(library.type.rawValue, [("cardId", cardId), ("curatorId", curator), ("addedAt", "2026-11-28T10:00:00+01:00")]))
         add("blank-id", FuzzEvents.prefix(routingKey: nil), body(library.type.rawValue, [("cardId", " "), ("curatorId", curator), ("addedAt", addedText)]))
         add("bad-target-type", FuzzEvents.prefix(routingKey: nil),
-            body("UserFollowedTargetEvent", [("followId", "f"), ("followerId", "a"), ("targetId", "b"), ("targetType", "GROUP"), ("createdAt", addedText)]))
+            body("UserFollowedTargetEvent", [("followId", "f"), ("followerId", follower), ("targetId", "b"), ("targetType", "GROUP"), ("createdAt", addedText)]))
         add("escapes-and-unicode", FuzzEvents.prefix(routingKey: nil),
-            body("CollectionCreatedEvent", [("collectionId", collectionId), ("authorId", "a\"\\\u{1}"), ("collectionName", "Reading — 2026 ✨ \u{2028} 😀")])
-                .replacingOccurrences(of: "\u{1}", with: "\\u0001"))
+            body("CollectionCreatedEvent", [("collectionId", collectionId), ("authorId", #"did:plc:\u0061uthor"#),
+                                            ("collectionName", #"Reading \"—\" 2026 ✨ \u2028 😀 \\ \u0001 \/"#)]))
         add("surrogate-escapes", FuzzEvents.prefix(routingKey: nil),
-            #"{"eventType":"CollectionCreatedEvent","aggregateId":"c","dateTimeOccurred":"2026-11-28T10:15:30.123Z","collectionId":"c","authorId":"a","collectionName":"\ud83d\ude00 \ud800 \u0000"}"#)
+            #"{"eventType":"CollectionCreatedEvent","aggregateId":"c","dateTimeOccurred":"2026-11-28T10:15:30.123Z","collectionId":"c","authorId":"did:plc:a","collectionName":"\ud83d\ude00 \ud800 \u0000"}"#)
+        // Actors are DIDs, checked as Semble checks them.
+        add("actor-not-a-did", FuzzEvents.prefix(routingKey: library.type.rawValue),
+            body(library.type.rawValue, [("cardId", cardId), ("curatorId", "u1"), ("addedAt", addedText)]))
+        add("actor-did-web-padded", FuzzEvents.prefix(routingKey: library.type.rawValue),
+            body(library.type.rawValue, [("cardId", cardId), ("curatorId", #" did:web:example.com%3A8080\n"#), ("addedAt", addedText)]))
+        add("follower-prefix-only", FuzzEvents.prefix(routingKey: "USER_UNFOLLOWED_TARGET"),
+            body("USER_UNFOLLOWED_TARGET", [("followId", "\(follower):\(curator):USER"), ("followerId", "did:web:"), ("targetId", "anything"), ("targetType", "USER")]))
         add("extra-fields", FuzzEvents.prefix(routingKey: nil),
             String(body(library.type.rawValue, library.fields).dropLast()) + #","futureField":{"nested":[1,2,{"x":null}]},"count":3.5e2,"flag":true}"#)
         add("duplicate-keys", FuzzEvents.prefix(routingKey: nil),
@@ -57,6 +64,20 @@ public enum FuzzSeeds {
         add("deep-nesting", FuzzEvents.prefix(routingKey: nil), String(repeating: "[", count: 600) + String(repeating: "]", count: 600))
         add("empty-body", FuzzEvents.prefix(routingKey: library.type.rawValue), "")
         add("numbers", FuzzEvents.prefix(routingKey: nil), #"{"a":-0,"b":1e400,"c":-1.5E-400,"d":123456789012345678901234567890,"e":0.1}"#)
+        // The "Option 4" publisher: the event object itself, routed by class name, no eventType.
+        for (type, fields) in samples {
+            add("option4-\(type.rawValue)", FuzzEvents.prefix(routingKey: type.rawValue), option4Body(type, fields))
+        }
+        let option4Library = option4Body(library.type, library.fields)
+        add("option4-no-routing-key", FuzzEvents.prefix(routingKey: nil), option4Library)
+        add("option4-routing-key-mismatch", FuzzEvents.prefix(routingKey: "CardRemovedFromLibraryEvent"), option4Library)
+        add("option4-event-name-mismatch", FuzzEvents.prefix(routingKey: nil),
+            String(option4Library.dropLast()) + #","eventType":"ConnectionCreatedEvent"}"#)
+        add("option4-unknown-event-name", FuzzEvents.prefix(routingKey: library.type.rawValue),
+            option4Library.replacingOccurrences(of: #""eventName":"CardAddedToLibraryEvent""#, with: #""eventName":"CardAdded""#))
+        add("option4-malformed-value-object", FuzzEvents.prefix(routingKey: library.type.rawValue),
+            option4Library.replacingOccurrences(of: #"{"props":{"value":{"value":"\#(cardId)"}}}"#, with: #"{"props":{"value":{"value":"\#(cardId)"},"extra":1}}"#))
+        add("option4-in-version-2", FuzzEvents.prefix(routingKey: library.type.rawValue, schemaVersion: .int64(2)), option4Library)
         seeds.append(FuzzSeed("invalid-utf8.bin", FuzzEvents.prefix(routingKey: nil) + Array(#"{"eventType":""#.utf8) + [0xC3, 0x28, 0xFF] + Array(#""}"#.utf8)))
         return seeds
     }
@@ -91,6 +112,23 @@ public enum FuzzSeeds {
         members.append(("dateTimeOccurred", occurredText))
         members += fields
         return "{" + members.map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",") + "}"
+    }
+
+    /// A body as the "Option 4" publisher writes it: `JSON.stringify({...event, aggregateId})`, the
+    /// ids as serialized value objects, `eventName` (the legacy name for follows) instead of `eventType`.
+    static func option4Body(_ type: EventType, _ fields: [(String, String)]) -> String {
+        func wrapped(_ name: String, _ value: String) -> String {
+            switch name {
+            case "cardId", "collectionId", "connectionId": #"{"props":{"value":{"value":"\#(value)"}}}"#
+            case "curatorId", "addedBy", "removedBy", "authorId", "followerId", "targetType": #"{"props":{"value":"\#(value)"}}"#
+            case "followId": #"{"value":"\#(value)"}"#
+            default: #""\#(value)""#
+            }
+        }
+        let eventName = type.legacyAliases.first ?? type.rawValue
+        let members = fields.map { "\"\($0.0)\":" + wrapped($0.0, $0.1) }
+            + [#""eventName":"\#(eventName)""#, #""dateTimeOccurred":"\#(occurredText)""#, #""aggregateId":"\#(fields.first?.1 ?? "aggregate")""#]
+        return "{" + members.joined(separator: ",") + "}"
     }
 
     // MARK: Headers

@@ -24,10 +24,11 @@ struct CourierdProcessTests {
     /// init-semble` does for `make run` (courierd itself never creates them).
     static func run(
         environment: [String: String], arguments: [String] = [], stopWhen marker: String? = nil, timeout: Duration = .seconds(120),
+        createSembleTables: Bool = true,
         beforeStopping: (String) async throws -> Void = { _ in },
         launched: (Int32) -> Void = { _ in }
     ) async throws -> Run {
-        if let url = environment["DATABASE_URL"] { await SembleFixture.createIfReachable(url) }
+        if createSembleTables, let url = environment["DATABASE_URL"] { await SembleFixture.createIfReachable(url) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.productPath("courierd"))
         process.arguments = arguments
@@ -218,6 +219,8 @@ struct CourierdProcessTests {
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/"], "database.url (environment DATABASE_URL)"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "FLY_APP_NAME": "a b"], "fly.app.name"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_LOG_LEVEL": "loud"], "courier.log.level"),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_DATABASE_SCHEMA": "Semble-Side"], "courier.database.schema"),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_DATABASE_SCHEMA": "public"], "courier.database.schema"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_PREFETCH": "lots"], "courier.prefetch (environment COURIER_PREFETCH)"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_PREFETCH": "0"], "courier.prefetch"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_RETRY_DELAYS": "5s,soon"], "courier.retry.delays"),
@@ -278,6 +281,35 @@ struct CourierdProcessTests {
     static func password(of url: String) throws -> String {
         let components = try #require(URLComponents(string: url))
         return try #require(components.password)
+    }
+}
+
+extension CourierdProcessTests {
+    @Test("Semble's tables missing, or a column of another type: start-up stops with exit 78 naming the table and column; nothing is created or altered")
+    func sembleSchemaMismatch() async throws {
+        let vhost = try TestBroker.makeVhost()
+        defer { TestBroker.deleteVhost(vhost.name) }
+        let database = try await OwnDatabase.make()
+        defer { Task { await database.drop() } }
+        let environment = ["AMQP_URL": vhost.url, "DATABASE_URL": database.url, "COURIER_HTTP_PORT": "0", "COURIER_HTTP_HOST": "127.0.0.1"]
+
+        let empty = try await Self.run(environment: environment, timeout: .seconds(180), createSembleTables: false)
+        #expect(empty.status == 78, "output: \(empty.output)")
+        #expect(empty.output.contains("table public.feed_activities: found no such table"), "\(empty.output)")
+        #expect(empty.output.contains("courier db init-semble"))
+        let admin = try await PostgresConnection.connect(try PostgresConfiguration(url: database.url))
+        #expect(try await admin.query("SELECT 1 FROM information_schema.tables WHERE table_schema = 'public'").isEmpty,
+                "courierd created none of Semble's tables")
+
+        try await SembleTables.create(on: admin)
+        try await admin.execute("ALTER TABLE notifications ALTER COLUMN created_at TYPE timestamptz")
+        let wrong = try await Self.run(environment: environment, timeout: .seconds(180), createSembleTables: false)
+        #expect(wrong.status == 78, "output: \(wrong.output)")
+        #expect(wrong.output.contains("column public.notifications.created_at: found type timestamptz"), "\(wrong.output)")
+        #expect(try await admin.query(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = 'notifications' AND column_name = 'created_at' AND data_type = 'timestamp with time zone'"
+        ).count == 1, "left as it was")
+        await admin.close()
     }
 }
 

@@ -1,6 +1,7 @@
 import CourierAMQP
 import CourierEngine
 import CourierEvents
+import CourierHandlers
 import CourierPostgres
 import CourierPublisher
 import CourierTesting
@@ -131,6 +132,98 @@ struct SembleEndToEndTests {
         #expect(try await api.query("SELECT 1 FROM event_store WHERE id = $1::uuid", [abandoned.id]).isEmpty)
         _ = try await api.execute("DROP TABLE \(follows)")
         await api.close()
+    }
+
+    @Test("on a database that already holds Semble's tables, courierd starts, handles both payload shapes Semble publishes, and leaves Semble's table definitions byte for byte as they were")
+    func sembleDatabaseUntouched() async throws {
+        let vhost = try TestBroker.makeVhost()
+        defer { TestBroker.deleteVhost(vhost.name) }
+        let database = try await OwnDatabase.make()
+        defer { Task { await database.drop() } }
+        // Semble's tables, as Semble's migrations leave them, before courierd ever ran here.
+        let semble = try await PostgresConnection.connect(try PostgresConfiguration(url: database.url))
+        try await SembleTables.create(on: semble)
+        await semble.close()
+        let before = try Self.dumpSembleSchema(database.url)
+        #expect(before.contains("CREATE TABLE public.notifications"), "\(before.prefix(300))")
+
+        let token = UUID().uuidString.prefix(8).lowercased()
+        let (alice, bob) = (testDID("alice", token), testDID("bob", token))
+        let card = UUID().uuidString.lowercased()
+        let follow = UUID().uuidString.lowercased()
+        // Semble's EventMapper (flat strings, eventType, the legacy follow name) and the seed's
+        // Option 4 (value objects, eventName, the class name as routing key); no message id, no
+        // content type, no schema-version header — as Semble's TypeScript publishers send them.
+        let messages: [(routingKey: String, body: String)] = [
+            ("USER_FOLLOWED_TARGET",
+             #"{"eventType":"USER_FOLLOWED_TARGET","aggregateId":"\#(follow)","dateTimeOccurred":"2026-03-01T12:00:00.003Z","followId":"\#(follow)","followerId":"\#(bob)","targetId":"\#(alice)","targetType":"USER","createdAt":"2026-03-01T12:00:00.000Z"}"#),
+            ("CardAddedToLibraryEvent",
+             #"{"cardId":{"props":{"value":{"value":"\#(card)"}}},"curatorId":{"props":{"value":"\#(alice)"}},"addedAt":"2026-03-01T12:00:05.000Z","eventName":"CardAddedToLibraryEvent","dateTimeOccurred":"2026-03-01T12:00:05.003Z","aggregateId":"\#(card)"}"#),
+        ]
+        let app = TestEnvironment.uniqueName("sembledb")
+        let environment = [
+            "AMQP_URL": vhost.url, "DATABASE_URL": database.url, "FLY_APP_NAME": app, "COURIER_HTTP_PORT": "0", "COURIER_HTTP_HOST": "127.0.0.1",
+        ]
+        let postgres = try await Self.connect(database.url)
+        let result = try await CourierdProcessTests.run(environment: environment, stopWhen: "ready", timeout: .seconds(300)) { _ in
+            let connection = try await AMQPConnection.connect(url: vhost.url)
+            let channel = try await connection.openChannel()
+            try await channel.confirmSelect()
+            for message in messages {
+                let outcome = try await channel.publish(
+                    Array(message.body.utf8), exchange: "domain_events", routingKey: message.routingKey,
+                    properties: AMQPProperties(deliveryMode: .persistent), mandatory: true)
+                #expect(outcome == .acked)
+            }
+            await connection.close()
+            // Each handler takes both events (feeds: the add and the follow; notifications: both).
+            #expect(await eventually {
+                (try? await postgres.query("SELECT count(*) FROM courier_inbox").first?.decode(Int64.self, column: 0)) == 4
+            })
+        }
+        #expect(result.status == 0, "output: \(result.output)")
+        #expect(!result.output.contains("dead-lettering"), "nothing was parked: \(result.output)")
+
+        let notified = try await postgres.query("SELECT recipient_user_id, actor_user_id, type FROM notifications")
+        #expect(try notified.map { [try $0.decode(String.self, column: 0), try $0.decode(String.self, column: 1), try $0.decode(String.self, column: 2)] }
+            == [[alice, bob, "USER_FOLLOWED_YOU"]])
+        let feed = try await postgres.query(
+            "SELECT f.user_id, a.actor_id, a.card_id FROM following_feed_items f JOIN feed_activities a ON a.id = f.activity_id")
+        #expect(try feed.map { [try $0.decode(String.self, column: 0), try $0.decode(String.self, column: 1), try $0.decode(String?.self, column: 2) ?? ""] }
+            == [[bob, alice, card]], "the Option 4 add reached bob's following feed")
+        await postgres.close()
+
+        let after = try Self.dumpSembleSchema(database.url)
+        #expect(after == before, "Semble's tables changed: \(Self.difference(before, after))")
+    }
+
+    /// `pg_dump --schema-only` of Semble's schema (`public`) in `url`'s database.
+    static func dumpSembleSchema(_ url: String) throws -> String {
+        let candidates = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        let pgDump = try #require(
+            candidates.sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }.map { "/usr/lib/postgresql/\($0)/bin/pg_dump" }
+                .first { FileManager.default.isExecutableFile(atPath: $0) },
+            "pg_dump (postgresql-client) is installed with the local Postgres")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: pgDump)
+        process.arguments = ["--schema-only", "--schema=public", "--no-owner", "--dbname=\(url)"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "pg_dump exited \(process.terminationStatus)")
+        // pg_dump ≥ 15.14 brackets its output with `\restrict <random key>` / `\unrestrict <key>`
+        // (psql meta-commands against injection on restore): a new key each run, not the schema.
+        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("\\restrict ") && !$0.hasPrefix("\\unrestrict ") }.joined(separator: "\n")
+    }
+
+    /// The lines of `b` not in `a` and of `a` not in `b`, for a failure message.
+    static func difference(_ a: String, _ b: String) -> String {
+        let (left, right) = (Set(a.split(separator: "\n")), Set(b.split(separator: "\n")))
+        return "removed: \(left.subtracting(right).sorted()); added: \(right.subtracting(left).sorted())"
     }
 
     /// A connection that sees what courierd does: Courier's schema (`courier`), then Semble's.

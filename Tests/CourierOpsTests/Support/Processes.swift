@@ -84,8 +84,13 @@ final class Daemon: @unchecked Sendable {
 
     var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
-    /// Starts it and waits until it says it is ready.
+    /// Creates Semble's tables with `courier db init-semble` (as `make run` does: courierd never
+    /// creates them), then starts courierd and waits until it says it is ready.
     func start() async throws {
+        let initialized = try await CLI(environment: process.environment ?? [:]).run(["db", "init-semble"])
+        guard initialized.status == 0 else {
+            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "courier db init-semble failed: \(initialized.stdout)\(initialized.stderr)"])
+        }
         try process.run()
         let ready = await eventually { !self.process.isRunning || self.output.contains("ready") }
         guard ready, process.isRunning else {

@@ -79,6 +79,22 @@ struct FollowIdentityTests {
         }
     }
 
+    @Test("the register's approximation: a re-follow forgets the earlier episode, whatever the arrival order")
+    func refollowForgetsEarlierEpisode() async throws {
+        try await ReplayAndOrderTests.expectOrderIndependent([
+            E.follow("e-f2", "u2", follows: "u1", at: 30),  // the re-follow first: the episode below never counts
+            E.libraryAdd("e-a1", card: "c1", by: "u1", at: 10),
+            E.follow("e-f1", "u2", follows: "u1", at: 0),
+            E.unfollow("e-u1", "u2", unfollows: "u1", at: 20),
+            E.libraryAdd("e-a2", card: "c2", by: "u1", at: 40),
+        ]) { database async throws in
+            // c1 was added while u2 followed (0–20), but the register keeps only the follow at 30:
+            // the item an in-order application made at 10 is taken back at 30 (EventOrder.followActive).
+            #expect(try await database.feedItems() == ["u2 <- CARD_COLLECTED u1 c2 @40"])
+            #expect(try await database.notifications() == [#"USER_FOLLOWED_YOU to u1 by u2 @30 {"targetType": "USER"}"#])
+        }
+    }
+
     @Test("two follow events of one (follower, target, type) with different followIds are one follow; one unfollow ends it")
     func duplicateFollowsAreOneFollow() async throws {
         try await ReplayAndOrderTests.expectOrderIndependent([

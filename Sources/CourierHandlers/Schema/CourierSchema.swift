@@ -27,7 +27,8 @@ public enum CourierSchema {
     public static let trackingTable = "schema_migrations"
 
     public static let migrations: [PostgresMigration] = [
-        PostgresMigration(version: 1, name: "handler_tables", sql: handlerTables)
+        PostgresMigration(version: 1, name: "handler_tables", sql: handlerTables),
+        PostgresMigration(version: 2, name: "follows_by_triple_and_added_at", sql: followsByTriple),
     ]
 
     /// Applies what is missing in `schema` (Courier's; it must exist). Safe from several
@@ -185,4 +186,87 @@ public enum CourierSchema {
         );
 
         """ + notificationKeys
+
+    /// Version 2. Semble has no follow id: a follow event's `followId` is a fresh UUID stored
+    /// nowhere, an unfollow's is `"<follower>:<target>:<TYPE>"` (semble-parity.md §4), so keyed by
+    /// follow id no unfollow ever met its follow. A follow is now (follower, target type, target):
+    /// one register per triple, the latest follow and the latest unfollow (``Facts``), `active`
+    /// when the follow is the later. The rows of version 1 — the earliest follow or unfollow per
+    /// follow id — are merged per triple, keeping the latest of each, so the unfollows recorded so
+    /// far take effect.
+    ///
+    /// The ledger rows of the follow notifications get the triple as subject (it was
+    /// `["<followId>"]`), found through the notifications handler's follow rows, before those are
+    /// reshaped: the next recompute of the triple (an unfollow, a follow) then finds the old row,
+    /// whose id is not the one derived from the new subject, and replaces or deletes it. Semble's
+    /// `notifications` are not touched here (this runs in Courier's schema): until then an old row
+    /// keeps its old metadata, and one whose follow was already unfollowed stays.
+    ///
+    /// `feed_activity_sources.added_at`: a collect's `addedAt`, the `created_at` Semble gives the
+    /// activity it opens (re-clustering needs it for sources of earlier batches); NULL for the
+    /// rows of version 1, read as their `occurred_at`.
+    static let followsByTriple = """
+        UPDATE notification_keys k SET subject = f.subject
+        FROM (
+            SELECT DISTINCT ON (k.notification_id) k.notification_id,
+                jsonb_build_array(f.follower_id::text, f.target_type::text, f.target_id::text)::text AS subject
+            FROM notification_keys k
+            JOIN rm_follows f ON k.subject = jsonb_build_array(f.follow_id::text)::text
+                AND f.target_type = CASE k.type WHEN 'USER_FOLLOWED_YOU' THEN 'USER' ELSE 'COLLECTION' END
+                AND (k.type <> 'USER_FOLLOWED_YOU' OR f.target_id = k.recipient_user_id)
+            WHERE k.type IN ('USER_FOLLOWED_YOU', 'USER_FOLLOWED_YOUR_COLLECTION')
+            ORDER BY k.notification_id, f.followed_at, f.followed_event_id
+        ) f
+        WHERE k.notification_id = f.notification_id;
+
+        """ + reshapeFollows(table: "rm_follows") + reshapeFollows(table: "rm_feed_follows") + """
+        ALTER TABLE feed_activity_sources ADD COLUMN added_at timestamptz;
+
+        """
+
+    /// Version 2's reshaping of one follows table (`rm_follows`, `rm_feed_follows`): the rows of
+    /// a triple merged, the latest follow and the latest unfollow kept. The primary key serves
+    /// the lookups by triple and by follower (so `rm_feed_follows`' index on
+    /// (follower, type, target) goes with the old table), the target index the fan-out.
+    private static func reshapeFollows(table: String) -> String {
+        """
+        ALTER TABLE \(table) RENAME TO \(table)_v1;
+        ALTER INDEX \(table)_pkey RENAME TO \(table)_pkey_v1;
+        ALTER INDEX \(table)_target_idx RENAME TO \(table)_target_idx_v1;
+
+        -- A follow: (follower, target type, target), the latest follow and the latest unfollow.
+        CREATE TABLE \(table) (
+            follower_id text COLLATE "C" NOT NULL,
+            target_type text COLLATE "C" NOT NULL CHECK (target_type IN ('USER', 'COLLECTION')),
+            target_id text COLLATE "C" NOT NULL,
+            followed_at timestamptz,
+            followed_event_id text COLLATE "C",
+            unfollowed_at timestamptz,
+            unfollowed_event_id text COLLATE "C",
+            active boolean GENERATED ALWAYS AS (
+                COALESCE((followed_at, followed_event_id) > (unfollowed_at, unfollowed_event_id), followed_at IS NOT NULL)
+            ) STORED,
+            PRIMARY KEY (follower_id, target_type, target_id)
+        );
+        CREATE INDEX \(table)_target_idx ON \(table) (target_type, target_id);
+
+        INSERT INTO \(table) (follower_id, target_type, target_id, followed_at, followed_event_id, unfollowed_at, unfollowed_event_id)
+        SELECT coalesce(f.follower_id, u.follower_id), coalesce(f.target_type, u.target_type), coalesce(f.target_id, u.target_id),
+            f.followed_at, f.followed_event_id, u.unfollowed_at, u.unfollowed_event_id
+        FROM (
+            SELECT DISTINCT ON (follower_id, target_type, target_id) follower_id, target_type, target_id, followed_at, followed_event_id
+            FROM \(table)_v1 WHERE followed_at IS NOT NULL
+            ORDER BY follower_id, target_type, target_id, followed_at DESC, followed_event_id DESC
+        ) f
+        FULL JOIN (
+            SELECT DISTINCT ON (follower_id, target_type, target_id) follower_id, target_type, target_id, unfollowed_at, unfollowed_event_id
+            FROM \(table)_v1 WHERE unfollowed_at IS NOT NULL
+            ORDER BY follower_id, target_type, target_id, unfollowed_at DESC, unfollowed_event_id DESC
+        ) u ON u.follower_id = f.follower_id AND u.target_type = f.target_type AND u.target_id = f.target_id;
+
+        DROP TABLE \(table)_v1;
+
+
+        """
+    }
 }

@@ -23,15 +23,34 @@ enum ActivityClustering {
         var actorID: String
         var cardID: String
         var collectionID: String?
+        /// The envelope's time: its place in ``EventOrder`` and in the merge window.
         var occurredAt: Date
+        /// The event's own `addedAt`: the `created_at` Semble writes for the activity it opens
+        /// (semble-parity.md §3.1), which may be long before `occurredAt` (an import).
+        var addedAt: Date
+
+        /// `addedAt` defaults to `occurredAt`.
+        init(eventID: String, actorID: String, cardID: String, collectionID: String?, occurredAt: Date, addedAt: Date? = nil) {
+            self.eventID = eventID
+            self.actorID = actorID
+            self.cardID = cardID
+            self.collectionID = collectionID
+            self.occurredAt = occurredAt
+            self.addedAt = addedAt ?? occurredAt
+        }
     }
 
     /// One CARD_COLLECTED activity.
     struct Activity: Sendable, Hashable {
-        /// The event that opened it: names the activity; its time is the activity's `created_at`.
+        /// The event that opened it: names the activity.
         var openingEventID: String
         var actorID: String
         var cardID: String
+        /// The opening event's `occurredAt`: where the merge window starts.
+        var openedAt: Date
+        /// The opening event's `addedAt`: the activity's `created_at`, as Semble writes it (and
+        /// its feed items'). Only written, never compared: the clustering and the order stay on
+        /// `occurredAt` (``EventOrder``).
         var createdAt: Date
         /// The collections added to it, sorted byte-wise, each once (metadata `collectionIds`).
         var collectionIDs: [String]
@@ -54,7 +73,7 @@ enum ActivityClustering {
         var activities: [Activity] = []
         for collect in ordered {
             if let collectionID = collect.collectionID, var latest = activities.last,
-                collect.occurredAt.timeIntervalSince(latest.createdAt) <= mergeWindow
+                collect.occurredAt.timeIntervalSince(latest.openedAt) <= mergeWindow
             {
                 if !latest.collectionIDs.contains(where: { $0.utf8.elementsEqual(collectionID.utf8) }) {
                     latest.collectionIDs.append(collectionID)
@@ -66,7 +85,7 @@ enum ActivityClustering {
                 activities.append(
                     Activity(
                         openingEventID: collect.eventID, actorID: collect.actorID, cardID: collect.cardID,
-                        createdAt: collect.occurredAt, collectionIDs: collect.collectionID.map { [$0] } ?? [],
+                        openedAt: collect.occurredAt, createdAt: collect.addedAt, collectionIDs: collect.collectionID.map { [$0] } ?? [],
                         sourceEvents: [collect]))
             }
         }

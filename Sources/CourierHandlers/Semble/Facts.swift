@@ -1,4 +1,5 @@
 import CourierPostgres
+import Foundation
 
 /// The read models (`rm_*`): what the events establish, each row merged by a rule that ignores
 /// order and copies — keep the earliest, keep the latest, or insert once (see ``EventOrder``).
@@ -154,42 +155,119 @@ enum Facts {
         return try rows.map { try $0.decode(String.self, column: 0) }
     }
 
-    /// `rm_follows` (or the feeds handler's copy, `table`): the earliest follow and the earliest
-    /// unfollow of each follow (follow id, follower, target).
-    static func recordFollows(_ changes: SembleBatch.FollowChanges, into table: String, on db: isolated PostgresConnection) throws {
-        guard !changes.isEmpty else { return }
-        let followEarlier = EventOrder.earlier("excluded.followed_at", "excluded.followed_event_id", than: "r.followed_at", "r.followed_event_id")
-        let unfollowEarlier = EventOrder.earlier(
+    /// `rm_follows` (or the feeds handler's copy, `table`): per follow — (follower, target type,
+    /// target), never the event's `followId`, which Semble stores nowhere (semble-parity.md §4) —
+    /// a last-writer-wins register: the latest follow and the latest unfollow. Active now iff the
+    /// follow is the later, so follow, unfollow, follow again is active; for "active at an event"
+    /// and what the register approximates see ``EventOrder/followActive(_:at:eventID:)``.
+    /// - Returns: per follow whose register this batch changed, the point in ``EventOrder`` from
+    ///   which on "active at an event" may have changed (the follower's feed items and
+    ///   subscription notifications to recompute): the earliest of the old follow (when the follow
+    ///   moved; the new one when there was none), the old unfollow when the unfollow moved and the
+    ///   old one ended the old follow (else the new one). Nothing changes before it. Follows whose
+    ///   register did not change need no recompute. (Read and written in one statement: the old
+    ///   row is the statement's snapshot, which is the row it replaces, as one handler's
+    ///   transactions are serialized by its advisory lock, ``Inbox``.)
+    static func recordFollows(
+        _ changes: SembleBatch.FollowChanges, into table: String, on db: isolated PostgresConnection
+    ) throws -> FollowWindows {
+        guard !changes.isEmpty else { return FollowWindows() }
+        let followLater = EventOrder.later("excluded.followed_at", "excluded.followed_event_id", than: "r.followed_at", "r.followed_event_id")
+        let unfollowLater = EventOrder.later(
             "excluded.unfollowed_at", "excluded.unfollowed_event_id", than: "r.unfollowed_at", "r.unfollowed_event_id")
-        try db.execute(
+        let followMoved = "(w.followed_at, w.followed_event_id) IS DISTINCT FROM (o.followed_at, o.followed_event_id)"
+        let unfollowMoved = "(w.unfollowed_at, w.unfollowed_event_id) IS DISTINCT FROM (o.unfollowed_at, o.unfollowed_event_id)"
+        let oldEnded = "(o.unfollowed_at, o.unfollowed_event_id) > (o.followed_at, o.followed_event_id)"
+        let rows = try db.query(
             prepared: """
             WITH input AS (
-                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::timestamptz[], $7::text[])
-                    AS t(follow_id, follower_id, target_id, target_type, is_follow, at, event_id)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::timestamptz[], $6::text[])
+                    AS t(follower_id, target_type, target_id, is_follow, at, event_id)
             ),
-            earliest AS (
-                SELECT DISTINCT ON (follow_id, follower_id, target_type, target_id, is_follow) * FROM input
-                ORDER BY follow_id, follower_id, target_type, target_id, is_follow, at, event_id COLLATE "C"
+            latest AS (
+                SELECT DISTINCT ON (follower_id, target_type, target_id, is_follow) * FROM input
+                ORDER BY follower_id, target_type, target_id, is_follow, at DESC, event_id COLLATE "C" DESC
             ),
             merged AS (
-                SELECT coalesce(f.follow_id, u.follow_id) AS follow_id, coalesce(f.follower_id, u.follower_id) AS follower_id,
-                    coalesce(f.target_type, u.target_type) AS target_type, coalesce(f.target_id, u.target_id) AS target_id,
+                SELECT coalesce(f.follower_id, u.follower_id) AS follower_id, coalesce(f.target_type, u.target_type) AS target_type,
+                    coalesce(f.target_id, u.target_id) AS target_id,
                     f.at AS followed_at, f.event_id AS followed_event_id, u.at AS unfollowed_at, u.event_id AS unfollowed_event_id
-                FROM (SELECT * FROM earliest WHERE is_follow) f
-                FULL JOIN (SELECT * FROM earliest WHERE NOT is_follow) u
-                    ON u.follow_id = f.follow_id AND u.follower_id = f.follower_id
-                    AND u.target_type = f.target_type AND u.target_id = f.target_id
+                FROM (SELECT * FROM latest WHERE is_follow) f
+                FULL JOIN (SELECT * FROM latest WHERE NOT is_follow) u
+                    ON u.follower_id = f.follower_id AND u.target_type = f.target_type AND u.target_id = f.target_id
+            ),
+            old AS (
+                SELECT r.* FROM merged m CROSS JOIN LATERAL (
+                    SELECT r.follower_id, r.target_type, r.target_id, r.followed_at, r.followed_event_id,
+                        r.unfollowed_at, r.unfollowed_event_id
+                    FROM \(table) r
+                    WHERE r.follower_id = m.follower_id AND r.target_type = m.target_type AND r.target_id = m.target_id
+                    OFFSET 0
+                ) r
+            ),
+            written AS (
+                INSERT INTO \(table) AS r
+                    (follower_id, target_type, target_id, followed_at, followed_event_id, unfollowed_at, unfollowed_event_id)
+                SELECT follower_id, target_type, target_id, followed_at, followed_event_id, unfollowed_at, unfollowed_event_id
+                FROM merged ORDER BY follower_id, target_type, target_id
+                ON CONFLICT (follower_id, target_type, target_id) DO UPDATE SET
+                    \(keep(["followed_at", "followed_event_id"], from: "r", when: followLater)),
+                    \(keep(["unfollowed_at", "unfollowed_event_id"], from: "r", when: unfollowLater))
+                WHERE \(followLater) OR \(unfollowLater)
+                RETURNING r.follower_id, r.target_type, r.target_id, r.followed_at, r.followed_event_id,
+                    r.unfollowed_at, r.unfollowed_event_id
             )
-            INSERT INTO \(table) AS r
-                (follow_id, follower_id, target_type, target_id, followed_at, followed_event_id, unfollowed_at, unfollowed_event_id)
-            SELECT follow_id, follower_id, target_type, target_id, followed_at, followed_event_id, unfollowed_at, unfollowed_event_id
-            FROM merged ORDER BY follow_id, follower_id, target_type, target_id
-            ON CONFLICT (follow_id, follower_id, target_type, target_id) DO UPDATE SET
-                \(keep(["followed_at", "followed_event_id"], from: "r", when: followEarlier)),
-                \(keep(["unfollowed_at", "unfollowed_event_id"], from: "r", when: unfollowEarlier))
-            WHERE \(followEarlier) OR \(unfollowEarlier)
+            SELECT w.follower_id, w.target_type, w.target_id, x.at, x.event_id
+            FROM written w
+            LEFT JOIN old o ON o.follower_id = w.follower_id AND o.target_type = w.target_type AND o.target_id = w.target_id
+            CROSS JOIN LATERAL (
+                SELECT v.at, v.event_id FROM (VALUES
+                    (CASE WHEN \(followMoved) THEN coalesce(o.followed_at, w.followed_at) END,
+                        CASE WHEN \(followMoved) THEN coalesce(o.followed_event_id, w.followed_event_id) END),
+                    (CASE WHEN \(unfollowMoved) THEN CASE WHEN \(oldEnded) THEN o.unfollowed_at ELSE w.unfollowed_at END END,
+                        CASE WHEN \(unfollowMoved) THEN CASE WHEN \(oldEnded) THEN o.unfollowed_event_id ELSE w.unfollowed_event_id END END)
+                ) v(at, event_id)
+                WHERE v.at IS NOT NULL
+                ORDER BY v.at, v.event_id COLLATE "C"
+                LIMIT 1
+            ) x
+            ORDER BY 1, 2, 3
             """,
             changes.bindings)
+        var windows = FollowWindows()
+        for row in rows {
+            windows.followerIDs.append(try row.decode(String.self, column: 0))
+            windows.targetTypes.append(try row.decode(String.self, column: 1))
+            windows.targetIDs.append(try row.decode(String.self, column: 2))
+            windows.fromAt.append(try row.decode(Date.self, column: 3))
+            windows.fromEventIDs.append(try row.decode(String.self, column: 4))
+        }
+        return windows
+    }
+
+    /// Per follow (follower, target type, target) whose register a batch changed, the point
+    /// `(from_at, from_event_id)` from which on it may follow at different events than before
+    /// (``recordFollows(_:into:on:)``): the recomputes of the feed and of the notifications look
+    /// at the target's events after it, for that follower.
+    struct FollowWindows: Sendable {
+        var followerIDs: [String] = []
+        var targetTypes: [String] = []
+        var targetIDs: [String] = []
+        var fromAt: [Date] = []
+        var fromEventIDs: [String] = []
+
+        var isEmpty: Bool { followerIDs.isEmpty }
+        /// The columns ``sql(firstParameter:)`` reads: follower, target type, target, time, event id.
+        var bindings: [any PostgresEncodable] { [followerIDs, targetTypes, targetIDs, fromAt, fromEventIDs] }
+
+        /// SQL, a subquery `(follower_id, target_type, target_id, from_at, from_event_id)`, one
+        /// row per follow. Reads ``bindings`` as `$n`…`$n+4`.
+        static func sql(firstParameter n: Int) -> String {
+            """
+            (SELECT * FROM unnest($\(n)::text[], $\(n + 1)::text[], $\(n + 2)::text[], $\(n + 3)::timestamptz[], $\(n + 4)::text[])
+                AS t(follower_id, target_type, target_id, from_at, from_event_id))
+            """
+        }
     }
 
     /// `rm_connections` (or the feeds handler's copy, `table`): the earliest creation and the

@@ -8,9 +8,11 @@ import Foundation
 ///   query for the batch), and the batch's own — is clustered by ``ActivityClustering``, and
 ///   written back: activities upserted by their derived id, sources re-pointed, and the pair's
 ///   activities the clustering no longer makes (a late earlier collect re-opened the cluster)
-///   deleted — their feed items and sources go with them (`ON DELETE CASCADE`).
+///   deleted — their feed items and sources go with them (`ON DELETE CASCADE`). An activity's
+///   `created_at` is its opening collect's `addedAt` (kept in `feed_activity_sources.added_at`
+///   for later batches), as Semble writes it; the clustering itself is on `occurredAt`.
 /// - CONNECTION_CREATED: one per connection whose creation is known, named after the connection,
-///   at its earliest creation. A removal does not delete it: Semble cleans up notifications only.
+///   at its earliest creation (its `occurredAt`: the event has no time of its own). A removal does not delete it: Semble cleans up notifications only.
 enum FeedActivities {
     /// Re-clusters the (actor, card) pairs of `collects` with the batch's collects added, and
     /// writes their activities.
@@ -30,14 +32,15 @@ enum FeedActivities {
         // are off).
         let rows = try db.query(
             prepared: """
-            SELECT s.event_id, a.actor_id, a.card_id, s.collection_id, s.occurred_at
+            SELECT s.event_id, a.actor_id, a.card_id, s.collection_id, s.occurred_at, coalesce(s.added_at, s.occurred_at)
             FROM (SELECT DISTINCT actor_id, card_id FROM unnest($1::text[], $2::text[]) AS p(actor_id, card_id)) p
             CROSS JOIN LATERAL (
                 SELECT a.id, a.actor_id, a.card_id FROM feed_activities a
                 WHERE a.actor_id = p.actor_id AND a.card_id = p.card_id AND a.type = 'CARD_COLLECTED' OFFSET 0
             ) a
             CROSS JOIN LATERAL (
-                SELECT s.event_id, s.collection_id, s.occurred_at FROM feed_activity_sources s WHERE s.activity_id = a.id OFFSET 0
+                SELECT s.event_id, s.collection_id, s.occurred_at, s.added_at FROM feed_activity_sources s
+                WHERE s.activity_id = a.id OFFSET 0
             ) s
             """,
             [actorIDs, cardIDs])
@@ -45,7 +48,7 @@ enum FeedActivities {
             ActivityClustering.Collect(
                 eventID: try row.decode(String.self, column: 0), actorID: try row.decode(String.self, column: 1),
                 cardID: try row.decode(String.self, column: 2), collectionID: try row.decode(String?.self, column: 3),
-                occurredAt: try row.decode(Date.self, column: 4))
+                occurredAt: try row.decode(Date.self, column: 4), addedAt: try row.decode(Date.self, column: 5))
         }
         // The batch's collects, but for one the handler already has (an event applied again
         // without the inbox): its first copy is kept. Ids compared by bytes, as Postgres does;
@@ -57,7 +60,8 @@ enum FeedActivities {
                 ActivityClustering.Collect(
                     eventID: batch.eventIDs[index], actorID: batch.actorIDs[index], cardID: batch.cardIDs[index],
                     collectionID: batch.collectionIDs[index],
-                    occurredAt: try PostgresTimestamp.parse(PostgresTimestamp.format(batch.occurredAt[index]))))
+                    occurredAt: try PostgresTimestamp.parse(PostgresTimestamp.format(batch.occurredAt[index])),
+                    addedAt: try PostgresTimestamp.parse(PostgresTimestamp.format(batch.addedAt[index]))))
         }
         // The pairs that had activities: only those can have one the clustering no longer makes,
         // or activities with feed items. (Compared by bytes, as Postgres does.)
@@ -130,17 +134,17 @@ enum FeedActivities {
         let sources = activities.flatMap { activity in activity.sourceEvents.map { (activity.openingEventID, $0) } }
         try db.execute(
             prepared: """
-            INSERT INTO feed_activity_sources (event_id, activity_id, actor_id, collection_id, occurred_at)
-            SELECT event_id, \(DerivedIDs.cardCollectedActivity(openingEventID: "opening")), actor_id, collection_id, occurred_at
-            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
-                AS t(event_id, opening, actor_id, collection_id, occurred_at)
+            INSERT INTO feed_activity_sources (event_id, activity_id, actor_id, collection_id, occurred_at, added_at)
+            SELECT event_id, \(DerivedIDs.cardCollectedActivity(openingEventID: "opening")), actor_id, collection_id, occurred_at, added_at
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+                AS t(event_id, opening, actor_id, collection_id, occurred_at, added_at)
             ORDER BY event_id COLLATE "C"
             ON CONFLICT (event_id) DO UPDATE SET activity_id = excluded.activity_id
             WHERE feed_activity_sources.activity_id <> excluded.activity_id
             """,
             [
                 sources.map(\.1.eventID), sources.map(\.0), sources.map(\.1.actorID), sources.map(\.1.collectionID),
-                sources.map(\.1.occurredAt),
+                sources.map(\.1.occurredAt), sources.map(\.1.addedAt),
             ])
     }
 

@@ -10,7 +10,7 @@ import CourierPostgres
 ///  2. re-clusters the (actor, card) pairs it collected into, from their activities' sources and
 ///     the batch's collects (``FeedActivities``);
 ///  3. writes the CONNECTION_CREATED activities of the connections it created;
-///  4. recomputes the feed items of those activities and of the follows it touched
+///  4. recomputes the feed items of those activities and of the follows it changed
 ///     (``FollowingFeed``).
 /// About ten statements per batch, whatever its size.
 public struct FeedsHandler: EventHandler {
@@ -26,7 +26,7 @@ public struct FeedsHandler: EventHandler {
         try SembleSession.prepare(transaction)
         // Facts, in its own tables (see Facts). The collects need none: they are the sources of
         // the activities (FeedActivities).
-        try Facts.recordFollows(batch.followChanges, into: Facts.Tables.feeds.follows, on: transaction)
+        let follows = try Facts.recordFollows(batch.followChanges, into: Facts.Tables.feeds.follows, on: transaction)
         try Facts.recordConnections(batch.connectionChanges, into: Facts.Tables.feeds.connections, on: transaction)
 
         // Keys are passed as they come, duplicates included: SQL dedupes them, comparing bytes
@@ -36,6 +36,6 @@ public struct FeedsHandler: EventHandler {
         try FeedActivities.recomputeConnectionCreated(connectionIDs: connections, on: transaction)
         try FollowingFeed.recompute(
             openingEventIDs: openings.existing, newOpeningEventIDs: openings.new, connectionIDs: connections,
-            follows: batch.followChanges, on: transaction)
+            follows: follows, on: transaction)
     }
 }

@@ -12,11 +12,13 @@ import CourierPostgres
 ///
 /// Recomputed (delete what should not be there, upsert what should) for:
 /// - the activities the batch re-clustered or created: all their items, from their sources;
-/// - each follow the batch touched: its follower's items of the other activities with a source
-///   event on the follow's target from the batch's earliest event about that follow on. That is
-///   all a follow event can change (its window can only start earlier, at it) and all an unfollow
-///   can (the window can only end earlier, at it) — so live traffic re-decides a few recent items,
-///   even when a long-standing follow ends.
+/// - each follow (follower, target type, target) whose register the batch changed: its
+///   follower's items of the other activities with a source event on the follow's target after
+///   the point from which the change can matter (``Facts/recordFollows(_:into:on:)``: the new
+///   follow or unfollow, or the old one it replaced when that one bounded what was followed) —
+///   so live traffic re-decides a few recent items, even when a long-standing follow ends; a
+///   re-follow re-decides the items since the previous follow (see
+///   ``EventOrder/followActive(_:at:eventID:)`` for what the register forgets).
 ///
 /// Every access to a big table is driven by the batch's keys through an index, whatever the
 /// planner estimates: `key = ANY (ARRAY(SELECT …))` is an index probe per key when the key is
@@ -34,9 +36,9 @@ enum FollowingFeed {
     ///     that had no activity before it): they have no items yet, so theirs are inserted
     ///     without looking for existing ones.
     ///   - connectionIDs: the CONNECTION_CREATED activities to recompute.
-    ///   - follows: the batch's follow events.
+    ///   - follows: the follows the batch changed, with their windows.
     static func recompute(
-        openingEventIDs: [String], newOpeningEventIDs: [String], connectionIDs: [String], follows: SembleBatch.FollowChanges,
+        openingEventIDs: [String], newOpeningEventIDs: [String], connectionIDs: [String], follows: Facts.FollowWindows,
         on db: isolated PostgresConnection
     ) throws {
         guard !openingEventIDs.isEmpty || !newOpeningEventIDs.isEmpty || !connectionIDs.isEmpty || !follows.isEmpty else { return }
@@ -80,7 +82,7 @@ enum FollowingFeed {
                 ) f
                 WHERE s.collection_id IS NOT NULL
             ),
-            touched_follows AS \(SembleBatch.FollowChanges.windowsSQL(firstParameter: 3)),
+            touched_follows AS \(Facts.FollowWindows.sql(firstParameter: 3)),
             follow_candidates AS (
                 SELECT t.follower_id AS user_id, s.activity_id
                 FROM touched_follows t CROSS JOIN LATERAL (
@@ -131,6 +133,6 @@ enum FollowingFeed {
             ON CONFLICT (user_id, activity_id) DO UPDATE SET created_at = excluded.created_at
             WHERE following_feed_items.created_at IS DISTINCT FROM excluded.created_at
             """,
-            [openingEventIDs, connectionIDs] + follows.windowBindings + [newOpeningEventIDs])
+            [openingEventIDs, connectionIDs] + follows.bindings + [newOpeningEventIDs])
     }
 }

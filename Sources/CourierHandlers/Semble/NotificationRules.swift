@@ -78,11 +78,11 @@ enum NotificationRules {
     /// - Parameters:
     ///   - collectionIDs, cardIDs: the (collection, card) pairs the batch added or removed.
     ///   - authorChangedCollectionIDs: collections whose author the batch set or changed.
-    ///   - follows: the batch's follow events; for a collection follow, its follower's
-    ///     notifications about the adds from the batch's earliest event about it on (see
-    ///     ``FollowingFeed`` for why that window is enough).
+    ///   - follows: the follows the batch changed, each with its window
+    ///     (``Facts/recordFollows(_:into:on:)``); for a collection follow, its follower's
+    ///     notifications about the adds after the window's start.
     static func collectionAdds(
-        collectionIDs: [String], cardIDs: [String], authorChangedCollectionIDs: [String], follows: SembleBatch.FollowChanges,
+        collectionIDs: [String], cardIDs: [String], authorChangedCollectionIDs: [String], follows: Facts.FollowWindows,
         on db: isolated PostgresConnection
     ) throws {
         guard !collectionIDs.isEmpty || !authorChangedCollectionIDs.isEmpty || !follows.isEmpty else { return }
@@ -98,7 +98,7 @@ enum NotificationRules {
                 ) cc
                 UNION
                 SELECT c.collection_id, c.card_id, f.follower_id
-                FROM \(SembleBatch.FollowChanges.windowsSQL(firstParameter: 4)) f CROSS JOIN LATERAL (
+                FROM \(Facts.FollowWindows.sql(firstParameter: 4)) f CROSS JOIN LATERAL (
                     SELECT c.collection_id, c.card_id FROM rm_card_collects c
                     WHERE c.collection_id = f.target_id AND (c.occurred_at, c.event_id) > (f.from_at, f.from_event_id)
                     OFFSET 0
@@ -156,59 +156,67 @@ enum NotificationRules {
             ),
             \(replace(types: ["USER_ADDED_TO_YOUR_COLLECTION", "USER_ADDED_CARD_TO_SUBSCRIBED_COLLECTION"]))
             """,
-            [collectionIDs, cardIDs, authorChangedCollectionIDs] + follows.windowBindings)
+            [collectionIDs, cardIDs, authorChangedCollectionIDs] + follows.bindings)
     }
 
     /// USER_FOLLOWED_YOU — for each currently active user follow, to the followed user;
     /// USER_FOLLOWED_YOUR_COLLECTION — for each currently active collection follow, to the
     /// collection's author once known. Never to the follower themself; by the follower, at the
-    /// follow. An unfollow (terminal) removes it.
+    /// latest follow. The subject is the follow, (follower, target type, target) — never a
+    /// `followId` (semble-parity.md §4) — so an unfollow (a later unfollow event of the triple)
+    /// removes it and a re-follow brings it back. Metadata as Semble writes it (§3.2):
+    /// `{"targetType":"USER"}`, `{"targetType":"COLLECTION","targetId":<collection>}`.
     /// - Parameters:
-    ///   - followIDs: the follows the batch touched.
+    ///   - follows: the follows the batch changed (their windows do not matter here).
     ///   - authorChangedCollectionIDs: collections whose author the batch set or changed: all
     ///     their follows.
-    static func follows(followIDs: [String], authorChangedCollectionIDs: [String], on db: isolated PostgresConnection) throws {
-        guard !followIDs.isEmpty || !authorChangedCollectionIDs.isEmpty else { return }
+    static func follows(follows: Facts.FollowWindows, authorChangedCollectionIDs: [String], on db: isolated PostgresConnection) throws {
+        guard !follows.isEmpty || !authorChangedCollectionIDs.isEmpty else { return }
+        let subject = DerivedIDs.subject("f.follower_id", "f.target_type", "f.target_id")
         try db.execute(
             prepared: """
             WITH touched AS (
-                SELECT * FROM rm_follows WHERE follow_id = ANY ($1::text[])
+                SELECT f.* FROM unnest($1::text[], $2::text[], $3::text[]) AS t(follower_id, target_type, target_id)
+                CROSS JOIN LATERAL (
+                    SELECT * FROM rm_follows f
+                    WHERE f.follower_id = t.follower_id AND f.target_type = t.target_type AND f.target_id = t.target_id OFFSET 0
+                ) f
                 UNION
-                SELECT f.* FROM (SELECT DISTINCT c FROM unnest($2::text[]) AS c) k CROSS JOIN LATERAL (
+                SELECT f.* FROM (SELECT DISTINCT c FROM unnest($4::text[]) AS c) k CROSS JOIN LATERAL (
                     SELECT * FROM rm_follows f WHERE f.target_type = 'COLLECTION' AND f.target_id = k.c OFFSET 0
                 ) f
             ),
             scope AS (
-                SELECT \(DerivedIDs.subject("follow_id")) AS subject, NULL::text AS recipient FROM touched
+                SELECT \(subject) AS subject, NULL::text AS recipient FROM touched f
             ),
             targets AS (
-                -- One per (type, subject, recipient): of follows sharing a follow id, the earliest.
-                SELECT DISTINCT ON (1, 5, 2)
+                SELECT
                     CASE f.target_type WHEN 'USER' THEN 'USER_FOLLOWED_YOU' ELSE 'USER_FOLLOWED_YOUR_COLLECTION' END AS type,
                     CASE f.target_type WHEN 'USER' THEN f.target_id ELSE k.author_id END AS recipient,
-                    f.follower_id AS actor, f.followed_at AS at, \(DerivedIDs.subject("f.follow_id")) AS subject,
-                    jsonb_build_object('followId', f.follow_id, 'targetId', f.target_id, 'targetType', f.target_type) AS metadata
+                    f.follower_id AS actor, f.followed_at AS at, \(subject) AS subject,
+                    CASE f.target_type
+                        WHEN 'USER' THEN jsonb_build_object('targetType', 'USER')
+                        ELSE jsonb_build_object('targetType', 'COLLECTION', 'targetId', f.target_id)
+                    END AS metadata
                 FROM touched f
                 LEFT JOIN LATERAL (
                     SELECT k.author_id FROM rm_collections k
                     WHERE f.target_type = 'COLLECTION' AND k.collection_id = f.target_id OFFSET 0
                 ) k ON true
-                WHERE f.followed_at IS NOT NULL AND f.unfollowed_at IS NULL
-                    AND CASE f.target_type WHEN 'USER' THEN f.target_id ELSE k.author_id END <> f.follower_id
-                ORDER BY 1, 5, 2, f.followed_at, f.followed_event_id, f.follower_id, f.target_id
+                WHERE f.active AND CASE f.target_type WHEN 'USER' THEN f.target_id ELSE k.author_id END <> f.follower_id
             ),
             \(replace(types: ["USER_FOLLOWED_YOU", "USER_FOLLOWED_YOUR_COLLECTION"]))
             """,
-            [followIDs, authorChangedCollectionIDs])
+            [follows.followerIDs, follows.targetTypes, follows.targetIDs, authorChangedCollectionIDs])
     }
 
     /// SUBSCRIBED_USER_MADE_CONNECTION — for each connection created and not removed, to each
     /// user who followed the curator at its creation (not the curator), by the curator, then.
     /// - Parameters:
     ///   - connectionIDs: the connections the batch created or removed.
-    ///   - follows: the batch's follow events; for a user follow, its follower's notifications
-    ///     about the connections made from the batch's earliest event about it on.
-    static func connections(connectionIDs: [String], follows: SembleBatch.FollowChanges, on db: isolated PostgresConnection) throws {
+    ///   - follows: the follows the batch changed, each with its window; for a user follow, its
+    ///     follower's notifications about the connections made after the window's start.
+    static func connections(connectionIDs: [String], follows: Facts.FollowWindows, on db: isolated PostgresConnection) throws {
         guard !connectionIDs.isEmpty || !follows.isEmpty else { return }
         try db.execute(
             prepared: """
@@ -216,7 +224,7 @@ enum NotificationRules {
                 SELECT c AS connection_id, NULL::text AS recipient FROM unnest($1::text[]) AS c
                 UNION
                 SELECT c.connection_id, f.follower_id
-                FROM \(SembleBatch.FollowChanges.windowsSQL(firstParameter: 2)) f CROSS JOIN LATERAL (
+                FROM \(Facts.FollowWindows.sql(firstParameter: 2)) f CROSS JOIN LATERAL (
                     SELECT c.connection_id FROM rm_connections c
                     WHERE c.curator_id = f.target_id AND c.created_at IS NOT NULL
                         AND (c.created_at, c.created_event_id) > (f.from_at, f.from_event_id)
@@ -246,7 +254,7 @@ enum NotificationRules {
             ),
             \(replace(types: ["SUBSCRIBED_USER_MADE_CONNECTION"]))
             """,
-            [connectionIDs] + follows.windowBindings)
+            [connectionIDs] + follows.bindings)
     }
 
     /// SQL, a subquery for `CROSS JOIN LATERAL`: the `follower_id`s of the follows of `type`

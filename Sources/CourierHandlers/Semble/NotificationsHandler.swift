@@ -4,7 +4,8 @@ import CourierPostgres
 /// Semble's notifications (``NotificationRules``), kept as a function of the set of events seen:
 /// equal to applying each event once in ``EventOrder``, whatever the arrival order, the
 /// duplicates or the replays. A removal or unfollow deletes exactly what its add or follow made,
-/// and does nothing when it comes first; a `CollectionCreated` arriving after the adds and follows
+/// and does nothing when it comes first (a follow is its (follower, target type, target), so a
+/// later follow of it makes it again); a `CollectionCreated` arriving after the adds and follows
 /// of its collection makes the notifications that were waiting for the author; an earlier library
 /// add arriving late moves the card's authorship and its notifications.
 ///
@@ -26,7 +27,7 @@ public struct NotificationsHandler: EventHandler {
         try Facts.recordCollectionChanges(batch.collectionChanges, on: transaction)
         let authorChangedCards = try Facts.recordCardAuthors(batch.collects.libraryAdds, on: transaction)
         let authorChangedCollections = try Facts.recordCollections(batch.collectionCreations, on: transaction)
-        try Facts.recordFollows(batch.followChanges, into: Facts.Tables.notifications.follows, on: transaction)
+        let follows = try Facts.recordFollows(batch.followChanges, into: Facts.Tables.notifications.follows, on: transaction)
         try Facts.recordConnections(batch.connectionChanges, into: Facts.Tables.notifications.connections, on: transaction)
 
         // Keys are passed as they come, duplicates included: SQL dedupes them, comparing bytes.
@@ -35,10 +36,9 @@ public struct NotificationsHandler: EventHandler {
             authorChangedCardIDs: authorChangedCards, on: transaction)
         try NotificationRules.collectionAdds(
             collectionIDs: batch.collectionChanges.collectionIDs, cardIDs: batch.collectionChanges.cardIDs,
-            authorChangedCollectionIDs: authorChangedCollections, follows: batch.followChanges, on: transaction)
-        try NotificationRules.follows(
-            followIDs: batch.followChanges.followIDs, authorChangedCollectionIDs: authorChangedCollections, on: transaction)
+            authorChangedCollectionIDs: authorChangedCollections, follows: follows, on: transaction)
+        try NotificationRules.follows(follows: follows, authorChangedCollectionIDs: authorChangedCollections, on: transaction)
         try NotificationRules.connections(
-            connectionIDs: batch.connectionChanges.connectionIDs, follows: batch.followChanges, on: transaction)
+            connectionIDs: batch.connectionChanges.connectionIDs, follows: follows, on: transaction)
     }
 }

@@ -14,6 +14,8 @@ struct SembleBatch {
         var cardIDs: [String] = []
         var collectionIDs: [String?] = []
         var occurredAt: [Date] = []
+        /// The events' `addedAt`: only the activities' `created_at` (``ActivityClustering``).
+        var addedAt: [Date] = []
 
         var isEmpty: Bool { eventIDs.isEmpty }
         var bindings: [any PostgresEncodable] { [eventIDs, actorIDs, cardIDs, collectionIDs, occurredAt] }
@@ -27,6 +29,7 @@ struct SembleBatch {
                 adds.cardIDs.append(cardIDs[index])
                 adds.collectionIDs.append(nil)
                 adds.occurredAt.append(occurredAt[index])
+                adds.addedAt.append(addedAt[index])
             }
             return adds
         }
@@ -69,34 +72,18 @@ struct SembleBatch {
         var bindings: [any PostgresEncodable] { [collectionIDs, authorIDs, names, occurredAt, eventIDs] }
     }
 
-    /// Follows and unfollows.
+    /// Follows and unfollows, by (follower, target type, target): the event's `followId` is not
+    /// kept, it identifies nothing (semble-parity.md §4).
     struct FollowChanges {
-        var followIDs: [String] = []
         var followerIDs: [String] = []
-        var targetIDs: [String] = []
         var targetTypes: [String] = []
+        var targetIDs: [String] = []
         var isFollow: [Bool] = []
         var occurredAt: [Date] = []
         var eventIDs: [String] = []
 
         var isEmpty: Bool { eventIDs.isEmpty }
-        var bindings: [any PostgresEncodable] { [followIDs, followerIDs, targetIDs, targetTypes, isFollow, occurredAt, eventIDs] }
-        /// The columns ``windowsSQL(firstParameter:)`` reads: follower, target type, target, time,
-        /// event id.
-        var windowBindings: [any PostgresEncodable] { [followerIDs, targetTypes, targetIDs, occurredAt, eventIDs] }
-
-        /// SQL, a subquery: per (follower, target type, target) of the batch, the earliest of its
-        /// events (`from_at`, `from_event_id`) — from where on the batch may have changed whether
-        /// that follower follows that target. Reads ``windowBindings`` as `$n`…`$n+4`.
-        static func windowsSQL(firstParameter n: Int) -> String {
-            """
-            (SELECT DISTINCT ON (follower_id, target_type, target_id)
-                follower_id, target_type, target_id, at AS from_at, event_id AS from_event_id
-            FROM unnest($\(n)::text[], $\(n + 1)::text[], $\(n + 2)::text[], $\(n + 3)::timestamptz[], $\(n + 4)::text[])
-                AS t(follower_id, target_type, target_id, at, event_id)
-            ORDER BY follower_id, target_type, target_id, at, event_id COLLATE "C")
-            """
-        }
+        var bindings: [any PostgresEncodable] { [followerIDs, targetTypes, targetIDs, isFollow, occurredAt, eventIDs] }
     }
 
     /// Connections created and removed.
@@ -130,12 +117,12 @@ struct SembleBatch {
         let id = envelope.id
         switch envelope.event {
         case .cardAddedToLibrary(let event):
-            addCollect(id, actor: event.curatorId, card: event.cardId, collection: nil, at: at)
+            addCollect(id, actor: event.curatorId, card: event.cardId, collection: nil, at: at, addedAt: event.addedAt)
             libraryChange(card: event.cardId, curator: event.curatorId, isAdd: true, at: at, id: id)
         case .cardRemovedFromLibrary(let event):
             libraryChange(card: event.cardId, curator: event.curatorId, isAdd: false, at: at, id: id)
         case .cardAddedToCollection(let event):
-            addCollect(id, actor: event.addedBy, card: event.cardId, collection: event.collectionId, at: at)
+            addCollect(id, actor: event.addedBy, card: event.cardId, collection: event.collectionId, at: at, addedAt: event.addedAt)
             collectionChange(collection: event.collectionId, card: event.cardId, member: event.addedBy, isAdd: true, at: at, id: id)
         case .cardRemovedFromCollection(let event):
             collectionChange(collection: event.collectionId, card: event.cardId, member: event.removedBy, isAdd: false, at: at, id: id)
@@ -146,9 +133,9 @@ struct SembleBatch {
             collectionCreations.occurredAt.append(at)
             collectionCreations.eventIDs.append(id)
         case .userFollowedTarget(let event):
-            followChange(event.followId, follower: event.followerId, target: event.targetId, type: event.targetType, isFollow: true, at: at, id: id)
+            followChange(follower: event.followerId, target: event.targetId, type: event.targetType, isFollow: true, at: at, id: id)
         case .userUnfollowedTarget(let event):
-            followChange(event.followId, follower: event.followerId, target: event.targetId, type: event.targetType, isFollow: false, at: at, id: id)
+            followChange(follower: event.followerId, target: event.targetId, type: event.targetType, isFollow: false, at: at, id: id)
         case .connectionCreated(let event):
             connectionChange(event.connectionId, curator: event.curatorId, isCreation: true, at: at, id: id)
         case .connectionRemoved(let event):
@@ -156,12 +143,13 @@ struct SembleBatch {
         }
     }
 
-    private mutating func addCollect(_ id: String, actor: String, card: String, collection: String?, at: Date) {
+    private mutating func addCollect(_ id: String, actor: String, card: String, collection: String?, at: Date, addedAt: Date) {
         collects.eventIDs.append(id)
         collects.actorIDs.append(actor)
         collects.cardIDs.append(card)
         collects.collectionIDs.append(collection)
         collects.occurredAt.append(at)
+        collects.addedAt.append(addedAt)
     }
 
     private mutating func libraryChange(card: String, curator: String, isAdd: Bool, at: Date, id: String) {
@@ -182,12 +170,11 @@ struct SembleBatch {
     }
 
     private mutating func followChange(
-        _ followID: String, follower: String, target: String, type: FollowTargetType, isFollow: Bool, at: Date, id: String
+        follower: String, target: String, type: FollowTargetType, isFollow: Bool, at: Date, id: String
     ) {
-        followChanges.followIDs.append(followID)
         followChanges.followerIDs.append(follower)
-        followChanges.targetIDs.append(target)
         followChanges.targetTypes.append(type.rawValue)
+        followChanges.targetIDs.append(target)
         followChanges.isFollow.append(isFollow)
         followChanges.occurredAt.append(at)
         followChanges.eventIDs.append(id)

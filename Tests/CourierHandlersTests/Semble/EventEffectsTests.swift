@@ -19,14 +19,14 @@ struct EventEffectsTests {
 
     typealias E = SembleEvents
 
-    static let followedYouU1 = #"USER_FOLLOWED_YOU to u1 by u2 @0 {"followId": "f1", "targetId": "u1", "targetType": "USER"}"#
+    static let followedYouU1 = #"USER_FOLLOWED_YOU to u1 by u2 @0 {"targetType": "USER"}"#
     static let u3AuthorOfK1 = E.collectionCreated("e-k1", collection: "k1", by: "u3", at: 0)
 
     static let cases: [Case] = [
         Case(
             name: "CardAddedToLibrary: an activity for the curator's followers; the card's author is told",
             events: [
-                E.follow("e-f1", follow: "f1", "u2", follows: "u1", at: 0),
+                E.follow("e-f1", "u2", follows: "u1", at: 0),
                 E.libraryAdd("e-a1", card: "c1", by: "u3", at: 1),
                 E.libraryAdd("e-a2", card: "c1", by: "u1", at: 10),
             ],
@@ -43,22 +43,22 @@ struct EventEffectsTests {
             name: "CardAddedToCollection: fan-out to the actor's and the collection's followers; author and subscribers told",
             events: [
                 u3AuthorOfK1,
-                E.follow("e-f1", follow: "f1", "u2", follows: "u1", at: 0),
-                E.follow("e-f2", follow: "f2", "u4", follows: "k1", type: .collection, at: 2),
+                E.follow("e-f1", "u2", follows: "u1", at: 0),
+                E.follow("e-f2", "u4", follows: "k1", type: .collection, at: 2),
                 E.collectionAdd("e-c1", card: "c1", to: "k1", by: "u1", at: 10),
             ],
             activities: [#"CARD_COLLECTED u1 c1 @10 {"cardId": "c1", "collectionIds": ["k1"]}"#],
             feedItems: ["u2 <- CARD_COLLECTED u1 c1 @10", "u4 <- CARD_COLLECTED u1 c1 @10"],
             notifications: [
                 followedYouU1,
-                #"USER_FOLLOWED_YOUR_COLLECTION to u3 by u4 @2 {"followId": "f2", "targetId": "k1", "targetType": "COLLECTION"}"#,
+                #"USER_FOLLOWED_YOUR_COLLECTION to u3 by u4 @2 {"targetId": "k1", "targetType": "COLLECTION"}"#,
                 #"USER_ADDED_TO_YOUR_COLLECTION to u3 by u1 @10 {"cardId": "c1", "collectionId": "k1"}"#,
                 #"USER_ADDED_CARD_TO_SUBSCRIBED_COLLECTION to u4 by u1 @10 {"cardId": "c1", "collectionId": "k1"}"#,
             ]),
         Case(
             name: "CardRemovedFromLibrary: deletes the notification of the add; the activity stays",
             events: [
-                E.follow("e-f1", follow: "f1", "u2", follows: "u1", at: 0),
+                E.follow("e-f1", "u2", follows: "u1", at: 0),
                 E.libraryAdd("e-a1", card: "c1", by: "u3", at: 1),
                 E.libraryAdd("e-a2", card: "c1", by: "u1", at: 10),
                 E.libraryRemove("e-r1", card: "c1", by: "u1", at: 20),
@@ -73,26 +73,26 @@ struct EventEffectsTests {
             name: "CardRemovedFromCollection: deletes the add's notifications; the activity stays",
             events: [
                 u3AuthorOfK1,
-                E.follow("e-f2", follow: "f2", "u4", follows: "k1", type: .collection, at: 2),
+                E.follow("e-f2", "u4", follows: "k1", type: .collection, at: 2),
                 E.collectionAdd("e-c1", card: "c1", to: "k1", by: "u1", at: 10),
                 E.collectionRemove("e-r1", card: "c1", from: "k1", by: "u3", at: 20),
             ],
             activities: [#"CARD_COLLECTED u1 c1 @10 {"cardId": "c1", "collectionIds": ["k1"]}"#],
             feedItems: ["u4 <- CARD_COLLECTED u1 c1 @10"],
             notifications: [
-                #"USER_FOLLOWED_YOUR_COLLECTION to u3 by u4 @2 {"followId": "f2", "targetId": "k1", "targetType": "COLLECTION"}"#
+                #"USER_FOLLOWED_YOUR_COLLECTION to u3 by u4 @2 {"targetId": "k1", "targetType": "COLLECTION"}"#
             ]),
         Case(
             name: "CollectionCreated: read model only, but it makes the notifications that waited for the author",
             events: [
-                E.follow("e-f2", follow: "f2", "u4", follows: "k1", type: .collection, at: 2),
+                E.follow("e-f2", "u4", follows: "k1", type: .collection, at: 2),
                 E.collectionAdd("e-c1", card: "c1", to: "k1", by: "u1", at: 10),
                 u3AuthorOfK1,
             ],
             activities: [#"CARD_COLLECTED u1 c1 @10 {"cardId": "c1", "collectionIds": ["k1"]}"#],
             feedItems: ["u4 <- CARD_COLLECTED u1 c1 @10"],
             notifications: [
-                #"USER_FOLLOWED_YOUR_COLLECTION to u3 by u4 @2 {"followId": "f2", "targetId": "k1", "targetType": "COLLECTION"}"#,
+                #"USER_FOLLOWED_YOUR_COLLECTION to u3 by u4 @2 {"targetId": "k1", "targetType": "COLLECTION"}"#,
                 #"USER_ADDED_TO_YOUR_COLLECTION to u3 by u1 @10 {"cardId": "c1", "collectionId": "k1"}"#,
                 #"USER_ADDED_CARD_TO_SUBSCRIBED_COLLECTION to u4 by u1 @10 {"cardId": "c1", "collectionId": "k1"}"#,
             ]),
@@ -104,7 +104,7 @@ struct EventEffectsTests {
             name: "UserFollowedTarget (user), arriving after an activity it precedes: the follower gets it",
             events: [
                 E.libraryAdd("e-a1", card: "c1", by: "u1", at: 10),
-                E.follow("e-f1", follow: "f1", "u2", follows: "u1", at: 0),
+                E.follow("e-f1", "u2", follows: "u1", at: 0),
             ],
             activities: [#"CARD_COLLECTED u1 c1 @10 {"cardId": "c1", "collectionIds": []}"#],
             feedItems: ["u2 <- CARD_COLLECTED u1 c1 @10"],
@@ -113,24 +113,24 @@ struct EventEffectsTests {
             name: "UserFollowedTarget (user) after the activity: not in the feed, only the notification",
             events: [
                 E.libraryAdd("e-a1", card: "c1", by: "u1", at: 10),
-                E.follow("e-f1", follow: "f1", "u2", follows: "u1", at: 20),
+                E.follow("e-f1", "u2", follows: "u1", at: 20),
             ],
             activities: [#"CARD_COLLECTED u1 c1 @10 {"cardId": "c1", "collectionIds": []}"#],
             feedItems: [],
-            notifications: [#"USER_FOLLOWED_YOU to u1 by u2 @20 {"followId": "f1", "targetId": "u1", "targetType": "USER"}"#]),
+            notifications: [#"USER_FOLLOWED_YOU to u1 by u2 @20 {"targetType": "USER"}"#]),
         Case(
             name: "UserFollowedTarget (collection): the collection's author is told",
-            events: [u3AuthorOfK1, E.follow("e-f2", follow: "f2", "u4", follows: "k1", type: .collection, at: 2)],
+            events: [u3AuthorOfK1, E.follow("e-f2", "u4", follows: "k1", type: .collection, at: 2)],
             activities: [], feedItems: [],
             notifications: [
-                #"USER_FOLLOWED_YOUR_COLLECTION to u3 by u4 @2 {"followId": "f2", "targetId": "k1", "targetType": "COLLECTION"}"#
+                #"USER_FOLLOWED_YOUR_COLLECTION to u3 by u4 @2 {"targetId": "k1", "targetType": "COLLECTION"}"#
             ]),
         Case(
             name: "UserUnfollowedTarget: deletes the follow's notification; the feed keeps what it had",
             events: [
-                E.follow("e-f1", follow: "f1", "u2", follows: "u1", at: 0),
+                E.follow("e-f1", "u2", follows: "u1", at: 0),
                 E.libraryAdd("e-a1", card: "c1", by: "u1", at: 10),
-                E.unfollow("e-u1", follow: "f1", "u2", unfollows: "u1", at: 20),
+                E.unfollow("e-u1", "u2", unfollows: "u1", at: 20),
                 E.libraryAdd("e-a2", card: "c2", by: "u1", at: 30),
             ],
             activities: [
@@ -142,7 +142,7 @@ struct EventEffectsTests {
         Case(
             name: "ConnectionCreated: an activity and a notification for the curator's followers",
             events: [
-                E.follow("e-f1", follow: "f1", "u2", follows: "u1", at: 0),
+                E.follow("e-f1", "u2", follows: "u1", at: 0),
                 E.connectionCreated("e-x1", connection: "x1", by: "u1", at: 10),
             ],
             activities: [#"CONNECTION_CREATED u1 x1 @10 {"connectionId": "x1"}"#],
@@ -151,7 +151,7 @@ struct EventEffectsTests {
         Case(
             name: "ConnectionRemoved: deletes the notifications; the activity stays",
             events: [
-                E.follow("e-f1", follow: "f1", "u2", follows: "u1", at: 0),
+                E.follow("e-f1", "u2", follows: "u1", at: 0),
                 E.connectionCreated("e-x1", connection: "x1", by: "u1", at: 10),
                 E.connectionRemoved("e-x2", connection: "x1", by: "u1", at: 20),
             ],

@@ -13,12 +13,12 @@ struct FanOutTests {
     func mergeAndFanOut() async throws {
         try await SembleTestDatabase.with { database in
             try await database.applyOneByOne([
-                E.follow("e-f1", follow: "f1", "u2", follows: "u1", at: -10),
+                E.follow("e-f1", "u2", follows: "u1", at: -10),
                 E.libraryAdd("e-1", card: "c1", by: "u1", at: 0),
-                E.follow("e-f2", follow: "f2", "u3", follows: "k1", type: .collection, at: 60),
+                E.follow("e-f2", "u3", follows: "k1", type: .collection, at: 60),
                 E.collectionAdd("e-2", card: "c1", to: "k1", by: "u1", at: 120),  // joins e-1's activity
                 E.collectionAdd("e-3", card: "c1", to: "k2", by: "u1", at: 121),  // too late: a new activity
-                E.follow("e-f3", follow: "f3", "u4", follows: "k2", type: .collection, at: 150),
+                E.follow("e-f3", "u4", follows: "k2", type: .collection, at: 150),
                 E.collectionAdd("e-4", card: "c1", to: "k1", by: "u1", at: 200),  // joins e-3's
                 E.collectionAdd("e-5", card: "c1", to: "k1", by: "u2", at: 201),  // another actor: its own
             ])
@@ -51,14 +51,14 @@ struct FanOutTests {
         }
     }
 
-    @Test("an activity's id is derived from its opening event, a notification's from its natural key")
+    @Test("an activity's id is derived from its opening event, a notification's from its natural key (a follow's: the triple)")
     func derivedIDs() async throws {
         try await SembleTestDatabase.with { database in
             try await database.applyOneByOne([
                 E.libraryAdd("e-1", card: "c1", by: "u1", at: 0),
                 E.collectionAdd("e-2", card: "c1", to: "k1", by: "u1", at: 10),
                 E.connectionCreated("e-3", connection: "x1", by: "u1", at: 20),
-                E.follow("e-4", follow: "f1", "u2", follows: "u1", at: 30),
+                E.follow("e-4", "u2", follows: "u1", at: 30),
             ])
             let activityIDs = try await database.lines("SELECT id::text FROM feed_activities")
             let expected = try await database.lines(
@@ -69,7 +69,7 @@ struct FanOutTests {
             #expect(activityIDs == expected)
             let notification = try await database.lines("SELECT n.id::text || ' ' || k.subject FROM notifications n JOIN notification_keys k ON k.notification_id = n.id")
             let expectedNotification = try await database.lines(
-                #"SELECT md5('["notification", "USER_FOLLOWED_YOU", "u1", "[\"f1\"]"]')::uuid::text || ' ["f1"]'"#)
+                #"SELECT md5('["notification", "USER_FOLLOWED_YOU", "u1", "[\"u2\", \"USER\", \"u1\"]"]')::uuid::text || ' ["u2", "USER", "u1"]'"#)
             #expect(notification == expectedNotification)
         }
     }
@@ -79,9 +79,9 @@ struct FanOutTests {
         try await SembleTestDatabase.with { database in
             try await database.applyOneByOne([
                 E.collectionCreated("e-k1", collection: "k1", by: "u1", at: 0),
-                E.follow("e-f1", follow: "f1", "u1", follows: "u1", at: 1),  // a self-follow
-                E.follow("e-f2", follow: "f2", "u1", follows: "k1", type: .collection, at: 2),  // the author follows their own collection
-                E.follow("e-f3", follow: "f3", "u2", follows: "k1", type: .collection, at: 3),
+                E.follow("e-f1", "u1", follows: "u1", at: 1),  // a self-follow
+                E.follow("e-f2", "u1", follows: "k1", type: .collection, at: 2),  // the author follows their own collection
+                E.follow("e-f3", "u2", follows: "k1", type: .collection, at: 3),
                 E.libraryAdd("e-a1", card: "c1", by: "u1", at: 10),
                 E.libraryRemove("e-a2", card: "c1", by: "u1", at: 11),
                 E.libraryAdd("e-a3", card: "c1", by: "u1", at: 12),  // the author adds their card again
@@ -93,7 +93,7 @@ struct FanOutTests {
                 try await database.notifications() == [
                     #"USER_ADDED_CARD_TO_SUBSCRIBED_COLLECTION to u2 by u1 @20 {"cardId": "c1", "collectionId": "k1"}"#,
                     #"USER_ADDED_TO_YOUR_COLLECTION to u1 by u2 @30 {"cardId": "c2", "collectionId": "k1"}"#,
-                    #"USER_FOLLOWED_YOUR_COLLECTION to u1 by u2 @3 {"followId": "f3", "targetId": "k1", "targetType": "COLLECTION"}"#,
+                    #"USER_FOLLOWED_YOUR_COLLECTION to u1 by u2 @3 {"targetId": "k1", "targetType": "COLLECTION"}"#,
                 ])
             // Feeds exclude nobody: the self-follow and the adder's own collection follow fan out.
             // (e-c1 joined the activity e-a3 opened 8 s before.)
@@ -110,8 +110,8 @@ struct FanOutTests {
         try await SembleTestDatabase.with { database in
             try await database.applyOneByOne([
                 E.collectionCreated("e-k1", collection: "k1", by: "u1", at: 0),
-                E.follow("e-f2", follow: "f2", "u2", follows: "k1", type: .collection, at: 1),
-                E.follow("e-f3", follow: "f3", "u3", follows: "k1", type: .collection, at: 1),
+                E.follow("e-f2", "u2", follows: "k1", type: .collection, at: 1),
+                E.follow("e-f3", "u3", follows: "k1", type: .collection, at: 1),
                 E.collectionAdd("e-c1", card: "c1", to: "k1", by: "u2", at: 10),  // u3 told; u2 is the adder
                 E.collectionAdd("e-c2", card: "c1", to: "k1", by: "u3", at: 20),  // u2 told now, by u3
                 E.collectionAdd("e-c3", card: "c1", to: "k1", by: "u4", at: 30),  // nobody new

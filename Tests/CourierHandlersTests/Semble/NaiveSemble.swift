@@ -6,23 +6,27 @@ import Foundation
 /// removal, fan out to whoever follows *now*). An independent oracle for the handlers'
 /// set-based recomputation.
 ///
+/// A follow is its (follower, target, target type), as in Semble's `follows` table: the events'
+/// `followId`s are ignored (semble-parity.md §4).
+///
 /// It agrees with the handlers on well-formed histories (``wellFormed(_:)``): where the two
-/// deliberately differ — an unfollow ordered before its follow (the handlers: terminal), a
-/// `CollectionCreated` ordered after the collection's adds (the handlers: the author is told once
-/// known) — the naive way depends on the arrival order, which is what the handlers must not do.
+/// deliberately differ — a `CollectionCreated` ordered after the collection's adds (the handlers:
+/// the author is told once known) — the naive way depends on the arrival order, which is what the
+/// handlers must not do; where the handlers' follow register approximates (a re-follow forgets
+/// the earlier episode, ``EventOrder/followActive(_:at:eventID:)``), the histories are left out.
 struct NaiveSemble {
-    struct Follow {
+    struct FollowKey: Hashable {
         var follower: String
         var target: String
         var type: FollowTargetType
-        var active: Bool
     }
 
     struct Activity {
         var type: String
         var actor: String
         var subject: String  // the card or the connection
-        var at: Int
+        var openedAt: Int  // the opening event's occurredAt: the merge window
+        var at: Int  // created_at: the opening add's addedAt, a connection's occurredAt
         var collectionIDs: [String]
     }
 
@@ -32,7 +36,7 @@ struct NaiveSemble {
         var recipient: String
     }
 
-    var follows: [String: Follow] = [:]
+    var follows: [FollowKey: Bool] = [:]  // active
     var collectionAuthors: [String: String] = [:]
     var cardAuthors: [String: String] = [:]
     var activities: [Activity] = []
@@ -42,10 +46,12 @@ struct NaiveSemble {
 
     mutating func apply(_ envelope: EventEnvelope) {
         let at = Int(envelope.occurredAt.timeIntervalSince(SembleEvents.t0))
+        func seconds(_ date: Date) -> Int { Int(date.timeIntervalSince(SembleEvents.t0)) }
         switch envelope.event {
         case .cardAddedToLibrary(let add):
             if cardAuthors[add.cardId] == nil { cardAuthors[add.cardId] = add.curatorId }
-            activities.append(Activity(type: "CARD_COLLECTED", actor: add.curatorId, subject: add.cardId, at: at, collectionIDs: []))
+            activities.append(
+                Activity(type: "CARD_COLLECTED", actor: add.curatorId, subject: add.cardId, openedAt: at, at: seconds(add.addedAt), collectionIDs: []))
             fanOut(activities.count - 1, to: followers(of: add.curatorId, .user))
             if let author = cardAuthors[add.cardId], author != add.curatorId {
                 notify("USER_ADDED_YOUR_CARD", [add.cardId, add.curatorId], to: author, by: add.curatorId, at: at,
@@ -56,13 +62,16 @@ struct NaiveSemble {
         case .cardAddedToCollection(let add):
             let latest = activities.indices.last { activities[$0].type == "CARD_COLLECTED" && activities[$0].actor == add.addedBy && activities[$0].subject == add.cardId }
             let index: Int
-            if let latest, at - activities[latest].at <= 120 {
+            if let latest, at - activities[latest].openedAt <= 120 {
                 index = latest
                 if !activities[index].collectionIDs.contains(add.collectionId) {
                     activities[index].collectionIDs = (activities[index].collectionIDs + [add.collectionId]).sorted()
                 }
             } else {
-                activities.append(Activity(type: "CARD_COLLECTED", actor: add.addedBy, subject: add.cardId, at: at, collectionIDs: [add.collectionId]))
+                activities.append(
+                    Activity(
+                        type: "CARD_COLLECTED", actor: add.addedBy, subject: add.cardId, openedAt: at, at: seconds(add.addedAt),
+                        collectionIDs: [add.collectionId]))
                 index = activities.count - 1
             }
             fanOut(index, to: followers(of: add.addedBy, .user) + followers(of: add.collectionId, .collection))
@@ -79,25 +88,27 @@ struct NaiveSemble {
         case .collectionCreated(let creation):
             if collectionAuthors[creation.collectionId] == nil { collectionAuthors[creation.collectionId] = creation.authorId }
         case .userFollowedTarget(let follow):
-            guard follows[follow.followId] == nil else { return }
-            follows[follow.followId] = Follow(follower: follow.followerId, target: follow.targetId, type: follow.targetType, active: true)
-            let metadata = #"{"followId": "\#(follow.followId)", "targetId": "\#(follow.targetId)", "targetType": "\#(follow.targetType.rawValue)"}"#
+            let key = FollowKey(follower: follow.followerId, target: follow.targetId, type: follow.targetType)
+            guard follows[key] != true else { return }  // already following: the row exists
+            follows[key] = true
+            let subject = [follow.followerId, follow.targetType.rawValue, follow.targetId]
             switch follow.targetType {
             case .user where follow.targetId != follow.followerId:
-                notify("USER_FOLLOWED_YOU", [follow.followId], to: follow.targetId, by: follow.followerId, at: at, metadata)
+                notify("USER_FOLLOWED_YOU", subject, to: follow.targetId, by: follow.followerId, at: at, #"{"targetType": "USER"}"#)
             case .collection:
                 if let author = collectionAuthors[follow.targetId], author != follow.followerId {
-                    notify("USER_FOLLOWED_YOUR_COLLECTION", [follow.followId], to: author, by: follow.followerId, at: at, metadata)
+                    notify("USER_FOLLOWED_YOUR_COLLECTION", subject, to: author, by: follow.followerId, at: at,
+                           #"{"targetId": "\#(follow.targetId)", "targetType": "COLLECTION"}"#)
                 }
             default:
                 break
             }
         case .userUnfollowedTarget(let unfollow):
-            follows[unfollow.followId, default: Follow(follower: unfollow.followerId, target: unfollow.targetId, type: unfollow.targetType, active: false)]
-                .active = false
-            remove(["USER_FOLLOWED_YOU", "USER_FOLLOWED_YOUR_COLLECTION"], [unfollow.followId])
+            follows[FollowKey(follower: unfollow.followerId, target: unfollow.targetId, type: unfollow.targetType)] = false
+            remove(["USER_FOLLOWED_YOU", "USER_FOLLOWED_YOUR_COLLECTION"], [unfollow.followerId, unfollow.targetType.rawValue, unfollow.targetId])
         case .connectionCreated(let creation):
-            activities.append(Activity(type: "CONNECTION_CREATED", actor: creation.curatorId, subject: creation.connectionId, at: at, collectionIDs: []))
+            activities.append(
+                Activity(type: "CONNECTION_CREATED", actor: creation.curatorId, subject: creation.connectionId, openedAt: at, at: at, collectionIDs: []))
             let followers = followers(of: creation.curatorId, .user)
             fanOut(activities.count - 1, to: followers)
             for follower in followers where follower != creation.curatorId {
@@ -110,7 +121,7 @@ struct NaiveSemble {
     }
 
     private func followers(of target: String, _ type: FollowTargetType) -> [String] {
-        Array(Set(follows.values.filter { $0.active && $0.target == target && $0.type == type }.map(\.follower)))
+        Array(Set(follows.filter { $0.value && $0.key.target == target && $0.key.type == type }.map(\.key.follower)))
     }
 
     private mutating func fanOut(_ activity: Int, to followers: [String]) {
@@ -152,34 +163,29 @@ struct NaiveSemble {
         notifications.map { key, value in "\(key.type) to \(key.recipient) by \(value.actor) @\(value.at) \(value.metadata)" }.sorted()
     }
 
-    /// `events` restricted to what the naive way and the handlers agree on: at most one follow
-    /// and one unfollow per follow id, the unfollow after the follow and saying the same follower
-    /// and target; at most one creation and one removal per connection, the removal after the
-    /// creation; one `CollectionCreated` per collection, before everything else. (Times move;
-    /// nothing else changes.)
+    /// `events` restricted to what the naive way and the handlers agree on: per follow (follower,
+    /// target, type) at most one follow and one unfollow, the unfollow after the follow (a
+    /// re-follow is where the handlers' register forgets the earlier episode); at most one
+    /// creation and one removal per connection, the removal after the creation; one
+    /// `CollectionCreated` per collection, before everything else. (Times move; nothing else
+    /// changes. The `followId`s are whatever they are: nobody reads them.)
     static func wellFormed(_ events: [EventEnvelope]) -> [EventEnvelope] {
         var kept: [EventEnvelope] = []
         var seen = Set<String>()
-        var firstFollow: [String: [String]] = [:]
-        for envelope in events {
-            if case .userFollowedTarget(let follow) = envelope.event, firstFollow[follow.followId] == nil {
-                firstFollow[follow.followId] = [follow.followerId, follow.targetId, follow.targetType.rawValue]
-            }
-        }
         var followedAt: [String: Date] = [:]
         var createdAt: [String: Date] = [:]
+        func key(_ follower: String, _ target: String, _ type: FollowTargetType) -> String { "\(follower) \(target) \(type.rawValue)" }
         for var envelope in events {
             switch envelope.event {
             case .collectionCreated(let creation):
                 guard seen.insert("collection \(creation.collectionId)").inserted else { continue }
                 envelope.occurredAt = SembleEvents.at(-1)
             case .userFollowedTarget(let follow):
-                guard seen.insert("follow \(follow.followId)").inserted else { continue }
-                followedAt[follow.followId] = envelope.occurredAt
+                let follow = key(follow.followerId, follow.targetId, follow.targetType)
+                guard seen.insert("follow \(follow)").inserted else { continue }
+                followedAt[follow] = envelope.occurredAt
             case .userUnfollowedTarget(let unfollow):
-                let says = [unfollow.followerId, unfollow.targetId, unfollow.targetType.rawValue]
-                guard firstFollow[unfollow.followId].map({ $0 == says }) ?? true else { continue }
-                guard seen.insert("unfollow \(unfollow.followId)").inserted else { continue }
+                guard seen.insert("unfollow \(key(unfollow.followerId, unfollow.targetId, unfollow.targetType))").inserted else { continue }
             case .connectionCreated(let creation):
                 guard seen.insert("create \(creation.connectionId)").inserted else { continue }
                 createdAt[creation.connectionId] = envelope.occurredAt
@@ -195,7 +201,9 @@ struct NaiveSemble {
             var envelope = envelope
             switch envelope.event {
             case .userUnfollowedTarget(let unfollow):
-                if let followed = followedAt[unfollow.followId], envelope.occurredAt <= followed {
+                if let followed = followedAt[key(unfollow.followerId, unfollow.targetId, unfollow.targetType)],
+                    envelope.occurredAt <= followed
+                {
                     envelope.occurredAt = followed.addingTimeInterval(1)
                 }
             case .connectionRemoved(let removal):

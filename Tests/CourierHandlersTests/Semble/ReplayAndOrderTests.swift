@@ -11,19 +11,19 @@ struct ReplayAndOrderTests {
     /// A day in Semble: every event type, merges, follows on users and collections, removals.
     static let scenario: [EventEnvelope] = [
         E.collectionCreated("e01", collection: "k1", by: "u1", at: 0),
-        E.follow("e02", follow: "f1", "u2", follows: "u1", at: 1),
-        E.follow("e03", follow: "f2", "u3", follows: "k1", type: .collection, at: 2),
+        E.follow("e02", "u2", follows: "u1", at: 1),
+        E.follow("e03", "u3", follows: "k1", type: .collection, at: 2),
         E.libraryAdd("e04", card: "c1", by: "u1", at: 10),
         E.collectionAdd("e05", card: "c1", to: "k1", by: "u1", at: 20),
         E.libraryAdd("e06", card: "c1", by: "u2", at: 30),
         E.collectionAdd("e07", card: "c2", to: "k1", by: "u2", at: 40),
         E.connectionCreated("e08", connection: "x1", by: "u1", at: 50),
-        E.unfollow("e09", follow: "f1", "u2", unfollows: "u1", at: 60),
+        E.unfollow("e09", "u2", unfollows: "u1", at: 60),
         E.libraryRemove("e10", card: "c1", by: "u2", at: 70),
         E.collectionRemove("e11", card: "c2", from: "k1", by: "u1", at: 80),
         E.connectionCreated("e12", connection: "x2", by: "u1", at: 90),
         E.connectionRemoved("e13", connection: "x2", by: "u1", at: 100),
-        E.follow("e14", follow: "f3", "u4", follows: "u2", at: 110),
+        E.follow("e14", "u4", follows: "u2", at: 110),
         E.libraryAdd("e15", card: "c2", by: "u2", at: 300),
     ]
 
@@ -114,10 +114,10 @@ struct ReplayAndOrderTests {
     @Test("an unfollow arriving before its follow: the follow is over; it still counted while it lasted")
     func unfollowBeforeFollow() async throws {
         try await Self.expectOrderIndependent([
-            E.unfollow("e1", follow: "f1", "u2", unfollows: "u1", at: 20),
+            E.unfollow("e1", "u2", unfollows: "u1", at: 20),
             E.libraryAdd("e2", card: "c1", by: "u1", at: 10),
             E.libraryAdd("e3", card: "c2", by: "u1", at: 30),
-            E.follow("e4", follow: "f1", "u2", follows: "u1", at: 0),
+            E.follow("e4", "u2", follows: "u1", at: 0),
         ]) { database async throws in
             #expect(try await database.notifications() == [])
             #expect(try await database.feedItems() == ["u2 <- CARD_COLLECTED u1 c1 @10"])
@@ -128,7 +128,7 @@ struct ReplayAndOrderTests {
     func followBeforeCollectionCreated() async throws {
         try await SembleTestDatabase.with { database in
             try await database.applyOneByOne([
-                E.follow("e2", follow: "f1", "u2", follows: "k1", type: .collection, at: 10),
+                E.follow("e2", "u2", follows: "k1", type: .collection, at: 10),
                 E.collectionAdd("e3", card: "c1", to: "k1", by: "u3", at: 20),
             ])
             // No author yet: only the subscriber hears of the add.
@@ -141,7 +141,7 @@ struct ReplayAndOrderTests {
                 try await database.notifications() == [
                     #"USER_ADDED_CARD_TO_SUBSCRIBED_COLLECTION to u2 by u3 @20 {"cardId": "c1", "collectionId": "k1"}"#,
                     #"USER_ADDED_TO_YOUR_COLLECTION to u1 by u3 @20 {"cardId": "c1", "collectionId": "k1"}"#,
-                    #"USER_FOLLOWED_YOUR_COLLECTION to u1 by u2 @10 {"followId": "f1", "targetId": "k1", "targetType": "COLLECTION"}"#,
+                    #"USER_FOLLOWED_YOUR_COLLECTION to u1 by u2 @10 {"targetId": "k1", "targetType": "COLLECTION"}"#,
                 ])
         }
     }
@@ -170,7 +170,7 @@ struct ReplayAndOrderTests {
     @Test("a late, earlier collect re-clusters the activities: the stale one goes, with its feed items")
     func lateCollectReclusters() async throws {
         try await Self.expectOrderIndependent([
-            E.follow("e0", follow: "f1", "u2", follows: "u1", at: 0),
+            E.follow("e0", "u2", follows: "u1", at: 0),
             E.collectionAdd("e2", card: "c1", to: "k1", by: "u1", at: 100),  // opens, until e1 arrives
             E.libraryAdd("e1", card: "c1", by: "u1", at: 10),  // opens; e2 joins it
         ]) { database async throws in
@@ -182,7 +182,7 @@ struct ReplayAndOrderTests {
     @Test("a late, earlier duplicate of a creation moves the connection's time; the earliest CollectionCreated wins")
     func earliestCreationWins() async throws {
         try await Self.expectOrderIndependent([
-            E.follow("e0", follow: "f1", "u2", follows: "u1", at: 0),
+            E.follow("e0", "u2", follows: "u1", at: 0),
             E.connectionCreated("e2", connection: "x1", by: "u1", at: 20),
             E.connectionCreated("e1", connection: "x1", by: "u1", at: 10),
             E.collectionCreated("e4", collection: "k1", by: "u3", name: "late", at: 5),

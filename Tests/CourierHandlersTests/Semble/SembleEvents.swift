@@ -9,10 +9,11 @@ enum SembleEvents {
 
     static func at(_ seconds: Int) -> Date { t0.addingTimeInterval(TimeInterval(seconds)) }
 
-    static func libraryAdd(_ id: String, card: String, by curator: String, at seconds: Int) -> EventEnvelope {
+    /// `addedAt` (seconds, like `at`) defaults to the envelope's time.
+    static func libraryAdd(_ id: String, card: String, by curator: String, at seconds: Int, addedAt: Int? = nil) -> EventEnvelope {
         EventEnvelope(
             id: id, aggregateId: card, occurredAt: at(seconds),
-            event: .cardAddedToLibrary(CardAddedToLibrary(cardId: card, curatorId: curator, addedAt: at(seconds))))
+            event: .cardAddedToLibrary(CardAddedToLibrary(cardId: card, curatorId: curator, addedAt: at(addedAt ?? seconds))))
     }
 
     static func libraryRemove(_ id: String, card: String, by curator: String, at seconds: Int) -> EventEnvelope {
@@ -21,11 +22,13 @@ enum SembleEvents {
             event: .cardRemovedFromLibrary(CardRemovedFromLibrary(cardId: card, curatorId: curator)))
     }
 
-    static func collectionAdd(_ id: String, card: String, to collection: String, by member: String, at seconds: Int) -> EventEnvelope {
+    static func collectionAdd(
+        _ id: String, card: String, to collection: String, by member: String, at seconds: Int, addedAt: Int? = nil
+    ) -> EventEnvelope {
         EventEnvelope(
             id: id, aggregateId: collection, occurredAt: at(seconds),
             event: .cardAddedToCollection(
-                CardAddedToCollection(cardId: card, collectionId: collection, addedBy: member, addedAt: at(seconds))))
+                CardAddedToCollection(cardId: card, collectionId: collection, addedBy: member, addedAt: at(addedAt ?? seconds))))
     }
 
     static func collectionRemove(_ id: String, card: String, from collection: String, by member: String, at seconds: Int) -> EventEnvelope {
@@ -42,21 +45,26 @@ enum SembleEvents {
             event: .collectionCreated(CollectionCreated(collectionId: collection, authorId: author, collectionName: name)))
     }
 
+    /// `followID`: by default a fresh one (from the event id), as Semble's follow events carry a
+    /// new UUID stored nowhere (semble-parity.md §4).
     static func follow(
-        _ id: String, follow followID: String, _ follower: String, follows target: String, type: FollowTargetType = .user,
-        at seconds: Int
+        _ id: String, _ follower: String, follows target: String, type: FollowTargetType = .user, at seconds: Int,
+        followID: String? = nil
     ) -> EventEnvelope {
-        EventEnvelope(
+        let followID = followID ?? "uuid-\(id)"
+        return EventEnvelope(
             id: id, aggregateId: followID, occurredAt: at(seconds),
             event: .userFollowedTarget(
                 UserFollowedTarget(followId: followID, followerId: follower, targetId: target, targetType: type, createdAt: at(seconds))))
     }
 
+    /// `followID`: by default Semble's, the composite `"<follower>:<target>:<TYPE>"`.
     static func unfollow(
-        _ id: String, follow followID: String, _ follower: String, unfollows target: String, type: FollowTargetType = .user,
-        at seconds: Int
+        _ id: String, _ follower: String, unfollows target: String, type: FollowTargetType = .user, at seconds: Int,
+        followID: String? = nil
     ) -> EventEnvelope {
-        EventEnvelope(
+        let followID = followID ?? "\(follower):\(target):\(type.rawValue)"
+        return EventEnvelope(
             id: id, aggregateId: followID, occurredAt: at(seconds),
             event: .userUnfollowedTarget(UserUnfollowedTarget(followId: followID, followerId: follower, targetId: target, targetType: type)))
     }

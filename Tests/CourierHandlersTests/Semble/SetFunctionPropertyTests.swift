@@ -54,25 +54,28 @@ struct SetFunctionPropertyTests {
         let user = users[spec.a]
         let card = cards[dense ? spec.c % 2 : spec.c]
         let collection = collections[spec.b % 2]
-        // A follow id means one follower and target, so its follow and unfollow agree; c == 2 is
-        // a second follow id for the same pair (a re-follow). Except "f-shared" (a == 0, c == 2):
-        // events of every follower and target use it — inconsistent data, which must not make
-        // the result depend on the order either.
+        // A follow is its (follower, target, type); c == 2 is a second follow of the same pair
+        // (a re-follow, or a duplicate). Follow ids identify nothing (semble-parity.md §4): a
+        // follow's is fresh, an unfollow's the composite, except "f-shared" (a == 0, c == 2),
+        // used by events of every follower and target — which must be ignored just the same.
         let followsCollection = spec.c == 0
         let target = followsCollection ? collection : users[spec.b]
-        let followID = spec.a == 0 && spec.c == 2 ? "f-shared" : "f-\(user)-\(target)" + (spec.c == 2 ? "-again" : "")
+        let followID: String? = spec.a == 0 && spec.c == 2 ? "f-shared" : nil
         let type: FollowTargetType = followsCollection ? .collection : .user
+        // Every third add was made long before it was published (an import): addedAt is only
+        // the activity's created_at.
+        let addedAt = index % 3 == 0 ? spec.second - 90 * 86_400 : spec.second
         // A connection's curator, mostly the same for its creation and removal.
         let connection = "x\(spec.c)"
         let curator = spec.a == 3 ? user : users[spec.c]
         switch dense ? denseKinds[spec.kind] : spec.kind {
-        case 0: return E.libraryAdd(id, card: card, by: user, at: spec.second)
+        case 0: return E.libraryAdd(id, card: card, by: user, at: spec.second, addedAt: addedAt)
         case 1: return E.libraryRemove(id, card: card, by: user, at: spec.second)
-        case 2: return E.collectionAdd(id, card: card, to: collection, by: user, at: spec.second)
+        case 2: return E.collectionAdd(id, card: card, to: collection, by: user, at: spec.second, addedAt: addedAt)
         case 3: return E.collectionRemove(id, card: card, from: collection, by: user, at: spec.second)
         case 4: return E.collectionCreated(id, collection: collection, by: user, name: "name \(index)", at: spec.second)
-        case 5: return E.follow(id, follow: followID, user, follows: target, type: type, at: spec.second)
-        case 6: return E.unfollow(id, follow: followID, user, unfollows: target, type: type, at: spec.second)
+        case 5: return E.follow(id, user, follows: target, type: type, at: spec.second, followID: followID)
+        case 6: return E.unfollow(id, user, unfollows: target, type: type, at: spec.second, followID: followID)
         case 7: return E.connectionCreated(id, connection: connection, by: curator, at: spec.second)
         default: return E.connectionRemoved(id, connection: connection, by: curator, at: spec.second)
         }

@@ -167,18 +167,10 @@ struct FollowIdentityTests {
 
     @Test("migration 2 merges version 1's follow rows per (follower, target type, target), re-keys the ledger, and the handlers go on")
     func migrationTwo() async throws {
-        let url = try TestEnvironment.databaseURL()
-        let schema = TestEnvironment.uniqueName("h")
-        let admin = try await PostgresConnection.connect(try PostgresConfiguration(url: url))
-        try await admin.execute("CREATE SCHEMA \(schema)")
-        try await admin.execute("CREATE SCHEMA \(schema)_courier")
-        await admin.close()
-        let connection = try await PostgresConnection.connect(try SembleTestDatabase.configuration(schema: schema))
-        let db = SembleTestDatabase(schema: schema, connection: connection)
+        // Semble's tables and Courier's at version 1 only.
+        let db = try await SembleTestDatabase.make(courierMigrations: [CourierSchema.migrations[0]])
+        let connection = db.connection
         do {
-            try await SembleTables.create(on: connection, schema: schema)
-            let v1 = PostgresMigrator(migrations: [CourierSchema.migrations[0]], schema: db.courierSchema, table: CourierSchema.trackingTable)
-            #expect(try await v1.migrate(on: connection) == [1])
             let notification = "22222222-2222-4222-8222-222222222222"
             // Version 1's rows: bob's follow of alice (a UUID followId) and its unfollow (the
             // composite) as two rows; carol's two follows of k1 under two followIds.
@@ -195,7 +187,7 @@ struct FollowIdentityTests {
             try await connection.executeTrustedScript(
                 """
                 INSERT INTO \(db.courierSchema).notification_keys VALUES ('\(notification)', 'USER_FOLLOWED_YOU', '["uuid-1"]', 'did:plc:alice');
-                INSERT INTO \(schema).notifications (id, recipient_user_id, actor_user_id, type, metadata)
+                INSERT INTO \(db.schema).notifications (id, recipient_user_id, actor_user_id, type, metadata)
                     VALUES ('\(notification)', 'did:plc:alice', 'did:plc:bob', 'USER_FOLLOWED_YOU', '{"followId": "uuid-1"}');
                 INSERT INTO \(db.courierSchema).feed_activity_sources VALUES
                     ('e-9', '11111111-1111-4111-8111-111111111111', 'did:plc:alice', NULL, '2026-01-01 00:00:20+00');

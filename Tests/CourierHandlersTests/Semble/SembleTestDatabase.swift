@@ -40,7 +40,9 @@ struct SembleTestDatabase: Sendable {
         return try result.get()
     }
 
-    static func make() async throws -> SembleTestDatabase {
+    /// - Parameter courierMigrations: Courier's migrations to apply (all of them unless a test
+    ///   starts from an earlier version).
+    static func make(courierMigrations: [PostgresMigration] = CourierSchema.migrations) async throws -> SembleTestDatabase {
         let url = try TestEnvironment.databaseURL()
         let schema = TestEnvironment.uniqueName("h")
         let admin = try await PostgresConnection.connect(try PostgresConfiguration(url: url))
@@ -49,7 +51,8 @@ struct SembleTestDatabase: Sendable {
         await admin.close()
         let connection = try await PostgresConnection.connect(try configuration(schema: schema))
         try await SembleTables.create(on: connection, schema: schema)
-        try await CourierSchema.migrate(on: connection, schema: schema + "_courier")
+        _ = try await PostgresMigrator(migrations: courierMigrations, schema: schema + "_courier", table: CourierSchema.trackingTable)
+            .migrate(on: connection)
         return SembleTestDatabase(schema: schema, connection: connection)
     }
 

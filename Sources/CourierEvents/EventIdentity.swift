@@ -41,9 +41,15 @@ public enum EventIdentity {
 
     /// `value` without leading and trailing whitespace, or nil when nothing else is left.
     static func trimmedNonBlank(_ value: String) -> String? {
+        trimmed(value, removing: \.properties.isWhitespace)
+    }
+
+    /// `value` without the leading and trailing scalars `isSpace` says to remove, or nil when
+    /// nothing else is left; `value` itself (no copy) when there are none.
+    static func trimmed(_ value: String, removing isSpace: (Unicode.Scalar) -> Bool) -> String? {
         let scalars = value.unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }),
+              let last = scalars.lastIndex(where: { !isSpace($0) })
         else { return nil }
         if first == scalars.startIndex, last == scalars.index(before: scalars.endIndex) { return value }
         return String(scalars[first...last])

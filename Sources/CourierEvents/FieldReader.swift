@@ -145,12 +145,7 @@ struct FieldReader {
             default: scalar.properties.generalCategory == .spaceSeparator
             }
         }
-        let scalars = value.unicodeScalars
-        guard let first = scalars.firstIndex(where: { !isSpace($0) }),
-              let last = scalars.lastIndex(where: { !isSpace($0) })
-        else { return "" }
-        if first == scalars.startIndex, last == scalars.index(before: scalars.endIndex) { return value }
-        return String(scalars[first...last])
+        return EventIdentity.trimmed(value, removing: isSpace) ?? ""
     }
 
     /// An RFC 3339 date-time (see `EventTimestamp`).

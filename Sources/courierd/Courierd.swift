@@ -48,7 +48,6 @@ enum Courierd {
             try await DatabaseSetup.prepare(configuration, postgres: postgres, logger: logger)
         } catch let mismatch as DatabaseSetup.Mismatch {
             logger.critical("\(mismatch)")
-            FileHandle.standardError.write(Data("courierd: \(mismatch)\n".utf8))
             exit(78)
         } catch let unsupported as LegacyLayout.Unsupported {
             logger.critical("\(unsupported)")

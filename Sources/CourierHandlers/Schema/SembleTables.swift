@@ -325,17 +325,19 @@ extension SembleTables {
     /// - Throws: ``Mismatch`` naming the first table or column that is missing or different.
     public static func verify(on connection: isolated PostgresConnection, schema: String = defaultSchema) throws {
         let tables = Array(Set(requirements.columns.map(\.table))).sorted()
-        var found: [String: [String: (type: String, nullable: Bool)]] = [:]
+        // Per table and column: its `udt_name` (what is compared), how to name it in a message,
+        // and whether it takes NULL.
+        var found: [String: [String: (type: String, described: String, nullable: Bool)]] = [:]
         for row in try connection.query(
             """
             SELECT table_name::text, column_name::text, udt_name::text, data_type::text, is_nullable = 'YES'
             FROM information_schema.columns WHERE table_schema = $1 AND table_name = ANY ($2::text[])
             """, [schema, tables])
         {
-            let table = try row.decode(String.self, column: 0)
             let type = try row.decode(String.self, column: 2)
-            let described = type == "timestamptz" ? "timestamp with time zone" : try row.decode(String.self, column: 3)
-            found[table, default: [:]][try row.decode(String.self, column: 1)] = (type == "timestamp" ? type : "\(type) (\(described))", try row.decode(Bool.self, column: 4))
+            let dataType = try row.decode(String.self, column: 3)
+            found[try row.decode(String.self, column: 0), default: [:]][try row.decode(String.self, column: 1)] =
+                (type, type == dataType ? type : "\(type) (\(dataType))", try row.decode(Bool.self, column: 4))
         }
         for column in requirements.columns {
             guard let columns = found[column.table] else {
@@ -344,8 +346,8 @@ extension SembleTables {
             guard let actual = columns[column.name] else {
                 throw Mismatch(schema: schema, table: column.table, column: column.name, found: "no such column", expected: column.type)
             }
-            guard actual.type == column.type || actual.type.hasPrefix(column.type + " ") else {
-                throw Mismatch(schema: schema, table: column.table, column: column.name, found: "type \(actual.type)", expected: "type \(column.type)")
+            guard actual.type == column.type else {
+                throw Mismatch(schema: schema, table: column.table, column: column.name, found: "type \(actual.described)", expected: "type \(column.type)")
             }
             if column.mustBeNullable, !actual.nullable {
                 throw Mismatch(schema: schema, table: column.table, column: column.name, found: "NOT NULL", expected: "a nullable column")

@@ -111,6 +111,7 @@ let package = Package(
             dependencies: [
                 "CourierAMQP",
                 "CourierEngine",
+                "CourierHandlers",
                 "CourierPostgres",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import Configuration
 import CourierAMQP
 import CourierEngine
+import CourierHandlers
 import CourierPostgres
 import Foundation
 import Logging
@@ -32,6 +33,8 @@ import SystemPackage
 /// | `courier.relay.batch.size` | `COURIER_RELAY_BATCH_SIZE` | outbox rows claimed per transaction | `500` |
 /// | `courier.relay.poll.interval` | `COURIER_RELAY_POLL_INTERVAL` | fallback poll when no NOTIFY arrives | `1s` |
 /// | `courier.relay.retention` | `COURIER_RELAY_RETENTION` | published rows are pruned after this | `168h` |
+/// | `courier.semble.app.url` | `COURIER_SEMBLE_APP_URL` | Semble's web app (its `APP_URL`): card and connection URLs `{app url}/profile/{did}/collections/{rkey}` name a Semble collection | `https://semble.so` |
+/// | `courier.semble.collection.nsid` | `COURIER_SEMBLE_COLLECTION_NSID` | the record type in Semble's collection AT-URIs (`network.cosmik.{env}.collection` outside production) | `network.cosmik.collection` |
 /// | `courier.permanent.sqlstates` | `COURIER_PERMANENT_SQLSTATES` | SQLSTATE classes (`22`) or codes (`42601`) that park an event at once instead of retrying it, comma-separated; replaces the default | `22,23,54,42601,42804,42883` (`FailureClassification.Policy`) |
 ///
 /// An invalid value stops start-up with a message naming the key; passwords are never printed.
@@ -68,6 +71,8 @@ public struct CourierConfiguration: Sendable {
     /// (2 characters) and codes (5), upper case; nil when unset (the handlers' default,
     /// `FailureClassification.Policy.standard`, which this module does not know).
     public var permanentSQLStates: [String]?
+    /// `courier.semble.*`: what Semble's rules take from Semble's environment.
+    public var semble: SembleSettings
 
     /// The outbox relay's settings (nil when `courier.relay.enabled` is false).
     public struct Relay: Sendable {
@@ -172,6 +177,25 @@ public struct CourierConfiguration: Sendable {
         permanentSQLStates = try values.string("courier.permanent.sqlstates").map {
             try Self.sqlStates($0, key: "courier.permanent.sqlstates")
         }
+        var semble = SembleSettings.production
+        if let url = values.string("courier.semble.app.url") {
+            var trimmed = url.trimmingCharacters(in: .whitespaces)
+            while trimmed.hasSuffix("/") { trimmed.removeLast() }
+            guard trimmed.hasPrefix("https://") || trimmed.hasPrefix("http://"), trimmed.count > "https://".count,
+                !trimmed.contains(where: { $0.isWhitespace })
+            else {
+                throw Invalid(key: "courier.semble.app.url", reason: "'\(url)' is not an http(s) URL like https://semble.so")
+            }
+            semble.appURL = trimmed
+        }
+        if let nsid = values.string("courier.semble.collection.nsid") {
+            let parts = nsid.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count >= 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") } }) else {
+                throw Invalid(key: "courier.semble.collection.nsid", reason: "'\(nsid)' is not an NSID like network.cosmik.collection")
+            }
+            semble.collectionNSID = nsid
+        }
+        self.semble = semble
         guard consumerEnabled || relay != nil else {
             throw Invalid(key: "courier.consumer.enabled", reason: "false, and so is courier.relay.enabled: courierd would have nothing to do")
         }

@@ -84,10 +84,20 @@ enum Courierd {
                         onTrouble: { trouble in health.relay(trouble: trouble) })))
         }
         if configuration.consumerEnabled {
+            // Started before the consumer, stopped after it: bundles the last batches opened are
+            // still flushed when due while the consumer stops (what is left waits in Postgres).
+            let flushPool = PostgresPool(configuration: postgres, maximumConnections: 1, logger: logger)
+            services.append(
+                .init(
+                    service: BundleFlushService(
+                        flusher: BundleFlusher(pool: flushPool, settings: configuration.semble, logger: Logger(label: "courierd.bundles")),
+                        pool: flushPool,
+                        pause: configuration.engine.pause, logger: Logger(label: "courierd.bundles"))))
             services.append(
                 .init(
                     service: DaemonService(
-                        configuration: configuration, handlers: SembleHandlers.all, notifier: SystemdNotifier(), health: health, logger: logger)))
+                        configuration: configuration, handlers: SembleHandlers.make(settings: configuration.semble), notifier: SystemdNotifier(),
+                        health: health, logger: logger)))
         } else {
             health.consumerDisabled()
         }

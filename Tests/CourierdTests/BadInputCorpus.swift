@@ -190,7 +190,7 @@ struct BadInputCorpus {
         ]
     }
 
-    /// The literal `cardId` of the `sql-injection-ids` case, as ``BadInputCorpusTests`` finds it in `rm_library_cards`.
+    /// The literal `cardId` of the `sql-injection-ids` case, as ``BadInputCorpusTests`` finds it in `feed_activities`.
     var injectionCardID: String { #"x'); DROP TABLE courier_inbox; --"# + run }
 
     var propertyCases: [BadInputCase] {

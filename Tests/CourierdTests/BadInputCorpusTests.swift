@@ -196,7 +196,7 @@ struct BadInputCorpusTests {
 
         // Injection text is data: stored as it came.
         let injected = try await postgres.query(
-            "SELECT card_id FROM rm_library_cards WHERE card_id = $1", [corpus.injectionCardID])
+            "SELECT card_id FROM feed_activities WHERE card_id = $1", [corpus.injectionCardID])
         #expect(try injected.map { try $0.decode(String.self, column: 0) } == [corpus.injectionCardID])
         let inboxStill = try await postgres.query("SELECT count(*) FROM courier_inbox")
         #expect(try inboxStill[0].decode(Int64.self, column: 0) > 0, "courier_inbox is still there")

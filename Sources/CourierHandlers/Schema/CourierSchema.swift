@@ -29,7 +29,37 @@ public enum CourierSchema {
     public static let migrations: [PostgresMigration] = [
         PostgresMigration(version: 1, name: "handler_tables", sql: handlerTables),
         PostgresMigration(version: 2, name: "follows_by_triple_and_added_at", sql: followsByTriple),
+        PostgresMigration(version: 3, name: "semble_state_and_bundles", sql: sembleStateAndBundles),
     ]
+
+    /// Version 3. The handlers read Semble's own tables as Semble's handlers do (cards, follows
+    /// with their subscriptions, collections, connections, users…), which the events alone cannot
+    /// tell: the read models (`rm_*`), the feed's source events and the notification ledger that
+    /// rebuilt state from the events go. Semble's tables keep every row Courier wrote.
+    ///
+    /// `card_activity_bundles`: the pending card-activity bundles (``BundleStore``), one row per
+    /// bundle, named after the event that opened it; `opened_at` is that event's time (the window
+    /// of joining adds), `due_at` the database's clock when it is flushed; `attempts` and
+    /// `last_error` record flushes that failed (``BundleFlusher``).
+    static let sembleStateAndBundles = """
+        DROP TABLE IF EXISTS rm_card_collects, rm_card_authors, rm_library_cards, rm_collection_cards, rm_collections,
+            rm_follows, rm_connections, rm_feed_follows, rm_feed_connections, feed_activity_sources, notification_keys;
+
+        CREATE TABLE card_activity_bundles (
+            bundle_id text COLLATE "C" PRIMARY KEY,
+            card_id text COLLATE "C" NOT NULL,
+            actor_id text COLLATE "C" NOT NULL,
+            opened_at timestamptz NOT NULL,
+            due_at timestamptz NOT NULL,
+            collection_ids text[] COLLATE "C" NOT NULL DEFAULT '{}',
+            has_library_event boolean NOT NULL DEFAULT false,
+            attempts integer NOT NULL DEFAULT 0,
+            last_error text
+        );
+        CREATE INDEX card_activity_bundles_pair_idx ON card_activity_bundles (card_id, actor_id);
+        CREATE INDEX card_activity_bundles_due_idx ON card_activity_bundles (due_at, bundle_id);
+
+        """
 
     /// Applies what is missing in `schema` (Courier's; it must exist). Safe from several
     /// processes at once. Returns the versions applied.

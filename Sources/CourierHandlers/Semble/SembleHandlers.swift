@@ -1,5 +1,12 @@
-/// Semble's handlers, as courierd runs them. Between them they take all nine event types
-/// (the notifications handler alone takes every one; the feeds handler five).
+/// Semble's handlers, as courierd runs them: between them all nine event types (the
+/// notifications handler takes every one; the feeds handler the three that make activities).
+/// Bundles of card activity that the notifications handler opens are flushed by a
+/// ``BundleFlusher`` running beside them.
 public enum SembleHandlers {
-    public static let all: [any EventHandler] = [FeedsHandler(), NotificationsHandler()]
+    public static func make(settings: SembleSettings = .production) -> [any EventHandler] {
+        [FeedsHandler(settings: settings), NotificationsHandler(settings: settings)]
+    }
+
+    /// With production settings: for what does not depend on them (the binding keys).
+    public static let all: [any EventHandler] = make()
 }

@@ -73,11 +73,11 @@ struct DeterministicFailureTests {
         try await database.drop()
     }
 
-    @Test("the longest id the codec accepts fits the widest index: two in a notification's subject, one as its recipient")
+    @Test("the longest ids the codec accepts fit the widest index: a pending bundle's (card, actor), and its id")
     func boundFitsTheIndexes() async throws {
         let database = try await Kit.Database.make()
-        // Every other character needs JSON escaping (`"` and `\` double in the subject); the
-        // rest is pseudo-random so that Postgres cannot compress the key below the limit.
+        // Every other character is a quote or a backslash (they double in an array's text form);
+        // the rest is pseudo-random so that Postgres cannot compress the key below the limit.
         var random = SplitMix64(seed: 12)
         let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:/._-~!@#$%^&*()+=[]{};,<>?|é✨")
         func id() -> String {
@@ -89,14 +89,14 @@ struct DeterministicFailureTests {
             }
             return out
         }
-        let (first, second, recipient) = (id(), id(), id())
-        #expect(first.utf8.count >= EventSchema.maximumIDBytes - 3)
+        let (bundle, card, actor, collection) = (id(), id(), id(), id())
+        #expect(card.utf8.count >= EventSchema.maximumIDBytes - 3)
         let inserted = try await database.pool.withConnection { connection in
             try await connection.execute(
                 """
-                INSERT INTO notification_keys (notification_id, type, subject, recipient_user_id)
-                VALUES (gen_random_uuid(), 'USER_ADDED_CARD_TO_SUBSCRIBED_COLLECTION', jsonb_build_array($1::text, $2::text)::text, $3)
-                """, [first, second, recipient])
+                INSERT INTO card_activity_bundles (bundle_id, card_id, actor_id, opened_at, due_at, collection_ids)
+                VALUES ($1, $2, $3, now(), now(), ARRAY[$4::text])
+                """, [bundle, card, actor, collection])
         }
         #expect(inserted == 1)
         try await database.drop()

@@ -2,6 +2,7 @@ import CourierEvents
 import CourierPostgres
 import CourierTesting
 import Foundation
+import Logging
 import Testing
 
 @testable import CourierHandlers
@@ -13,15 +14,13 @@ import Testing
 struct SembleTestDatabase: Sendable {
     let schema: String
     let connection: PostgresConnection
+    /// For the bundle flusher (and anything else that takes a pool), with the same search path.
+    let pool: PostgresPool
     var courierSchema: String { schema + "_courier" }
+    var settings: SembleSettings { .production }
 
-    /// Every table whose rows the handlers decide (all but the inbox, whose `handled_at` is a
-    /// clock reading).
-    static let snapshotTables = [
-        "feed_activities", "following_feed_items", "notifications", "feed_activity_sources",
-        "rm_card_collects", "rm_card_authors", "rm_library_cards", "rm_collection_cards", "rm_collections",
-        "rm_follows", "rm_connections", "rm_feed_follows", "rm_feed_connections", "notification_keys",
-    ]
+    /// The tables the handlers write (the inbox aside, whose `handled_at` is a clock reading).
+    static let writtenTables = ["feed_activities", "following_feed_items", "notifications", "card_activity_bundles"]
 
     /// Runs `body` with a fresh database and drops it afterwards, also when `body` fails.
     static func with<T: Sendable>(_ body: (SembleTestDatabase) async throws -> T) async throws -> T {
@@ -53,7 +52,8 @@ struct SembleTestDatabase: Sendable {
         try await SembleTables.create(on: connection, schema: schema)
         _ = try await PostgresMigrator(migrations: courierMigrations, schema: schema + "_courier", table: CourierSchema.trackingTable)
             .migrate(on: connection)
-        return SembleTestDatabase(schema: schema, connection: connection)
+        let pool = PostgresPool(configuration: try configuration(schema: schema), maximumConnections: 4, logger: Logger(label: "test"))
+        return SembleTestDatabase(schema: schema, connection: connection, pool: pool)
     }
 
     /// This run's database with `search_path` set to Courier's schema of `schema`, then `schema`.
@@ -65,6 +65,7 @@ struct SembleTestDatabase: Sendable {
     }
 
     func drop() async throws {
+        await pool.close()
         await connection.close()
         let admin = try await PostgresConnection.connect(try PostgresConfiguration(url: try TestEnvironment.databaseURL()))
         try await admin.execute("DROP SCHEMA \(schema)_courier CASCADE")
@@ -72,9 +73,20 @@ struct SembleTestDatabase: Sendable {
         await admin.close()
     }
 
-    /// Empties every table, to reuse the schema.
+    /// Empties the tables the handlers write, to reuse the schema (Semble's state stays).
     func truncate() async throws {
-        try await connection.execute("TRUNCATE \((Self.snapshotTables + ["courier_inbox"]).joined(separator: ", "))")
+        try await connection.execute("TRUNCATE \((Self.writtenTables + ["courier_inbox"]).joined(separator: ", "))")
+    }
+
+    /// Flushes every pending bundle, due or not ("as if the window had passed").
+    @discardableResult
+    func flushBundles() async throws -> Int {
+        var flushed = 0
+        while true {
+            let flush = try await BundleFlusher(pool: pool, settings: settings, logger: Logger(label: "test")).flush(everything: true)
+            flushed += flush.flushed
+            guard flush.flushed + flush.failed > 0 else { return flushed }
+        }
     }
 
     // MARK: Applying events
@@ -103,7 +115,7 @@ struct SembleTestDatabase: Sendable {
 
     /// Applies `events` as one batch with each of Semble's handlers.
     func applyBatch(_ events: [EventEnvelope], throughInbox: Bool = true) async throws {
-        for handler in SembleHandlers.all {
+        for handler in SembleHandlers.make(settings: settings) {
             try await apply(events, with: handler, throughInbox: throughInbox)
         }
     }
@@ -117,23 +129,33 @@ struct SembleTestDatabase: Sendable {
 
     // MARK: Reading
 
-    /// Every row of every table in ``snapshotTables``, as text, sorted.
+    /// What the handlers wrote, without what is random or a clock reading (ids, notification
+    /// times): activities by their fields, feed items by their activity's fields, notifications,
+    /// pending bundles — each table's rows as sorted text. Two runs that made the same rows with
+    /// other random ids compare equal.
     func snapshot() async throws -> Snapshot {
+        let activity = "concat_ws(' ', a.type, a.actor_id, a.card_id, a.connection_id, a.metadata::text, a.url_type, a.source, a.created_at::text)"
+        let queries = [
+            "feed_activities": "SELECT \(activity) FROM feed_activities a",
+            "following_feed_items": "SELECT fi.user_id || ' <- ' || \(activity) || ' @' || fi.created_at::text FROM following_feed_items fi JOIN feed_activities a ON a.id = fi.activity_id",
+            "notifications": "SELECT concat_ws(' ', type, 'to', recipient_user_id, 'by', actor_user_id, metadata::text, read::text) FROM notifications",
+            "card_activity_bundles": "SELECT concat_ws(' ', bundle_id, card_id, actor_id, opened_at::text, collection_ids::text, has_library_event::text) FROM card_activity_bundles",
+        ]
         var tables: [String: [String]] = [:]
-        for table in Self.snapshotTables {
-            let rows = try await connection.query("SELECT x::text FROM \(table) x ORDER BY 1")
-            tables[table] = try rows.map { try $0.decode(String.self, column: 0) }
+        for (table, sql) in queries {
+            tables[table] = try await lines(sql)
         }
         return Snapshot(tables: tables)
     }
 
-    /// The activities, one line each: `CARD_COLLECTED u1 c1 @10 {"cardId": …}` (seconds after
-    /// ``SembleEvents/t0``; the card or the connection).
+    /// The activities, one line each: `CARD_COLLECTED u1 c1 @10 {"cardId": …} url_type=article`
+    /// (seconds after ``SembleEvents/t0``; the card or the connection; `url_type=` and `source=`
+    /// only when set).
     func activities() async throws -> [String] {
         try await lines(
             """
-            SELECT format('%s %s %s @%s %s', type, actor_id, coalesce(card_id, connection_id),
-                \(seconds("created_at")), metadata::text)
+            SELECT concat_ws(' ', type, actor_id, coalesce(card_id, connection_id), '@' || \(seconds("created_at")), metadata::text,
+                'url_type=' || url_type, 'source=' || source)
             FROM feed_activities ORDER BY 1
             """)
     }
@@ -148,11 +170,12 @@ struct SembleTestDatabase: Sendable {
             """)
     }
 
-    /// The notifications, one line each: `USER_ADDED_YOUR_CARD to u1 by u2 @20 {"cardId": …}`.
+    /// The notifications, one line each: `USER_ADDED_YOUR_CARD to did:plc:a by did:plc:b {"cardId": …}`
+    /// (their time is the database's clock when written, as Semble's is its worker's).
     func notifications() async throws -> [String] {
         try await lines(
             """
-            SELECT format('%s to %s by %s @%s %s', type, recipient_user_id, actor_user_id, \(seconds("created_at")), metadata::text)
+            SELECT format('%s to %s by %s %s', type, recipient_user_id, actor_user_id, metadata::text)
             FROM notifications ORDER BY 1
             """)
     }

@@ -7,73 +7,198 @@ import CourierTesting
 import Foundation
 import Logging
 
-/// A deterministic stream of Semble events shaped like real traffic: mostly library and
-/// collection adds, with follows, unfollows, removals, collections and connections mixed in,
-/// over a universe of users, cards and collections small enough that follows fan out and
-/// collection adds merge into activities.
+/// A deterministic stream of Semble events over the rows of ``RealisticSembleState`` (its
+/// ``SembleStateCatalog``), shaped like real traffic: mostly library and collection adds, with
+/// follows, unfollows, removals, collections and connections mixed in.
+///
+/// - Library adds: a seeded card (a NOTE one time in ten) by its author; one in 40 a card that is
+///   not in `cards` (deleted since). Four URL cards in ten are then added by the same actor to a
+///   collection (sometimes two) 10 ms–1 s later — a bundle — or, one time in ten, 3–4 s later
+///   (past the bundle window, within the feed's); and some adds go collection first, library
+///   10–200 ms later, as Semble's AddUrlToLibrary publishes them.
+/// - Collection adds: one of the actor's URL cards, to one of the actor's collections or to
+///   another author's OPEN collection; never to another's CLOSED one.
+/// - Follows: half of them of a pair in `follows` (Semble publishes after inserting the row), half
+///   of a new pair (the handlers read `follows`, they do not write it); a fresh UUID followId.
+///   Unfollows: of a pair followed earlier in the stream or of a seeded one, followId
+///   `<follower>:<target>:<type>` as Semble's repository makes it.
+/// - Removals: mostly of adds made earlier in the stream, by the same actor.
+/// - Connections: seeded ones by their curators; removals mostly of ones created in the stream.
+///
+/// `occurredAt` = `addedAt` = start + 10 ms per event.
 struct MixedEvents {
-    var users = 2_000
-    var cards = 20_000
-    var collections = 500
+    let state: SembleStateCatalog
     var seed: UInt64 = 0x5EB1E
+
+    /// An add placed at a later position of the stream.
+    private enum Planned {
+        case library(card: String, actor: Int)
+        case collection(card: String, collection: Int, actor: Int)
+    }
 
     func make(_ count: Int) -> [EventEnvelope] {
         var random = SplitMix64(seed: seed)
         let start = Date(timeIntervalSince1970: 1_795_000_000)
         var events: [EventEnvelope] = []
         events.reserveCapacity(count)
-        var follows: [(id: String, follower: String, target: String, type: FollowTargetType)] = []
-        var connections: [(id: String, curator: String)] = []
+        var planned: [Int: [Planned]] = [:]
+        // What the stream added, followed and created so far (for removals, unfollows).
+        var libraryAdds: [(card: String, actor: Int)] = []
+        var collectionAdds: [(card: String, collection: Int, actor: Int)] = []
+        var follows: [SembleStateCatalog.Follow] = []
+        var connectionsCreated: [Int] = []
+
+        func pick(below bound: Int) -> Int { random.next(below: bound) }
+        /// Removes and returns a random element (order of the rest does not matter).
+        func takeRandom<T>(_ list: inout [T]) -> T {
+            list.swapAt(pick(below: list.count), list.count - 1)
+            return list.removeLast()
+        }
+        func uuid() -> String {
+            let hex = [random.next(), random.next()].map {
+                let digits = String($0, radix: 16)
+                return String(repeating: "0", count: 16 - digits.count) + digits
+            }.joined()
+            var chars = Array(hex)
+            chars[12] = "4"
+            chars[16] = Array("89ab")[Int(chars[16].hexDigitValue ?? 0) % 4]
+            let s = String(chars)
+            func part(_ a: Int, _ b: Int) -> Substring { s.dropFirst(a).prefix(b - a) }
+            return [part(0, 8), part(8, 12), part(12, 16), part(16, 20), part(20, 32)].joined(separator: "-")
+        }
+        /// One of `user`'s URL cards, if any.
+        func urlCard(of user: Int) -> Int? {
+            let cards = state.urlCardsByAuthor[user]
+            return cards.isEmpty ? nil : cards[pick(below: cards.count)]
+        }
+        /// A collection `actor` may add to: mostly one of their own, else another author's OPEN one.
+        func collection(for actor: Int) -> Int {
+            let own = state.collectionsByAuthor[actor]
+            if !own.isEmpty, pick(below: 10) < 6 { return own[pick(below: own.count)] }
+            return state.openCollections[pick(below: state.openCollections.count)]
+        }
+
         for i in 0..<count {
             let at = start.addingTimeInterval(Double(i) * 0.01)
-            let user = "did:plc:user\(random.next(below: users))"
-            let card = "card-\(random.next(below: cards))"
-            let collection = "collection-\(random.next(below: collections))"
-            let id = "e2e-\(seed)-\(i)"
-            let event: SembleEvent
-            let aggregate: String
-            switch random.next(below: 100) {
-            case 0..<35:
-                event = .cardAddedToLibrary(.init(cardId: card, curatorId: user, addedAt: at))
-                aggregate = card
-            case 35..<60:
-                event = .cardAddedToCollection(.init(cardId: card, collectionId: collection, addedBy: user, addedAt: at))
-                aggregate = collection
-            case 60..<75:
-                let target = random.next(below: 3) == 0 ? collection : "did:plc:user\(random.next(below: users))"
-                let follow = (id: "follow-\(i)", follower: user, target: target, type: target.hasPrefix("collection") ? FollowTargetType.collection : .user)
-                follows.append(follow)
-                event = .userFollowedTarget(.init(followId: follow.id, followerId: user, targetId: target, targetType: follow.type, createdAt: at))
-                aggregate = follow.id
-            case 75..<78 where !follows.isEmpty:
-                let follow = follows.remove(at: random.next(below: follows.count))
-                event = .userUnfollowedTarget(.init(followId: follow.id, followerId: follow.follower, targetId: follow.target, targetType: follow.type))
-                aggregate = follow.id
-            case 78..<84:
-                event = .collectionCreated(.init(collectionId: collection, authorId: user, collectionName: "Reading list \(i)"))
-                aggregate = collection
-            case 84..<89:
-                event = .cardRemovedFromLibrary(.init(cardId: card, curatorId: user))
-                aggregate = card
-            case 89..<92:
-                event = .cardRemovedFromCollection(.init(cardId: card, collectionId: collection, removedBy: user))
-                aggregate = collection
-            case 92..<98:
-                let connection = (id: "connection-\(i)", curator: user)
-                connections.append(connection)
-                event = .connectionCreated(.init(connectionId: connection.id, curatorId: user))
-                aggregate = connection.id
-            default:
-                if connections.isEmpty {
-                    event = .cardAddedToLibrary(.init(cardId: card, curatorId: user, addedAt: at))
-                    aggregate = card
-                } else {
-                    let connection = connections.remove(at: random.next(below: connections.count))
-                    event = .connectionRemoved(.init(connectionId: connection.id, curatorId: connection.curator))
-                    aggregate = connection.id
-                }
+            func emit(_ event: SembleEvent, _ aggregate: String) {
+                events.append(EventEnvelope(id: "e2e-\(seed)-\(i)", aggregateId: aggregate, occurredAt: at, event: event))
             }
-            events.append(EventEnvelope(id: id, aggregateId: aggregate, occurredAt: at, event: event))
+            func libraryAdd(_ card: String, _ actor: Int) {
+                libraryAdds.append((card, actor))
+                emit(.cardAddedToLibrary(.init(cardId: card, curatorId: state.did(actor), addedAt: at)), card)
+            }
+            func collectionAdd(_ card: String, _ collection: Int, _ actor: Int) {
+                collectionAdds.append((card, collection, actor))
+                let id = state.collections[collection].id
+                emit(.cardAddedToCollection(.init(cardId: card, collectionId: id, addedBy: state.did(actor), addedAt: at)), id)
+            }
+            func plan(_ add: Planned, at position: Int) { planned[position, default: []].append(add) }
+
+            if var due = planned.removeValue(forKey: i) {
+                let add = due.removeFirst()
+                if !due.isEmpty { planned[i + 1] = due + (planned[i + 1] ?? []) }
+                switch add {
+                case .library(let card, let actor): libraryAdd(card, actor)
+                case .collection(let card, let collection, let actor): collectionAdd(card, collection, actor)
+                }
+                continue
+            }
+            switch pick(below: 100) {
+            case 0..<33:
+                if pick(below: 40) == 0 {
+                    libraryAdd(uuid(), pick(below: state.users))
+                    break
+                }
+                let k = pick(below: state.cards.count)
+                let card = state.cards[k]
+                libraryAdd(card.id, card.author)
+                if card.isURL, pick(below: 10) < 4 {
+                    var delay = pick(below: 10) == 0 ? 300 + pick(below: 100) : 1 + pick(below: 100)
+                    let first = collection(for: card.author)
+                    plan(.collection(card: card.id, collection: first, actor: card.author), at: i + delay)
+                    if pick(below: 4) == 0 {
+                        let second = collection(for: card.author)
+                        delay += 1 + pick(below: 50)
+                        if second != first { plan(.collection(card: card.id, collection: second, actor: card.author), at: i + delay) }
+                    }
+                }
+            case 33..<38:
+                // A URL added with a collection: the collection event first, then the library one.
+                let actor = pick(below: state.users)
+                if let k = urlCard(of: actor) {
+                    collectionAdd(state.cards[k].id, collection(for: actor), actor)
+                    plan(.library(card: state.cards[k].id, actor: actor), at: i + 1 + pick(below: 20))
+                } else {
+                    libraryAdd(uuid(), actor)
+                }
+            case 38..<50:
+                let c = pick(below: state.collections.count)
+                let author = state.collections[c].author
+                var actor = author
+                if state.collections[c].open, pick(below: 2) == 0 {
+                    let other = pick(below: state.users)
+                    if urlCard(of: other) != nil { actor = other }
+                }
+                let card = urlCard(of: actor).map { state.cards[$0].id } ?? uuid()
+                collectionAdd(card, c, actor)
+            case 50..<70:
+                let follow: SembleStateCatalog.Follow
+                if pick(below: 2) == 0 {
+                    follow = state.follows[pick(below: state.follows.count)]
+                } else {
+                    let follower = pick(below: state.users)
+                    if pick(below: 3) == 0 {
+                        follow = .init(follower: follower, target: state.collections[pick(below: state.collections.count)].id, toCollection: true)
+                    } else {
+                        follow = .init(follower: follower, target: state.did((follower + 1 + pick(below: state.users - 1)) % state.users), toCollection: false)
+                    }
+                }
+                follows.append(follow)
+                let followId = uuid()
+                emit(
+                    .userFollowedTarget(.init(
+                        followId: followId, followerId: state.did(follow.follower), targetId: follow.target,
+                        targetType: follow.toCollection ? .collection : .user, createdAt: at)),
+                    followId)
+            case 70..<74:
+                let follow = !follows.isEmpty && pick(below: 2) == 0 ? takeRandom(&follows) : state.follows[pick(below: state.follows.count)]
+                let type: FollowTargetType = follow.toCollection ? .collection : .user
+                let followId = "\(state.did(follow.follower)):\(follow.target):\(type.rawValue)"
+                emit(.userUnfollowedTarget(.init(followId: followId, followerId: state.did(follow.follower), targetId: follow.target, targetType: type)), followId)
+            case 74..<81:
+                let c = pick(below: state.collections.count)
+                let collection = state.collections[c]
+                emit(.collectionCreated(.init(collectionId: collection.id, authorId: state.did(collection.author), collectionName: "Collection \(c)")), collection.id)
+            case 81..<87:
+                let removal: (card: String, actor: Int)
+                if !libraryAdds.isEmpty, pick(below: 3) > 0 {
+                    removal = takeRandom(&libraryAdds)
+                } else {
+                    let card = state.cards[pick(below: state.cards.count)]
+                    removal = (card.id, card.author)
+                }
+                emit(.cardRemovedFromLibrary(.init(cardId: removal.card, curatorId: state.did(removal.actor))), removal.card)
+            case 87..<91:
+                let removal: (card: String, collection: Int, actor: Int)
+                if !collectionAdds.isEmpty, pick(below: 4) > 0 {
+                    removal = takeRandom(&collectionAdds)
+                } else {
+                    let c = pick(below: state.collections.count)
+                    let author = state.collections[c].author
+                    removal = (urlCard(of: author).map { state.cards[$0].id } ?? uuid(), c, author)
+                }
+                let id = state.collections[removal.collection].id
+                emit(.cardRemovedFromCollection(.init(cardId: removal.card, collectionId: id, removedBy: state.did(removal.actor))), id)
+            case 91..<98:
+                let x = pick(below: state.connections.count)
+                connectionsCreated.append(x)
+                let connection = state.connections[x]
+                emit(.connectionCreated(.init(connectionId: connection.id, curatorId: state.did(connection.curator))), connection.id)
+            default:
+                let x = !connectionsCreated.isEmpty && pick(below: 4) > 0 ? takeRandom(&connectionsCreated) : pick(below: state.connections.count)
+                let connection = state.connections[x]
+                emit(.connectionRemoved(.init(connectionId: connection.id, curatorId: state.did(connection.curator))), connection.id)
+            }
         }
         return events
     }
@@ -108,7 +233,8 @@ struct EndToEndFigures {
 /// real handlers, effects committed in Postgres — against the same events drained with a no-op
 /// handler in the same run. `rounds` rounds, alternating which side goes first (like the other
 /// scenarios); each side gets a fresh app queue (quorum, as courierd declares it) every round,
-/// and the handlers a fresh schema. Every round must leave the same rows.
+/// and the handlers a fresh schema, Semble's state tables seeded with ``RealisticSembleState``
+/// (timed apart, not in the rate), which the events refer to. Every round must leave the same rows.
 func endToEnd(
     _ configuration: AMQPConfiguration, databaseURL: String, count: Int, rounds: Int, settings: ConsumerEngine.Settings, courierIndexes: Bool
 ) async throws
@@ -116,7 +242,11 @@ func endToEnd(
 {
     var logger = Logger(label: "bench")
     logger.logLevel = .warning
-    let events = MixedEvents().make(count)
+    let adminDatabase = try await PostgresConnection.connect(try PostgresConfiguration(url: databaseURL), logger: logger)
+    // Every handlers round seeds the same Semble state; the events refer to its rows.
+    let state = RealisticSembleState()
+    let catalog = try await state.catalog(on: adminDatabase)
+    let events = MixedEvents(state: catalog).make(count)
     let encoder = EventEncoder()
     let bodies = events.map { encoder.encode($0) }
     let bindingKeys = EventType.allWireNames
@@ -153,7 +283,7 @@ func endToEnd(
     }
     let admin = try await AMQPConnection.connect(configuration)
     defer { Task { await admin.close() } }
-    let adminDatabase = try await PostgresConnection.connect(try PostgresConfiguration(url: databaseURL), logger: logger)
+    var shapeShown = false
 
     // The no-op side: the same events, the same queue type, nothing written.
     func noopRound() async throws -> Double {
@@ -176,6 +306,24 @@ func endToEnd(
         schemaConfiguration.searchPath = [schema + "_courier", schema]
         let migrating = try await PostgresConnection.connect(schemaConfiguration, logger: logger)
         try await SembleTables.create(on: migrating, schema: schema)
+        // Semble's state tables as a live Semble has them (not counted in the rate).
+        let seedingStart = ContinuousClock.now
+        let seeded = try await state.seed(on: migrating, schema: schema)
+        let seeding = ContinuousClock.now - seedingStart
+        let expected = [
+            "users": catalog.users, "collections": catalog.collections.count, "cards": catalog.cards.count,
+            "follows": catalog.follows.count, "connections": catalog.connections.count,
+        ]
+        for (table, rows) in seeded where expected[table].map({ $0 != rows }) ?? false {
+            throw BenchError("seeding left \(rows) rows in \(table), the events were made for \(expected[table] ?? 0)")
+        }
+        let seconds = Double(seeding.components.seconds) + Double(seeding.components.attoseconds) / 1e18
+        FileHandle.standardError.write(Data(
+            ("  e2e seeding: " + String(format: "%.2f s (", seconds) + seeded.map { "\($0.table) \($0.rows)" }.joined(separator: ", ") + ")\n").utf8))
+        if !shapeShown {
+            shapeShown = true
+            FileHandle.standardError.write(Data("  e2e state: \(try await state.shape(on: migrating, schema: schema))\n".utf8))
+        }
         if courierIndexes { try await SembleTables.createOptionalIndexes(on: migrating, schema: schema) }
         try await CourierSchema.migrate(on: migrating, schema: schema + "_courier", logger: logger)
         await migrating.close()
@@ -187,6 +335,8 @@ func endToEnd(
         try await fill(realTopology)
         let failures = FailureCounter()
         let real = try await drain(realTopology, runner, failures: failures)
+        // TODO(flusher): the handlers' bundle flusher must run here (and be counted in the rate)
+        // until no bundle is pending, before the rows are counted.
         try await deleteQueues(of: realTopology, on: admin)
 
         var rows: [(String, Int)] = []

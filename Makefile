@@ -59,14 +59,12 @@ build: setup
 	$(SWIFT) build $(BUILD_FLAGS)
 
 # The local database has no Semble: `courier db init-semble` creates Semble's tables as Semble's
-# migrations leave them (only those missing) and `courier db create-indexes` Courier's optional
-# index on them — the steps an operator runs by hand on Semble's database — then courierd runs
-# against them as it would against Semble's own database.
+# migrations leave them (only those missing), then courierd runs against them as it would against
+# Semble's own database.
 run: setup build
 	set -a; . $(ENV_FILE); set +a; \
 	export AMQP_URL="$$COURIER_LOCAL_AMQP_URL" DATABASE_URL="$$COURIER_LOCAL_DATABASE_URL"; \
 	.build/debug/courier db init-semble; \
-	.build/debug/courier db create-indexes; \
 	exec .build/debug/courierd $(RUN_ARGS)
 
 # Tests are compiled before the per-run vhost/database exist, so a compile error leaves nothing

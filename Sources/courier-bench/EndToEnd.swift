@@ -236,7 +236,7 @@ struct EndToEndFigures {
 /// and the handlers a fresh schema, Semble's state tables seeded with ``RealisticSembleState``
 /// (timed apart, not in the rate), which the events refer to. Every round must leave the same rows.
 func endToEnd(
-    _ configuration: AMQPConfiguration, databaseURL: String, count: Int, rounds: Int, settings: ConsumerEngine.Settings, courierIndexes: Bool
+    _ configuration: AMQPConfiguration, databaseURL: String, count: Int, rounds: Int, settings: ConsumerEngine.Settings
 ) async throws
     -> EndToEndFigures
 {
@@ -324,19 +324,32 @@ func endToEnd(
             shapeShown = true
             FileHandle.standardError.write(Data("  e2e state: \(try await state.shape(on: migrating, schema: schema))\n".utf8))
         }
-        if courierIndexes { try await SembleTables.createOptionalIndexes(on: migrating, schema: schema) }
         try await CourierSchema.migrate(on: migrating, schema: schema + "_courier", logger: logger)
         await migrating.close()
-        let pool = PostgresPool(configuration: schemaConfiguration, maximumConnections: SembleHandlers.all.count + 1, logger: logger)
+        // The handlers' connections, one for health checks, one for the bundle flusher (as courierd).
+        let pool = PostgresPool(configuration: schemaConfiguration, maximumConnections: SembleHandlers.all.count + 2, logger: logger)
         let runner = EventHandlerRunner(handlers: SembleHandlers.all, pool: pool, logger: logger)
+        let flusher = BundleFlusher(pool: pool, logger: logger)
 
         let realTopology = topology()
         try await realTopology.declare(on: admin)
         try await fill(realTopology)
         let failures = FailureCounter()
-        let real = try await drain(realTopology, runner, failures: failures)
-        // TODO(flusher): the handlers' bundle flusher must run here (and be counted in the rate)
-        // until no bundle is pending, before the rows are counted.
+        // The flusher runs beside the consumer, as courierd's does (bundles fall due 3 s after they
+        // open); what is still pending when the queue is drained is flushed then, inside the rate.
+        let flushing = Task {
+            while !Task.isCancelled {
+                let next = (try? await flusher.flush())?.nextDue ?? .milliseconds(500)
+                try? await Task.sleep(for: min(max(next, .milliseconds(20)), .milliseconds(500)))
+            }
+        }
+        var real = try await drain(realTopology, runner, failures: failures)
+        flushing.cancel()
+        _ = await flushing.value
+        let clock = ContinuousClock()
+        let start = clock.now
+        while try await flusher.flush(everything: true).flushed > 0 {}
+        real += clock.now - start
         try await deleteQueues(of: realTopology, on: admin)
 
         var rows: [(String, Int)] = []

@@ -7,8 +7,8 @@ import CourierPostgres
 struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
-        abstract: "Semble's tables for a standalone run, and the optional indexes Courier's statements use.",
-        subcommands: [InitSembleCommand.self, CreateIndexesCommand.self])
+        abstract: "Semble's tables for a standalone run.",
+        subcommands: [InitSembleCommand.self])
 }
 
 /// `courier db init-semble`: for a database without Semble (`make run`, `make test`, a demo).
@@ -36,30 +36,6 @@ struct InitSembleCommand: AsyncParsableCommand {
         } catch let mismatch as SembleTables.Mismatch {
             await connection.close()
             throw OpsError(.usage, "\(mismatch)")
-        } catch {
-            await connection.close()
-            throw error
-        }
-    }
-}
-
-/// `courier db create-indexes`: Courier's optional indexes on Semble's tables.
-struct CreateIndexesCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "create-indexes",
-        abstract: "Create the indexes Courier's statements use on Semble's tables (CREATE INDEX CONCURRENTLY, named courier_*).",
-        discussion: SembleTables.optionalIndexes.map { "\($0.name) on \($0.table) (\($0.columns)): without it, \($0.purpose)." }
-            .joined(separator: "\n"))
-
-    @OptionGroup var global: GlobalOptions
-
-    func run() async throws {
-        let context = try await CommandContext.load(global)
-        let connection = try await context.database()
-        do {
-            let created = try await SembleTables.createOptionalIndexes(on: connection)
-            await connection.close()
-            print(created.isEmpty ? "every index was there already" : "created \(created.joined(separator: ", "))")
         } catch {
             await connection.close()
             throw error

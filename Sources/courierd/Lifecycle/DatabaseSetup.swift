@@ -53,11 +53,6 @@ enum DatabaseSetup {
             } catch let mismatch as SembleTables.Mismatch {
                 throw Mismatch(underlying: mismatch)
             }
-            for missing in try await SembleTables.missingOptionalIndexes(on: connection, schema: semble) {
-                logger.warning(
-                    "an index Courier's statements use is missing on Semble's table; create it with `courier db create-indexes`",
-                    metadata: ["table": "\(semble).\(missing.table)", "index": "\(missing.name)", "without_it": "\(missing.purpose)"])
-            }
         }
         let outbox = try await OutboxSchema.migrate(on: connection, schema: schema, logger: logger)
         let handlers = try await CourierSchema.migrate(on: connection, schema: schema, logger: logger)

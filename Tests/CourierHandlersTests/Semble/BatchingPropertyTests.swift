@@ -29,6 +29,8 @@ struct BatchingPropertyTests {
         var cards: [String]
         var collections: [String]
         var connections: [String]
+        /// The curator of each connection (a removal names it).
+        var curators: [String]
 
         static func make(on db: SembleTestDatabase, random: inout SplitMix64) async throws -> World {
             let dids = (0..<6).map { "did:plc:u\($0)" }
@@ -72,34 +74,64 @@ struct BatchingPropertyTests {
                 }
             }
             var connections: [String] = []
+            var curators: [String] = []
             for index in 0..<4 {
                 let name = "x\(index)"
-                try await db.connection(name, by: pick(dids), from: pick(urls), to: index == 3 ? "card:card0" : pick(urls))
+                let curator = pick(dids)
+                try await db.connection(name, by: curator, from: pick(urls), to: index == 3 ? "card:card0" : pick(urls))
                 connections.append(name)
+                curators.append(curator)
             }
-            return World(users: dids, cards: cards, collections: collections, connections: connections)
+            return World(users: dids, cards: cards, collections: collections, connections: connections, curators: curators)
         }
 
-        /// `count` events of every kind, times moving on by 0–90 s (the windows are crossed both ways).
+        /// `count` events of every kind, times moving on by 0–90 s (the windows are crossed both
+        /// ways); clean-ups mostly undo something the stream did shortly before (so that a batch
+        /// often holds both).
         func stream(_ count: Int, random: inout SplitMix64, cleanUps: Bool = true) -> [EventEnvelope] {
             func pick<T>(_ items: [T]) -> T { items[random.next(below: items.count)] }
             func id(_ name: String) -> String { SembleTestDatabase.uuid(name) }
             var events: [EventEnvelope] = []
             var seconds = 0
+            typealias Add = (card: String, actor: String, collection: String?)
+            typealias Follow = (follower: String, target: String, type: FollowTargetType)
+            var added: [Add] = []
+            var followed: [Follow] = []
+            /// Whether a clean-up undoes one of the last things done (three times in four).
+            func recent(_ n: Int) -> Bool { random.next(below: 4) != 0 && n > 0 }
             for index in 0..<count {
                 seconds += pick([0, 0, 1, 2, 5, 30, 90])
                 let e = "e\(index)"
                 let (user, card, collection) = (pick(users), id(pick(cards)), id(pick(collections)))
                 switch random.next(below: cleanUps ? 12 : 7) {
-                case 0, 1: events.append(SembleEvents.libraryAdd(e, card: card, by: user, at: seconds))
-                case 2, 3: events.append(SembleEvents.collectionAdd(e, card: card, to: collection, by: user, at: seconds))
-                case 4: events.append(SembleEvents.follow(e, user, follows: pick(users), at: seconds))
-                case 5: events.append(SembleEvents.follow(e, user, follows: collection, type: .collection, at: seconds))
-                case 6: events.append(SembleEvents.connectionCreated(e, connection: id(pick(connections)), by: user, at: seconds))
-                case 7: events.append(SembleEvents.libraryRemove(e, card: card, by: user, at: seconds))
-                case 8: events.append(SembleEvents.collectionRemove(e, card: card, from: collection, by: user, at: seconds))
-                case 9: events.append(SembleEvents.unfollow(e, user, unfollows: pick(users), at: seconds))
-                case 10: events.append(SembleEvents.connectionRemoved(e, connection: id(pick(connections)), by: user, at: seconds))
+                case 0, 1:
+                    added.append((card, user, nil))
+                    events.append(SembleEvents.libraryAdd(e, card: card, by: user, at: seconds))
+                case 2, 3:
+                    added.append((card, user, collection))
+                    events.append(SembleEvents.collectionAdd(e, card: card, to: collection, by: user, at: seconds))
+                case 4:
+                    let target = pick(users)
+                    followed.append((user, target, .user))
+                    events.append(SembleEvents.follow(e, user, follows: target, at: seconds))
+                case 5:
+                    followed.append((user, collection, .collection))
+                    events.append(SembleEvents.follow(e, user, follows: collection, type: .collection, at: seconds))
+                case 6:
+                    events.append(SembleEvents.connectionCreated(e, connection: id(pick(connections)), by: user, at: seconds))
+                case 7:
+                    let undo = recent(added.count) ? added[added.count - 1 - random.next(below: min(3, added.count))] : Add(card, user, nil)
+                    events.append(SembleEvents.libraryRemove(e, card: undo.card, by: undo.actor, at: seconds))
+                case 8:
+                    let withCollection = added.filter { $0.collection != nil }
+                    let undo = recent(withCollection.count) ? withCollection[withCollection.count - 1] : Add(card, user, collection)
+                    events.append(SembleEvents.collectionRemove(e, card: undo.card, from: undo.collection ?? collection, by: user, at: seconds))
+                case 9:
+                    let undo = recent(followed.count) ? followed[followed.count - 1 - random.next(below: min(3, followed.count))] : Follow(user, pick(users), .user)
+                    events.append(SembleEvents.unfollow(e, undo.follower, unfollows: undo.target, type: undo.type, at: seconds))
+                case 10:
+                    let k = random.next(below: connections.count)
+                    events.append(SembleEvents.connectionRemoved(e, connection: id(connections[k]), by: curators[k], at: seconds))
                 default: events.append(SembleEvents.collectionCreated(e, collection: collection, by: user, at: seconds))
                 }
             }

@@ -8,7 +8,8 @@ import CourierEvents
 ///   `at://{did}/{collection NSID}/{rkey}`.
 ///
 /// Semble's patterns are anchored regular expressions whose parts are `([^/]+)`: the whole URL,
-/// byte for byte (no normalisation, no query string allowed), each part non-empty and free of `/`.
+/// byte for byte (no normalisation), each part non-empty and free of `/` — so a query string
+/// without `/` stays part of the last one (`…/post/3kabc?ref=share` is post `3kabc?ref=share`).
 /// `{h}` is a DID or a handle; Semble resolves a handle over the network. Courier does not (no
 /// network lookups in a handler): a handle resolves to nothing, so those URLs notify nobody.
 enum MentionedEntity: Hashable, Sendable {
@@ -41,12 +42,11 @@ enum MentionedEntity: Hashable, Sendable {
     }
 
     /// The DID `{h}` names without a network lookup: `{h}` itself when it is a DID Semble accepts
-    /// (`DIDOrHandle.create`: trimmed, then `DID.create`'s `did:plc:`/`did:web:` prefix), nil for a
-    /// handle (Semble would resolve it over the network) or anything else.
+    /// (`DIDOrHandle.create`: trimmed, then semble:src/modules/atproto/domain/DID.ts, the full
+    /// `did:(plc:[a-zA-Z0-9]+|web:[a-zA-Z0-9.%-]+)` pattern), nil for a handle (Semble would
+    /// resolve it over the network) or anything else.
     static func did(of handleOrDID: String) -> String? {
-        let trimmed = SembleIdentifiers.trimmedAsJavaScript(handleOrDID)
-        guard trimmed.utf8.starts(with: "did:".utf8) else { return nil }
-        return SembleIdentifiers.hasDIDPrefix(trimmed) ? trimmed : nil
+        SembleIdentifiers.curatorDID(handleOrDID)
     }
 
     /// The DID of the author `{h}`.

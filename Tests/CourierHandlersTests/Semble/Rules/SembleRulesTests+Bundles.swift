@@ -158,10 +158,8 @@ extension SembleRulesTests {
             world.collection(Fx.pagedCollection, by: Fx.alice)
             world.state.collectionByURI[Fx.recordURI("did:plc:al_ice", "3kcoll")] = Fx.pagedCollection
             world.card(Fx.card, by: Fx.actor, url: Fx.page("did:plc:al_ice", "3kcoll"))
-            withKnownIssue("MentionedEntity.did(of:) checks only the did:plc:/did:web: prefix; Semble's DIDOrHandle uses the full DID regex") {
-                #expect(world.notifications(Fx.bundle()).isEmpty)
-                #expect(world.recipients(Fx.bundle()).isEmpty)
-            }
+            #expect(world.notifications(Fx.bundle()).isEmpty)
+            #expect(world.recipients(Fx.bundle()).isEmpty)
         }
 
         // MARK: Collection contribution
@@ -445,9 +443,7 @@ extension SembleRulesTests {
             "a DID Semble's DIDOrHandle refuses (atproto DID regex) names nobody",
             arguments: ["did:plc:al_ice", "did:plc:al.ice", "did:plc:", "did:web:", "did:web:example.com:u:alice", "did:web:ex/ample"])
         func didOfMalformed(_ value: String) {
-            withKnownIssue("MentionedEntity.did(of:) checks only the prefix; Semble's DIDOrHandle.create runs the full DID regex") {
-                #expect(MentionedEntity.did(of: value) == nil)
-            }
+            #expect(MentionedEntity.did(of: value) == nil)
         }
     }
 }

@@ -5,8 +5,7 @@ import Testing
 
 /// Pure unit tests of Courier's copy of Semble's notification and feed rules
 /// (`Sources/CourierHandlers/Semble/Rules/`): no database, no broker. Expectations are Semble's
-/// behaviour (semble-parity.md §3, Semble's source at 2db04a34); where Courier's code disagrees,
-/// the test keeps Semble's expectation inside `withKnownIssue`.
+/// behaviour (semble-parity.md §3, Semble's source at 2db04a34).
 ///
 /// This file: the root suite, the fixtures, and Semble's own tests (semble-parity.md §5) restated
 /// as pure tests. `+Bundles` and `+Connections` hold scenarios Semble leaves untested.

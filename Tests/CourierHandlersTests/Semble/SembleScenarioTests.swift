@@ -395,6 +395,31 @@ struct SembleScenarioTests {
         }
     }
 
+    @Test("a bundle a batch holds is left for the next flush: the batch's join is never lost, nothing is flushed twice")
+    func flushSkipsHeldBundles() async throws {
+        try await SembleTestDatabase.with { db in
+            let (alice, bob) = (Self.alice, Self.bob)
+            try await db.users(alice, bob)
+            try await db.card("c", by: bob, url: "https://example.com/c")
+            try await db.collection("k", by: alice)
+            let c = Self.id("c")
+            try await db.applyBatch([E.libraryAdd("e1", card: c, by: bob, at: 10)])
+            // A batch of the notifications handler is joining the bundle (it holds its row) while
+            // a flush runs: the flush skips it; once the batch commits the next flush has the join.
+            let flushedMeanwhile = try await db.connection.withTransaction { transaction in
+                let held = try BundleStore.pending(cardIDs: [c], actorIDs: [bob], on: transaction)
+                #expect(held.map(\.id) == ["e1"])
+                return try await BundleFlusher(pool: db.pool, logger: .init(label: "t")).flush(everything: true).flushed
+            }
+            #expect(flushedMeanwhile == 0)
+            try await db.applyBatch([E.collectionAdd("e2", card: c, to: Self.id("k"), by: bob, at: 11)])
+            #expect(try await db.flushBundles() == 1)
+            #expect(try await db.notifications() == [
+                "USER_ADDED_TO_YOUR_COLLECTION to \(alice) by \(bob) {\"cardId\": \"\(c)\", \"collectionIds\": [\"\(Self.id("k"))\"]}"
+            ])
+        }
+    }
+
     @Test("a bundle is due 3 s after it opened, on the database's clock; the flusher leaves it until then")
     func dueTime() async throws {
         try await SembleTestDatabase.with { db in

@@ -120,28 +120,39 @@ public struct FeedsHandler: EventHandler {
     }
 
     /// Semble's `fanOutActivityToFollowers`: an item per follower not already holding the activity.
+    /// Each (activity, followed target) is looked up once per batch: a library add and the
+    /// collection adds of one bundle fan the same activity out to the same actor's followers,
+    /// which `ON CONFLICT DO NOTHING` would only skip one probe at a time.
     static func fanOut(_ fanOuts: [FeedRules.FanOut], on db: isolated PostgresConnection) throws {
         guard !fanOuts.isEmpty else { return }
+        struct Target: Hashable {
+            var activityID: String
+            var targetID: String
+            var targetType: String
+        }
+        var seen: Set<Target> = []
+        var targets: [(target: Target, createdAt: Date)] = []
+        for fanOut in fanOuts {
+            var wanted = [Target(activityID: fanOut.activityID, targetID: fanOut.actorID, targetType: "USER")]
+            if let collection = fanOut.collectionID {
+                wanted.append(Target(activityID: fanOut.activityID, targetID: collection, targetType: "COLLECTION"))
+            }
+            for target in wanted where seen.insert(target).inserted {
+                targets.append((target, fanOut.createdAt))
+            }
+        }
         try db.execute(
             prepared: """
             INSERT INTO following_feed_items (user_id, activity_id, created_at)
-            SELECT f.follower_id, t.activity_id, t.created_at AT TIME ZONE 'UTC'
-            FROM unnest($1::text[]::uuid[], $2::timestamptz[], $3::text[], $4::text[]) AS t(activity_id, created_at, actor_id, collection_id)
+            SELECT DISTINCT f.follower_id, t.activity_id, t.created_at AT TIME ZONE 'UTC'
+            FROM unnest($1::text[]::uuid[], $2::timestamptz[], $3::text[], $4::text[]) AS t(activity_id, created_at, target_id, target_type)
             CROSS JOIN LATERAL (
-                SELECT f.follower_id FROM follows f WHERE f.target_id = t.actor_id AND f.target_type = 'USER' OFFSET 0
-            ) f
-            WHERE left(f.follower_id, 8) IN ('did:plc:', 'did:web:')
-            UNION
-            SELECT f.follower_id, t.activity_id, t.created_at AT TIME ZONE 'UTC'
-            FROM unnest($1::text[]::uuid[], $2::timestamptz[], $3::text[], $4::text[]) AS t(activity_id, created_at, actor_id, collection_id)
-            CROSS JOIN LATERAL (
-                SELECT f.follower_id FROM follows f
-                WHERE t.collection_id IS NOT NULL AND f.target_id = t.collection_id AND f.target_type = 'COLLECTION' OFFSET 0
+                SELECT f.follower_id FROM follows f WHERE f.target_id = t.target_id AND f.target_type = t.target_type OFFSET 0
             ) f
             WHERE left(f.follower_id, 8) IN ('did:plc:', 'did:web:')
             ORDER BY 1, 2
             ON CONFLICT (user_id, activity_id) DO NOTHING
             """,
-            [fanOuts.map(\.activityID), fanOuts.map(\.createdAt), fanOuts.map(\.actorID), fanOuts.map(\.collectionID)])
+            [targets.map(\.target.activityID), targets.map(\.createdAt), targets.map(\.target.targetID), targets.map(\.target.targetType)])
     }
 }

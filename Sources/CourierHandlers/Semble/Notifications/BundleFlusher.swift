@@ -5,8 +5,8 @@ import Logging
 /// Flushes the card-activity bundles that are due: in one transaction, deletes them from
 /// ``BundleStore``'s table, reads Semble's state as it is now (``SembleState``), and writes the
 /// notifications of Semble's four bundle handlers (``BundleRules``). A bundle is flushed once: its
-/// row and its notifications commit together, under the notifications handler's lock (so a flush
-/// never interleaves with a batch that joins or drops bundles).
+/// row and its notifications commit together, and a bundle a batch is joining or dropping is
+/// locked by that batch (``BundleStore``) and left for the next flush.
 ///
 /// When a flush fails for a reason of its own (not Postgres unreachable), its bundles are flushed
 /// one by one, and the one that fails is kept with its error and tried again later (after 1 s,
@@ -84,11 +84,14 @@ public struct BundleFlusher: Sendable {
     func flush(_ ids: [String]) async throws -> Int {
         let settings = self.settings
         return try await pool.withTransaction { db in
-            try Inbox.lock(handler: "notifications", on: db)
             try SembleSession.prepare(db)
+            // Those still pending and not held by a batch joining or dropping them (that one
+            // commits first; the next flush takes them).
             let bundles = try db.query(
                 prepared: """
-                DELETE FROM card_activity_bundles WHERE bundle_id = ANY ($1::text[])
+                DELETE FROM card_activity_bundles WHERE bundle_id = ANY (ARRAY(
+                    SELECT bundle_id FROM card_activity_bundles WHERE bundle_id = ANY ($1::text[])
+                    ORDER BY bundle_id FOR UPDATE SKIP LOCKED))
                 RETURNING \(BundleStore.columns), due_at
                 """,
                 [ids]

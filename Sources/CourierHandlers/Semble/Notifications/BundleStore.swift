@@ -5,20 +5,29 @@ import Foundation
 /// `card_activity_bundles` (``CourierSchema``). Written by the notifications handler in the
 /// transaction of its inbox rows, flushed and deleted by ``BundleFlusher`` in one transaction with
 /// the notifications it makes — so, unlike Semble's Redis bucket and in-process timer, a crash
-/// loses no bundle and no bundle is flushed twice.
+/// loses no bundle and no bundle is flushed twice. The two meet only on bundle rows, which both
+/// lock in id order (the handler waits for a flush in progress, the flusher skips a bundle a batch
+/// holds): flushing never stalls consuming.
 enum BundleStore {
     static let columns = "bundle_id, card_id, actor_id, opened_at, collection_ids, has_library_event"
 
-    /// The pending bundles of these (card, actor) pairs.
+    /// The pending bundles of these (card, actor) pairs, locked (`FOR UPDATE`, in id order) until
+    /// the batch commits: a flush in progress is waited for (its bundles are then gone, and an add
+    /// opens a new one), and no flush takes a bundle this batch is joining or dropping.
     static func pending(cardIDs: [String], actorIDs: [String], on db: isolated PostgresConnection) throws -> [CardActivityBundle] {
         guard !cardIDs.isEmpty else { return [] }
         let rows = try db.query(
             prepared: """
             SELECT b.bundle_id, b.card_id, b.actor_id, b.opened_at, b.collection_ids, b.has_library_event
-            FROM (SELECT DISTINCT card_id, actor_id FROM unnest($1::text[], $2::text[]) AS p(card_id, actor_id)) p
-            CROSS JOIN LATERAL (
-                SELECT * FROM card_activity_bundles b WHERE b.card_id = p.card_id AND b.actor_id = p.actor_id OFFSET 0
-            ) b
+            FROM card_activity_bundles b
+            WHERE b.bundle_id = ANY (ARRAY(
+                SELECT b.bundle_id
+                FROM (SELECT DISTINCT card_id, actor_id FROM unnest($1::text[], $2::text[]) AS p(card_id, actor_id)) p
+                CROSS JOIN LATERAL (
+                    SELECT b.bundle_id FROM card_activity_bundles b WHERE b.card_id = p.card_id AND b.actor_id = p.actor_id OFFSET 0
+                ) b))
+            ORDER BY b.bundle_id
+            FOR UPDATE
             """,
             [cardIDs, actorIDs])
         return try rows.map(bundle)

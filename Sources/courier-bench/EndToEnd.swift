@@ -236,7 +236,7 @@ struct EndToEndFigures {
 /// and the handlers a fresh schema, Semble's state tables seeded with ``RealisticSembleState``
 /// (timed apart, not in the rate), which the events refer to. Every round must leave the same rows.
 func endToEnd(
-    _ configuration: AMQPConfiguration, databaseURL: String, count: Int, rounds: Int, settings: ConsumerEngine.Settings
+    _ configuration: AMQPConfiguration, databaseURL: String, count: Int, rounds: Int, settings: ConsumerEngine.Settings, follows: Int
 ) async throws
     -> EndToEndFigures
 {
@@ -244,7 +244,8 @@ func endToEnd(
     logger.logLevel = .warning
     let adminDatabase = try await PostgresConnection.connect(try PostgresConfiguration(url: databaseURL), logger: logger)
     // Every handlers round seeds the same Semble state; the events refer to its rows.
-    let state = RealisticSembleState()
+    var state = RealisticSembleState()
+    state.userFollows = follows
     let catalog = try await state.catalog(on: adminDatabase)
     let events = MixedEvents(state: catalog).make(count)
     let encoder = EventEncoder()

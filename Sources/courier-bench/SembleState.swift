@@ -38,6 +38,8 @@ struct RealisticSembleState: Sendable {
     var cards = 20_000
     var collections = 500
     var connections = 2_000
+    /// Users each user follows (1...32); a few collections more.
+    var userFollows = 20
     /// Distinct URLs of the ordinary URL cards.
     var urls = 6_000
     /// URLs held by many users (every 25th URL card is one of them).
@@ -58,6 +60,7 @@ struct RealisticSembleState: Sendable {
     /// table names, so that they never hide them.
     var sources: String {
         let (userCount, cardCount, collectionCount, connectionCount, urlCount) = (users, cards, collections, connections, urls)
+        let followCount = min(max(userFollows, 1), 32)
         return """
             WITH s_users AS (
                 SELECT i AS n, 'did:plc:user' || i AS did FROM generate_series(0, \(userCount - 1)) AS i
@@ -116,15 +119,15 @@ struct RealisticSembleState: Sendable {
             s_follows AS (
                 SELECT DISTINCT ON (follower_n, target_id, target_type) *
                 FROM (
-                    SELECT f AS follower_n, 'did:plc:user' || t.n AS target_id, 'USER' AS target_type, f * 32 + m AS ord,
+                    SELECT f AS follower_n, 'did:plc:user' || t.n AS target_id, 'USER' AS target_type, f * 64 + m AS ord,
                         (f * 31 + m * 17) % 10 < 3 AS subscribed,
                         (ARRAY['["CARD"]', '["CARD", "CONNECTION"]', '["CONNECTION"]'])[(f + m) % 3 + 1] AS scopes
                     FROM generate_series(0, \(userCount - 1)) AS f
-                    CROSS JOIN generate_series(0, 19) AS m
+                    CROSS JOIN generate_series(0, \(followCount - 1)) AS m
                     CROSS JOIN LATERAL (SELECT CASE WHEN m < 4 THEN (m * 5 + f % 5) % \(userCount) ELSE (f + 1 + m * 97) % \(userCount) END AS n) AS t
                     WHERE t.n <> f
                     UNION ALL
-                    SELECT f, c.id::text, 'COLLECTION', f * 32 + 20 + m,
+                    SELECT f, c.id::text, 'COLLECTION', f * 64 + 40 + m,
                         (f * 31 + m * 17 + 7) % 10 < 3,
                         (ARRAY['["CARD"]', '["CONNECTION"]', '["CARD", "CONNECTION"]', '["COLLECTION_SAVED"]', '["CARD", "COLLECTION_SAVED"]',
                             '["CONNECTION", "COLLECTION_SAVED"]', '["CARD", "CONNECTION", "COLLECTION_SAVED"]'])[(f + m) % 7 + 1]

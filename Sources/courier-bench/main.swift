@@ -29,6 +29,8 @@ struct Options {
     /// Mixed Semble events in the end-to-end scenario, and the engine's batch size there.
     var events = 100_000
     var batch = 500
+    /// Users each seeded user follows in the end-to-end scenario's state.
+    var follows = 20
 
     init(_ arguments: [String]) throws {
         var it = arguments.makeIterator()
@@ -54,12 +56,15 @@ struct Options {
             case "--batch":
                 guard let n = Int(try value()), n > 0 else { throw BenchError("--batch takes a positive number") }
                 batch = n
+            case "--follows":
+                guard let n = Int(try value()), (1...32).contains(n) else { throw BenchError("--follows takes 1 to 32") }
+                follows = n
             case "--side":
                 let v = try value()
                 guard v == "raw" || v == "courier" else { throw BenchError("--side takes raw or courier") }
                 side = v
             case "-h", "--help":
-                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|engine|consume-100-thread|consume-1000-thread]... [--scenario backlog|e2e|publisher|relay] [--side raw|courier] [--backlog N] [--events N] [--batch N]")
+                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|engine|consume-100-thread|consume-1000-thread]... [--scenario backlog|e2e|publisher|relay] [--side raw|courier] [--backlog N] [--events N] [--batch N] [--follows N]")
                 exit(0)
             default: throw BenchError("unknown argument \(argument)")
             }
@@ -387,7 +392,8 @@ func run() async throws {
         FileHandle.standardError.write(
             Data("  e2e: \(options.events) mixed events, \(options.rounds) rounds of a no-op drain and of Semble's handlers\n".utf8))
         endToEndFigures = try await endToEnd(
-            configuration, databaseURL: databaseURL, count: options.events, rounds: options.rounds, settings: endToEndSettings)
+            configuration, databaseURL: databaseURL, count: options.events, rounds: options.rounds, settings: endToEndSettings,
+            follows: options.follows)
     }
     await connection.close()
 
@@ -443,7 +449,7 @@ func run() async throws {
         print(
             "end to end: \(number(Double(options.events))) mixed events published to domain_events, consumed with Semble's handlers, "
                 + "committed in Postgres (quorum queue, prefetch \(endToEndSettings.prefetch), batch \(endToEndSettings.batchSize); "
-                + "Semble's tables with Semble's indexes and realistic state, bundles flushed inside the rate):")
+                + "Semble's tables with Semble's indexes and realistic state, \(options.follows) follows per user, bundles flushed inside the rate):")
         let handlers = e2e.handlers.max() ?? 0
         let noop = e2e.noop.max() ?? 0
         print(

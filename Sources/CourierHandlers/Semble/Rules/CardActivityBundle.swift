@@ -31,24 +31,13 @@ struct CardAdd: Sendable, Hashable {
 /// bundle —, else it opens a new one. A library removal of the (card, actor) drops its pending
 /// bundles (Semble's `cancelPending`): nothing was notified yet.
 struct BundleBook: Sendable {
-    /// A (card, actor), by bytes (as Postgres compares them; Swift's `String` equality would also
-    /// equate canonically equivalent spellings).
-    struct Key: Hashable, Sendable {
-        var cardID: [UInt8]
-        var actorID: [UInt8]
-        init(cardID: String, actorID: String) {
-            self.cardID = Array(cardID.utf8)
-            self.actorID = Array(actorID.utf8)
-        }
-    }
-
     /// The pending bundles, as read plus as changed.
     private(set) var bundles: [String: CardActivityBundle] = [:]
     /// The ids of the bundles read from the table (the others are new).
     let stored: Set<String>
     private(set) var changed: Set<String> = []
     private(set) var dropped: Set<String> = []
-    private var byKey: [Key: [String]] = [:]
+    private var byKey: [CardActorKey: [String]] = [:]
     let window: TimeInterval
 
     init(pending: [CardActivityBundle], window: TimeInterval) {
@@ -59,11 +48,11 @@ struct BundleBook: Sendable {
 
     private mutating func insert(_ bundle: CardActivityBundle) {
         bundles[bundle.id] = bundle
-        byKey[Key(cardID: bundle.cardID, actorID: bundle.actorID), default: []].append(bundle.id)
+        byKey[CardActorKey(cardID: bundle.cardID, actorID: bundle.actorID), default: []].append(bundle.id)
     }
 
     mutating func add(_ add: CardAdd) {
-        let key = Key(cardID: add.cardID, actorID: add.actorID)
+        let key = CardActorKey(cardID: add.cardID, actorID: add.actorID)
         let joinable = (byKey[key] ?? []).compactMap { bundles[$0] }
             .filter { add.occurredAt.timeIntervalSince($0.openedAt) <= window }
             .max { a, b in a.openedAt != b.openedAt ? a.openedAt < b.openedAt : a.id.utf8.lexicographicallyPrecedes(b.id.utf8) }
@@ -86,7 +75,7 @@ struct BundleBook: Sendable {
 
     /// A library removal: the (card, actor)'s pending bundles are dropped.
     mutating func removeFromLibrary(cardID: String, actorID: String) {
-        let key = Key(cardID: cardID, actorID: actorID)
+        let key = CardActorKey(cardID: cardID, actorID: actorID)
         for id in byKey[key] ?? [] {
             bundles[id] = nil
             changed.remove(id)

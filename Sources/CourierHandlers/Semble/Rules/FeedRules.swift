@@ -58,29 +58,19 @@ enum FeedRules {
         var fanOuts: [FanOut] = []
     }
 
-    /// A pair (actor, card) by bytes.
-    struct PairKey: Hashable, Sendable {
-        var actorID: [UInt8]
-        var cardID: [UInt8]
-        init(actorID: String, cardID: String) {
-            self.actorID = Array(actorID.utf8)
-            self.cardID = Array(cardID.utf8)
-        }
-    }
-
     /// - Parameters:
     ///   - adds: in delivery order.
     ///   - newest: the newest existing CARD_COLLECTED activity of each (actor, card) of `adds`.
     ///   - facts: per (actor, card), the card facts (missing: both nil).
     ///   - newID: makes the id of a new activity (Semble: a random UUID).
     static func plan(
-        _ adds: [Add], newest: [PairKey: Activity], facts: [PairKey: CardFacts], window: TimeInterval, newID: () -> String
+        _ adds: [Add], newest: [CardActorKey: Activity], facts: [CardActorKey: CardFacts], window: TimeInterval, newID: () -> String
     ) -> Plan {
         var plan = Plan()
         var newest = newest
         var insertIndex: [String: Int] = [:]
         for add in adds {
-            let key = PairKey(actorID: add.actorID, cardID: add.cardID)
+            let key = CardActorKey(cardID: add.cardID, actorID: add.actorID)
             var activity: Activity
             if var recent = newest[key], recent.createdAt >= add.occurredAt.addingTimeInterval(-window) {
                 if let collectionID = add.collectionID {

@@ -143,7 +143,7 @@ enum SembleState {
     /// `findRecentCardCollectedActivity` before its time check), through `feed_activities_dedup_idx`.
     static func newestActivities(
         actorIDs: [String], cardIDs: [String], on db: isolated PostgresConnection
-    ) throws -> [FeedRules.PairKey: FeedRules.Activity] {
+    ) throws -> [CardActorKey: FeedRules.Activity] {
         guard !actorIDs.isEmpty else { return [:] }
         let rows = try db.query(
             prepared: """
@@ -160,14 +160,14 @@ enum SembleState {
             ) a
             """,
             [actorIDs, cardIDs])
-        var newest: [FeedRules.PairKey: FeedRules.Activity] = [:]
+        var newest: [CardActorKey: FeedRules.Activity] = [:]
         for row in rows {
             let activity = FeedRules.Activity(
                 id: try row.decode(String.self, column: 0), actorID: try row.decode(String.self, column: 1),
                 cardID: try row.decode(String.self, column: 2), createdAt: try row.decode(Date.self, column: 3),
                 collectionIDs: try row.decode([String]?.self, column: 4), urlType: try row.decode(String?.self, column: 5),
                 source: try row.decode(String?.self, column: 6))
-            newest[FeedRules.PairKey(actorID: activity.actorID, cardID: activity.cardID)] = activity
+            newest[CardActorKey(cardID: activity.cardID, actorID: activity.actorID)] = activity
         }
         return newest
     }
@@ -175,7 +175,7 @@ enum SembleState {
     /// Per (actor, card), what a new activity takes from the card: `url_type` (a URL card's
     /// `content_data.metadata.type`) and `source` (`margin` when the actor's library membership
     /// of the card was published as a record whose URI contains `/at.margin.`).
-    static func cardFacts(actorIDs: [String], cardIDs: [String], on db: isolated PostgresConnection) throws -> [FeedRules.PairKey: FeedRules.CardFacts] {
+    static func cardFacts(actorIDs: [String], cardIDs: [String], on db: isolated PostgresConnection) throws -> [CardActorKey: FeedRules.CardFacts] {
         var actors: [String] = []
         var cards: [String] = []
         var canonical: [String] = []
@@ -199,9 +199,9 @@ enum SembleState {
             JOIN cards c ON c.id = p.uuid::uuid
             """,
             [actors, cards, canonical])
-        var facts: [FeedRules.PairKey: FeedRules.CardFacts] = [:]
+        var facts: [CardActorKey: FeedRules.CardFacts] = [:]
         for row in rows {
-            facts[FeedRules.PairKey(actorID: try row.decode(String.self, column: 0), cardID: try row.decode(String.self, column: 1))] =
+            facts[CardActorKey(cardID: try row.decode(String.self, column: 1), actorID: try row.decode(String.self, column: 0))] =
                 FeedRules.CardFacts(urlType: try row.decode(String?.self, column: 2), source: try row.decode(String?.self, column: 3))
         }
         return facts

@@ -299,7 +299,7 @@ extension SembleRulesTests {
 
         @Test("a new activity: created at addedAt, collectionIds only for a collection add, url_type and source from the card")
         func newActivities() {
-            let facts: [FeedRules.PairKey: FeedRules.CardFacts] = [Window.key(): .init(urlType: "video", source: "margin")]
+            let facts: [CardActorKey: FeedRules.CardFacts] = [Window.key(): .init(urlType: "video", source: "margin")]
             var made = 0
             let plan = FeedRules.plan(
                 [Window.add(at: 0, addedAt: -3600), Window.add(card: Fx.otherCard, collection: Fx.openCollection, at: 1)], newest: [:], facts: facts,

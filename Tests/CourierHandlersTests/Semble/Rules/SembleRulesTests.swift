@@ -345,8 +345,8 @@ extension SembleRulesTests {
         typealias Fx = RulesFx
         static let existingID = "aaaaaaaa-0000-4000-8000-000000000001"
 
-        static func key(_ actor: String = Fx.actor, _ card: String = Fx.card) -> FeedRules.PairKey {
-            FeedRules.PairKey(actorID: actor, cardID: card)
+        static func key(_ actor: String = Fx.actor, _ card: String = Fx.card) -> CardActorKey {
+            CardActorKey(cardID: card, actorID: actor)
         }
         static func existing(
             id: String = existingID, actor: String = Fx.actor, card: String = Fx.card, secondsAgo: TimeInterval, collections: [String]? = [Fx.openCollection]
@@ -362,7 +362,7 @@ extension SembleRulesTests {
                 actorID: actor, cardID: card, collectionID: collection, occurredAt: Fx.t0.addingTimeInterval(offset),
                 addedAt: Fx.t0.addingTimeInterval(addedAt ?? offset))
         }
-        static func plan(_ adds: [FeedRules.Add], newest: [FeedRules.PairKey: FeedRules.Activity], window: TimeInterval = Fx.reuseWindow)
+        static func plan(_ adds: [FeedRules.Add], newest: [CardActorKey: FeedRules.Activity], window: TimeInterval = Fx.reuseWindow)
             -> FeedRules.Plan
         {
             var made = 0

@@ -233,6 +233,11 @@ struct CourierdProcessTests {
             ),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_PERMANENT_SQLSTATES": " , "], "courier.permanent.sqlstates"),
             (
+                ["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_SEMBLE_APP_URL": "semble.so"],
+                "courier.semble.app.url (environment COURIER_SEMBLE_APP_URL)"
+            ),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_SEMBLE_COLLECTION_NSID": "collection"], "courier.semble.collection.nsid"),
+            (
                 ["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_RELAY_ENABLED": "false", "COURIER_CONSUMER_ENABLED": "no"],
                 "courier.consumer.enabled"
             ),

@@ -8,8 +8,11 @@ import Testing
 
 /// Semble's rules, scenario by scenario, against Semble's table shape in a real Postgres: the
 /// state Semble's API leaves (``SembleWorld``), events applied as the runner applies them, pending
-/// bundles flushed as courierd's flusher does. Ids: DIDs `did:plc:<name>`; cards, collections
-/// and connections by name (stored as ``SembleTestDatabase/uuid(_:)``).
+/// bundles flushed as courierd's flusher does. The scenarios of Semble's own tests
+/// (semble-parity.md §5: the bundle recipient resolver, subscription bundles, connection dedup)
+/// and the follows run twice: straight into the handlers, and through the real broker and the
+/// engine (``Delivery``). Ids: DIDs `did:plc:<name>`; cards, collections and connections by
+/// name (stored as ``SembleTestDatabase/uuid(_:)``).
 @Suite("Semble's rules, scenario by scenario", .serialized)
 struct SembleScenarioTests {
     static let alice = "did:plc:alice", bob = "did:plc:bob", carol = "did:plc:carol", dave = "did:plc:dave", erin = "did:plc:erin"
@@ -18,8 +21,8 @@ struct SembleScenarioTests {
 
     // MARK: Card adds: bundles and their four handlers
 
-    @Test("a via card notifies the via card's author once per bundle; a plain follower gets a feed item, no notification")
-    func viaCard() async throws {
+    @Test("a via card notifies the via card's author once per bundle; a plain follower gets a feed item, no notification", arguments: Delivery.allCases)
+    func viaCard(delivery: Delivery) async throws {
         try await SembleTestDatabase.with { db in
             let (alice, bob, carol) = (Self.alice, Self.bob, Self.carol)
             try await db.users(alice, bob, carol)
@@ -27,10 +30,10 @@ struct SembleScenarioTests {
             try await db.card("copy", by: bob, url: "https://example.com/a", via: "original")
             try await db.collection("reading", by: bob)
             try await db.follow(carol, user: bob)  // not subscribed
-            try await db.applyBatch([
+            try await db.deliver([
                 E.collectionAdd("e1", card: Self.id("copy"), to: Self.id("reading"), by: bob, at: 10),
                 E.libraryAdd("e2", card: Self.id("copy"), by: bob, at: 10),
-            ])
+            ], delivery)
             #expect(try await db.notifications().isEmpty, "nothing before the bundle is flushed")
             #expect(try await db.flushBundles() == 1)
             let copy = Self.id("copy"), reading = Self.id("reading")
@@ -47,8 +50,8 @@ struct SembleScenarioTests {
         }
     }
 
-    @Test("contribution to an OPEN collection notifies its author; to a CLOSED one nobody; subscribers once each, by precedence")
-    func contributionsAndSubscriptions() async throws {
+    @Test("contribution to an OPEN collection notifies its author; to a CLOSED one nobody; subscribers once each, by precedence", arguments: Delivery.allCases)
+    func contributionsAndSubscriptions(delivery: Delivery) async throws {
         try await SembleTestDatabase.with { db in
             let (alice, bob, carol, dave, erin) = (Self.alice, Self.bob, Self.carol, Self.dave, Self.erin)
             try await db.users(alice, bob, carol, dave, erin)
@@ -64,11 +67,11 @@ struct SembleScenarioTests {
             // alice, the open collection's author, subscribed to bob: excluded (she gets the contribution).
             try await db.follow(alice, user: bob, scopes: ["CARD"])
             let c = Self.id("c"), open = Self.id("open"), closed = Self.id("closed")
-            try await db.applyBatch([
+            try await db.deliver([
                 E.libraryAdd("e1", card: c, by: bob, at: 10),
                 E.collectionAdd("e2", card: c, to: open, by: bob, at: 11),
                 E.collectionAdd("e3", card: c, to: closed, by: bob, at: 12),
-            ])
+            ], delivery)
             try await db.flushBundles()
             let both = "[\"\(open)\", \"\(closed)\"]"
             #expect(
@@ -82,8 +85,8 @@ struct SembleScenarioTests {
         }
     }
 
-    @Test("URL mentions: a Bluesky post's author who is a user, a Semble collection page's author; handles and non-users get nothing")
-    func urlMentions() async throws {
+    @Test("URL mentions: a Bluesky post's author who is a user, a Semble collection page's author; handles and non-users get nothing", arguments: Delivery.allCases)
+    func urlMentions(delivery: Delivery) async throws {
         try await SembleTestDatabase.with { db in
             let (alice, bob, carol) = (Self.alice, Self.bob, Self.carol)
             try await db.users(alice, bob)  // carol is not a Semble user
@@ -93,9 +96,9 @@ struct SembleScenarioTests {
             try await db.card("blacksky", by: bob, url: "https://blacksky.community/profile/\(carol)/post/3kdef")
             try await db.card("handle", by: bob, url: "https://bsky.app/profile/alice.bsky.social/post/3kghi")
             try await db.card("page", by: bob, url: "https://semble.so/profile/\(alice)/collections/alices-list")
-            try await db.applyBatch(["post", "blacksky", "handle", "page"].enumerated().map { index, name in
+            try await db.deliver(["post", "blacksky", "handle", "page"].enumerated().map { index, name in
                 E.libraryAdd("e\(index)", card: Self.id(name), by: bob, at: 10 + index * 10)
-            })
+            }, delivery)
             try await db.flushBundles()
             let post = Self.id("post"), page = Self.id("page")
             #expect(
@@ -283,37 +286,37 @@ struct SembleScenarioTests {
 
     // MARK: Follows
 
-    @Test("follows notify the user or the collection's author; an unfollow deletes it; in one batch, the order decides")
-    func follows() async throws {
+    @Test("follows notify the user or the collection's author; an unfollow deletes it; in one batch, the order decides", arguments: Delivery.allCases)
+    func follows(delivery: Delivery) async throws {
         try await SembleTestDatabase.with { db in
             let (alice, bob, carol) = (Self.alice, Self.bob, Self.carol)
             try await db.collection("k", by: alice)
             let k = Self.id("k")
-            try await db.applyBatch([
+            try await db.deliver([
                 E.follow("e1", bob, follows: alice, at: 1),
                 E.follow("e2", bob, follows: k, type: .collection, at: 2),
                 E.follow("e3", carol, follows: Self.id("nowhere"), type: .collection, at: 3),
-            ])
+            ], delivery)
             #expect(
                 try await db.notifications() == [
                     "USER_FOLLOWED_YOU to \(alice) by \(bob) {\"targetType\": \"USER\"}",
                     "USER_FOLLOWED_YOUR_COLLECTION to \(alice) by \(bob) {\"targetId\": \"\(k)\", \"targetType\": \"COLLECTION\"}",
                 ])
-            try await db.applyBatch([E.unfollow("e4", bob, unfollows: k, type: .collection, at: 4)])
+            try await db.deliver([E.unfollow("e4", bob, unfollows: k, type: .collection, at: 4)], delivery)
             #expect(try await db.notifications() == ["USER_FOLLOWED_YOU to \(alice) by \(bob) {\"targetType\": \"USER\"}"])
             // Within one batch: follow then unfollow leaves nothing; unfollow then follow leaves the follow's.
-            try await db.applyBatch([
+            try await db.deliver([
                 E.follow("e5", carol, follows: alice, at: 5), E.unfollow("e6", carol, unfollows: alice, at: 6),
                 E.unfollow("e7", bob, unfollows: alice, at: 7), E.follow("e8", bob, follows: alice, at: 8),
-            ])
+            ], delivery)
             #expect(try await db.notifications() == ["USER_FOLLOWED_YOU to \(alice) by \(bob) {\"targetType\": \"USER\"}"])
         }
     }
 
     // MARK: Connections (Semble's ConnectionCreatedEventHandler.dedup tests, and more)
 
-    @Test("a library holder who also subscribes to the curator's connections gets one USER_CONNECTED_YOUR_URL and nothing else")
-    func connectionDedup() async throws {
+    @Test("a library holder who also subscribes to the curator's connections gets one USER_CONNECTED_YOUR_URL and nothing else", arguments: Delivery.allCases)
+    func connectionDedup(delivery: Delivery) async throws {
         try await SembleTestDatabase.with { db in
             let (alice, bob) = (Self.alice, Self.bob)
             try await db.users(alice, bob)
@@ -321,13 +324,13 @@ struct SembleScenarioTests {
             try await db.follow(bob, user: alice, scopes: ["CONNECTION"])
             try await db.connection("x", by: alice, from: "https://a.example", to: "https://b.example")
             let x = Self.id("x")
-            try await db.applyBatch([E.connectionCreated("e1", connection: x, by: alice, at: 1)])
+            try await db.deliver([E.connectionCreated("e1", connection: x, by: alice, at: 1)], delivery)
             #expect(try await db.notifications() == ["USER_CONNECTED_YOUR_URL to \(bob) by \(alice) {\"connectionId\": \"\(x)\"}"])
         }
     }
 
-    @Test("no library holders, one CONNECTION subscriber: SUBSCRIBED_USER_MADE_CONNECTION by the curator; a CARD end: nothing at all")
-    func connectionSubscriber() async throws {
+    @Test("no library holders, one CONNECTION subscriber: SUBSCRIBED_USER_MADE_CONNECTION by the curator; a CARD end: nothing at all", arguments: Delivery.allCases)
+    func connectionSubscriber(delivery: Delivery) async throws {
         try await SembleTestDatabase.with { db in
             let (alice, bob) = (Self.alice, Self.bob)
             try await db.users(alice, bob)
@@ -335,17 +338,17 @@ struct SembleScenarioTests {
             try await db.card("c", by: alice)
             try await db.connection("x", by: alice, from: "https://a.example", to: "https://b.example")
             try await db.connection("y", by: alice, from: "https://a.example", to: "card:c")
-            try await db.applyBatch([
+            try await db.deliver([
                 E.connectionCreated("e1", connection: Self.id("x"), by: alice, at: 1),
                 E.connectionCreated("e2", connection: Self.id("y"), by: alice, at: 2),
                 E.connectionCreated("e3", connection: Self.id("missing"), by: alice, at: 3),
-            ])
+            ], delivery)
             #expect(try await db.notifications() == ["SUBSCRIBED_USER_MADE_CONNECTION to \(bob) by \(alice) {\"connectionId\": \"\(Self.id("x"))\"}"])
         }
     }
 
-    @Test("connection owners: a post's author, a collection's author (two sides, two notifications); its CONNECTION subscribers; removal deletes")
-    func connectionOwners() async throws {
+    @Test("connection owners: a post's author, a collection's author (two sides, two notifications); its CONNECTION subscribers; removal deletes", arguments: Delivery.allCases)
+    func connectionOwners(delivery: Delivery) async throws {
         try await SembleTestDatabase.with { db in
             let (alice, bob, carol, dave) = (Self.alice, Self.bob, Self.carol, Self.dave)
             try await db.users(alice, bob, carol, dave)
@@ -356,7 +359,7 @@ struct SembleScenarioTests {
             try await db.connection(
                 "x", by: alice, from: "https://bsky.app/profile/\(bob)/post/1", to: "https://semble.so/profile/\(bob)/collections/list")
             let x = Self.id("x")
-            try await db.applyBatch([E.connectionCreated("e1", connection: x, by: alice, at: 1)])
+            try await db.deliver([E.connectionCreated("e1", connection: x, by: alice, at: 1)], delivery)
             let metadata = "{\"connectionId\": \"\(x)\"}"
             #expect(
                 try await db.notifications() == [
@@ -365,7 +368,7 @@ struct SembleScenarioTests {
                     "USER_CONNECTED_YOUR_COLLECTION to \(bob) by \(alice) \(metadata)",
                     "USER_CONNECTED_YOUR_POST to \(bob) by \(alice) \(metadata)",
                 ])
-            try await db.applyBatch([E.connectionRemoved("e2", connection: x, by: alice, at: 2)])
+            try await db.deliver([E.connectionRemoved("e2", connection: x, by: alice, at: 2)], delivery)
             #expect(try await db.notifications().isEmpty)
         }
     }

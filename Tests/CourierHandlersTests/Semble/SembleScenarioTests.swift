@@ -423,6 +423,40 @@ struct SembleScenarioTests {
         }
     }
 
+    @Test("a bundle whose flush fails is kept with its error and tried again later; the others are flushed meanwhile")
+    func poisonBundle() async throws {
+        try await SembleTestDatabase.with { db in
+            let (alice, bob, carol) = (Self.alice, Self.bob, Self.carol)
+            try await db.users(alice, bob, carol)
+            try await db.collection("ka", by: alice)
+            try await db.collection("kc", by: carol)
+            try await db.card("c", by: bob, url: "https://example.com/c")
+            // Postgres refuses any notification to carol (a stand-in for whatever a bundle could
+            // hit that the others do not).
+            try await db.connection.executeTrustedScript(
+                """
+                CREATE FUNCTION \(db.schema).refuse_carol() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.recipient_user_id = '\(carol)' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$;
+                CREATE TRIGGER refuse_carol BEFORE INSERT ON \(db.schema).notifications FOR EACH ROW EXECUTE FUNCTION \(db.schema).refuse_carol();
+                """)
+            let c = Self.id("c")
+            try await db.applyBatch([
+                E.collectionAdd("e1", card: c, to: Self.id("ka"), by: bob, at: 10),
+                E.collectionAdd("e2", card: c, to: Self.id("kc"), by: bob, at: 100),
+            ])
+            let flush = try await BundleFlusher(pool: db.pool, logger: .init(label: "t")).flush(everything: true)
+            #expect(flush.flushed == 1 && flush.failed == 1)
+            #expect(try await db.notifications().count == 1, "alice's went out")
+            #expect(
+                try await db.lines("SELECT bundle_id || ' ' || attempts || ' ' || (last_error LIKE '%refused%') FROM card_activity_bundles")
+                    == ["e2 1 true"])
+            #expect(try await db.scalar(Bool.self, "SELECT due_at > clock_timestamp() FROM card_activity_bundles"), "not due again at once")
+            try await db.connection.execute("DROP TRIGGER refuse_carol ON \(db.schema).notifications")
+            #expect(try await db.flushBundles() == 1)
+            #expect(try await db.notifications().count == 2)
+        }
+    }
+
     @Test("a bundle is due 3 s after it opened, on the database's clock; the flusher leaves it until then")
     func dueTime() async throws {
         try await SembleTestDatabase.with { db in

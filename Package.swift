@@ -9,7 +9,7 @@ import PackageDescription
 //   CourierConcurrency             (the dedicated-thread serial executor both of them run on)
 //   CourierEngine                  (the consuming engine: topology, the ack/retry/dead-letter decision)
 //   CourierEvents                  (Semble's events: model, wire codec, schema upcasting, identity; Foundation only)
-//   CourierHandlers                (Semble's handlers: feeds, notifications, read models, inbox, migrations)
+//   CourierHandlers                (Semble's handlers: feeds, notifications, card-activity bundles, inbox, migrations)
 //   CourierPublisher               (what the API embeds: confirmed publishing, the transactional outbox, the relay)
 //   CourierConfig                  (the settings courierd and the CLI share: one file, one set of environment variables)
 //   CourierOps                     (the failure index, dead-letter replay/purge/export, topology and status inspection)

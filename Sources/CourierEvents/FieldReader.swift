@@ -7,13 +7,13 @@ import Foundation
 extension EventSchema {
     /// The longest id an event may carry, in UTF-8 bytes (`message_id` included).
     ///
-    /// Ids are keys of the handlers' btree indexes, whose entries Postgres caps at about 2,700
-    /// bytes (a third of a page; `54000` "index row size exceeds maximum" beyond). The widest
-    /// entry is the notification ledger's (`notification_keys`, Courier's schema) on
-    /// `(subject, type)`, where `subject` is a JSON array of two ids: JSON doubles a `"` or `\`,
-    /// so two ids of 512 bytes and the type fit (≈ 2,100 bytes). A control character
-    /// would grow six-fold (`\u001f`), so ids may not contain any (U+0000–U+001F).
-    /// The composite keys of the read models (`rm_follows`: three ids) are smaller still.
+    /// Ids are keys of btree indexes, whose entries Postgres caps at about 2,700 bytes (a third
+    /// of a page; `54000` "index row size exceeds maximum" beyond). The widest entry is a pending
+    /// bundle's `(card_id, actor_id)` in Courier's schema (two ids, ≈ 1,000 bytes); Semble's own
+    /// indexes take one id each (`metadata->>'cardId'`, `actor_user_id`, `follows (target_id, …)`).
+    /// 512 bytes leaves room, and keeps ids far from anything a real id needs. Ids may not contain
+    /// control characters (U+0000–U+001F): nothing Semble makes has them, and Postgres text
+    /// cannot hold U+0000.
     public static let maximumIDBytes = 512
 }
 

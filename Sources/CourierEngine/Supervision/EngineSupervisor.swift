@@ -13,9 +13,9 @@ public struct EngineSupervisor: Sendable {
     public let settings: ConsumerEngine.Settings
     public let connect: Connect
     public let journal: (any DeadLetterJournal)?
+    /// Reset once consuming starts (connected, topology declared), so the next outage starts
+    /// from the initial wait again.
     public var backoff: ReconnectBackoff
-    /// A run shorter than this does not reset the backoff (a connection that dies at once).
-    public var stableAfter: Duration = .seconds(30)
     let logger: Logger
 
     public init(
@@ -37,7 +37,6 @@ public struct EngineSupervisor: Sendable {
         var backoff = self.backoff
         while !Task.isCancelled {
             onState(.connecting(attempt: backoff.failures + 1))
-            let started = ContinuousClock.now
             let failure: (any Error)?
             var connections: (consuming: AMQPConnection, publishing: AMQPConnection)?
             do {
@@ -49,6 +48,7 @@ public struct EngineSupervisor: Sendable {
                     logger.info("reconnected; consuming again", metadata: ["queue": "\(topology.appQueue)"])
                     EngineMetrics.reconnected()
                 }
+                backoff.reset()
                 let engine = ConsumerEngine(
                     topology: topology, handler: handler, settings: settings, journal: journal, logger: logger,
                     onPause: { dependency in onState(dependency.map { .paused(dependency: $0) } ?? .consuming) })
@@ -62,7 +62,6 @@ public struct EngineSupervisor: Sendable {
                 await connections.publishing.close()
             }
             if Task.isCancelled { break }
-            if ContinuousClock.now - started >= stableAfter { backoff.reset() }
             let delay = backoff.nextDelay(unit: Double.random(in: 0..<1))
             onState(.waiting(until: ContinuousClock.now + delay))
             logger.warning(

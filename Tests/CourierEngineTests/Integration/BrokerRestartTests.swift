@@ -7,7 +7,7 @@ import Testing
 
 /// Restarts the local RabbitMQ node under a consuming supervisor. It stops the broker for every
 /// test, so `make test` runs this suite on its own, after the others (see the Makefile).
-@Suite("Broker restart")
+@Suite("Broker restart", .serialized)
 struct BrokerRestartTests {
     @Test("a broker restart mid-stream is survived with nothing lost")
     func restartMidStream() async throws {
@@ -58,6 +58,43 @@ struct BrokerRestartTests {
         print("broker restart: consuming again \(backAfter) after start_app")
         #expect(handledWhileDown < total, "the restart landed mid-stream")
         #expect(await eventually { Set(handler.handled).count == total }, "nothing lost")
+        task.cancel()
+        await task.value
+    }
+
+    @Test("with courierd's reconnect settings, an outage of several seconds ends in consuming again soon after the broker is back")
+    func reconnectAfterOutage() async throws {
+        let url = try TestEnvironment.amqpURL()
+        let eventType = TestEnvironment.uniqueName("OutageEvent")
+        let topology = Topology(.init(appName: TestEnvironment.uniqueName("outage"), eventTypes: [eventType]))
+        let handler = ScriptedHandler()
+        // courierd's own backoff (DaemonService uses the default).
+        let supervisor = EngineSupervisor(topology: topology, handler: handler, settings: ConsumerEngine.Settings(), logger: Logger(label: "test")) {
+            (try await AMQPConnection.connect(url: url), try await AMQPConnection.connect(url: url))
+        }
+        let states = StateLog()
+        let task = Task { await supervisor.run { states.append($0) } }
+        #expect(await eventually { states.consumingCount >= 1 })
+
+        _ = try TestBroker.rabbitmqctl(["stop_app"])
+        // An outage like the one measured outside (7.7 s): long enough for the backoff to grow.
+        // (A scenario's length, not an assertion on time: nothing below waits on a clock.)
+        try await Task.sleep(for: .seconds(8))
+        _ = try TestBroker.rabbitmqctl(["start_app"])  // returns once the node accepts connections
+        let accepting = ContinuousClock.now
+        #expect(await eventually { states.consumingCount >= 2 })
+        print("broker outage of 8 s: consuming again \(ContinuousClock.now - accepting) after start_app")
+
+        // And it consumes: an event published now is handled.
+        let publisher = try await AMQPConnection.connect(url: url)
+        let channel = try await publisher.openChannel()
+        try await channel.confirmSelect()
+        channel.publish(
+            Array("{}".utf8), exchange: Topology.exchangeName, routingKey: eventType,
+            properties: AMQPProperties(deliveryMode: .persistent, messageID: "after-outage")) { _ in }
+        await channel.waitForConfirms()
+        await publisher.close()
+        #expect(await eventually { handler.handled.contains("after-outage") })
         task.cancel()
         await task.value
     }

@@ -288,14 +288,13 @@ struct ConsumerEngineTests {
         var settings = ConsumerEngine.Settings()
         settings.prefetch = 50
         settings.batchSize = 10
-        var supervisor = EngineSupervisor(
+        let supervisor = EngineSupervisor(
             topology: topology, handler: handler, settings: settings,
             backoff: ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(1)), logger: Logger(label: "test")
         ) {
             (try await AMQPConnection.connect(url: url + separator + "connection_name=\(name)"),
              try await AMQPConnection.connect(url: url + separator + "connection_name=\(name)-publish"))
         }
-        supervisor.stableAfter = .seconds(60)
         let states = StateLog()
         let task = Task { await supervisor.run { states.append($0) } }
         #expect(await eventually { states.consumingCount >= 1 })

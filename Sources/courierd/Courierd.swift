@@ -35,26 +35,12 @@ enum Courierd {
         }
         let logger = Logger(label: "courierd")
 
-        // Before any service: Courier's schema, the upgrade of an old layout, the check of
-        // Semble's tables, the migrations. The relay and the consumer both need them.
         let postgres: PostgresConfiguration
         do {
             postgres = try DatabaseSetup.postgresConfiguration(configuration)
         } catch {
             FileHandle.standardError.write(Data("courierd: invalid configuration: database.url (environment DATABASE_URL): \(error)\n".utf8))
             exit(78)
-        }
-        do {
-            try await DatabaseSetup.prepare(configuration, postgres: postgres, logger: logger)
-        } catch let mismatch as DatabaseSetup.Mismatch {
-            logger.critical("\(mismatch)")
-            exit(78)
-        } catch let unsupported as LegacyLayout.Unsupported {
-            logger.critical("\(unsupported)")
-            exit(78)
-        } catch {
-            logger.error("courierd could not prepare the database", metadata: ["error": "\(error)"])
-            exit(1)
         }
 
         let registry = PrometheusCollectorRegistry()
@@ -65,7 +51,18 @@ enum Courierd {
         // Started in order, stopped in reverse, one after the other: on SIGTERM the consumer
         // stops first (nothing more is taken from the queue while the rest shuts down), then the
         // relay, while the health endpoints still answer.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: http)]
+        // The database first (Courier's schema, the upgrade of an old layout, the check of Semble's
+        // tables, the migrations), as a service: with Postgres unreachable courierd still starts,
+        // serves its health endpoints and waits; the relay, the flusher and the consumer start
+        // once the database is ready.
+        let gate = StartupGate()
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: http),
+            .init(
+                service: DatabaseSetupService(
+                    configuration: configuration, postgres: postgres, gate: gate, health: health, notifier: SystemdNotifier(), logger: logger),
+                successTerminationBehavior: .ignore),
+        ]
         if let relay = configuration.relay {
             // Named apart from the consuming (`courierd`) and copies' (`courierd-publish`)
             // connections, so an operator can tell them apart in `rabbitmqctl list_connections`.
@@ -79,9 +76,11 @@ enum Courierd {
             settings.retention = relay.retention
             services.append(
                 .init(
-                    service: OutboxRelay(
-                        configuration: settings, logger: Logger(label: "courierd.relay"),
-                        onTrouble: { trouble in health.relay(trouble: trouble) })))
+                    service: GatedService(
+                        gate: gate,
+                        inner: OutboxRelay(
+                            configuration: settings, logger: Logger(label: "courierd.relay"),
+                            onTrouble: { trouble in health.relay(trouble: trouble) }))))
         }
         if configuration.consumerEnabled {
             // Started before the consumer, stopped after it: bundles the last batches opened are
@@ -89,15 +88,19 @@ enum Courierd {
             let flushPool = PostgresPool(configuration: postgres, maximumConnections: 1, logger: logger)
             services.append(
                 .init(
-                    service: BundleFlushService(
-                        flusher: BundleFlusher(pool: flushPool, settings: configuration.semble, logger: Logger(label: "courierd.bundles")),
-                        pool: flushPool,
-                        pause: configuration.engine.pause, logger: Logger(label: "courierd.bundles"))))
+                    service: GatedService(
+                        gate: gate,
+                        inner: BundleFlushService(
+                            flusher: BundleFlusher(pool: flushPool, settings: configuration.semble, logger: Logger(label: "courierd.bundles")),
+                            pool: flushPool,
+                            pause: configuration.engine.pause, logger: Logger(label: "courierd.bundles")))))
             services.append(
                 .init(
-                    service: DaemonService(
-                        configuration: configuration, handlers: SembleHandlers.make(settings: configuration.semble), notifier: SystemdNotifier(),
-                        health: health, logger: logger)))
+                    service: GatedService(
+                        gate: gate,
+                        inner: DaemonService(
+                            configuration: configuration, handlers: SembleHandlers.make(settings: configuration.semble),
+                            notifier: SystemdNotifier(), health: health, logger: logger))))
         } else {
             health.consumerDisabled()
         }

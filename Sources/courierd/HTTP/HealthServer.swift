@@ -36,16 +36,25 @@ final class HealthState: Sendable {
 
     private let relayOnly = Atomic<Bool>(false)
 
+    /// Why the database is not ready yet (nil once it is): nothing but the HTTP side runs meanwhile.
+    private let databaseWait = Mutex<String?>("preparing the database")
+
+    /// The database is not ready (`reason`), or is (nil) — ``DatabaseSetupService``.
+    func database(waiting reason: String?) { databaseWait.withLock { $0 = reason } }
+
     /// `courier.consumer.enabled` is false: courierd runs the outbox relay alone, and is ready
     /// as soon as it serves.
     func consumerDisabled() { relayOnly.store(true, ordering: .relaxed) }
 
     var isReady: Bool {
-        guard relayTrouble.withLock({ $0 }) == nil else { return false }
+        guard databaseWait.withLock({ $0 }) == nil, relayTrouble.withLock({ $0 }) == nil else { return false }
         return relayOnly.load(ordering: .relaxed) || state.withLock { $0.engine == .consuming }
     }
 
     var summary: String {
+        if let waiting = databaseWait.withLock({ $0 }) {
+            return "waiting for Postgres: \(waiting)"
+        }
         var parts: [String] = []
         if relayOnly.load(ordering: .relaxed) {
             parts.append("outbox relay only (consumer disabled)")

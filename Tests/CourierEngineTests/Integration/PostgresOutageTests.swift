@@ -87,14 +87,14 @@ struct PostgresOutageTests {
         }
 
         await publish(0..<100)
-        #expect(await eventually(.seconds(20)) { await count() == 100 })
+        #expect(await eventually { await count() == 100 })
 
         try TestDatabase.stop()
         await publish(100..<200)  // arrive while Postgres is down
         try await Task.sleep(for: .seconds(3))  // many retry periods long
         try TestDatabase.start()
 
-        #expect(await eventually(.seconds(30)) { await count() == 200 }, "every event applied after the outage")
+        #expect(await eventually { await count() == 200 }, "every event applied after the outage")
         let dead = try await channel.declareQueuePassive(topology.deadLetterQueue).messageCount
         #expect(dead == 0, "the outage dead-lettered \(dead) events")
         task.cancel()

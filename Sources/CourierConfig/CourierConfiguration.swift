@@ -13,7 +13,7 @@ import SystemPackage
 ///
 /// | key | environment | meaning | default |
 /// |---|---|---|---|
-/// | `amqp.url` | `AMQP_URL` | the broker, `amqp://user:password@host:port/vhost` | required |
+/// | `amqp.url` | `AMQP_URL` | the broker, `amqp://user:password@host:port/vhost`; a cluster's nodes as comma-separated URLs (`AMQPConfiguration`) | required |
 /// | `database.url` | `DATABASE_URL` | Postgres, `postgres://user:password@host:port/db` | required |
 /// | `courier.database.schema` | `COURIER_DATABASE_SCHEMA` | the schema of Courier's own tables (inbox, outbox, failure index, ledgers); Semble's stay in `public` | `courier` |
 /// | `fly.app.name` | `FLY_APP_NAME` | the app; its queue is `events_<app>` | `app` |

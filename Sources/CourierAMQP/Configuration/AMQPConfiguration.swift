@@ -8,6 +8,15 @@ import Foundation
 /// Path and user info are percent-decoded (`%2F` is `/`). An absent path or a lone `/` means the
 /// default vhost `/` (an empty vhost name is never valid in RabbitMQ).
 ///
+/// **Several nodes of one cluster**: URLs separated by commas, each starting with the scheme —
+///
+///     amqp://user:password@rabbit-1:5672/semble,amqp://rabbit-2:5672,amqp://rabbit-3
+///
+/// The first gives the user, password, vhost and options; each further URL names another node (its
+/// host and port; user info or a vhost there must be the first's, and the scheme the same).
+/// ``AMQPConnection/connect(_:logger:)`` tries the nodes from a random one on, moving to the next
+/// when one cannot be reached, so many clients do not all pick the first.
+///
 /// Query keys (all optional):
 /// | key | meaning | default |
 /// |---|---|---|
@@ -45,8 +54,22 @@ public struct AMQPConfiguration: Sendable, Hashable {
         }
     }
 
+    /// One node: where to open the TCP (or TLS) connection.
+    public struct Node: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// The node a connection opens to (the first of ``nodes`` unless ``connectionOrder(start:)`` chose another).
     public var host: String
     public var port: Int
+    /// Every node of the cluster, as listed; one for a single URL.
+    public var nodes: [Node]
     public var user: String
     /// Kept out of every description; see the type's documentation.
     public var password: String
@@ -83,6 +106,7 @@ public struct AMQPConfiguration: Sendable, Hashable {
     ) {
         self.host = host
         self.port = port ?? (tls == nil ? 5672 : 5671)
+        self.nodes = [Node(host: host, port: self.port)]
         self.user = user
         self.password = password
         self.vhost = vhost
@@ -91,7 +115,55 @@ public struct AMQPConfiguration: Sendable, Hashable {
 
     /// Parses an `amqp://` or `amqps://` URI. Errors name the part that is wrong and never
     /// repeat the password.
-    public init(url: String) throws(AMQPError) {
+    public init(url list: String) throws(AMQPError) {
+        let urls = Self.splitNodes(list)
+        try self.init(single: urls[0])
+        for (index, further) in urls.enumerated().dropFirst() {
+            let node = try AMQPConfiguration(single: further)
+            func invalid(_ why: String) -> AMQPError {
+                AMQPError(code: .invalidConfiguration, operation: "parse AMQP URL", replyText: "node \(index + 1) of the list: \(why)")
+            }
+            guard (node.tls == nil) == (tls == nil) else { throw invalid("every node takes the first one's scheme") }
+            if further.contains("@"), node.user != user || node.password != password {
+                throw invalid("user info differs from the first node's (give it once, in the first URL)")
+            }
+            if node.vhost != "/" || further.split(separator: "?", maxSplits: 1).count > 1, node.vhost != vhost {
+                throw invalid("vhost differs from the first node's (give it once, in the first URL)")
+            }
+            nodes.append(Node(host: node.host, port: node.port))
+        }
+    }
+
+    /// `list` cut before each `,amqp://` or `,amqps://` (so a comma elsewhere — in a password —
+    /// stays where it is).
+    static func splitNodes(_ list: String) -> [String] {
+        var urls: [String] = []
+        var current = Substring(list)
+        while let comma = current.ranges(of: ",").first(where: { range in
+            let next = current[range.upperBound...].lowercased()
+            return next.hasPrefix("amqp://") || next.hasPrefix("amqps://")
+        }) {
+            urls.append(String(current[..<comma.lowerBound]))
+            current = current[comma.upperBound...]
+        }
+        urls.append(String(current))
+        return urls
+    }
+
+    /// The configurations to try, one per node, from `start` on (wrapping round): ``host`` and
+    /// ``port`` set to that node.
+    public func connectionOrder(start: Int) -> [AMQPConfiguration] {
+        guard !nodes.isEmpty else { return [self] }
+        return (0..<nodes.count).map { offset in
+            var configuration = self
+            let node = nodes[(start + offset) % nodes.count]
+            configuration.host = node.host
+            configuration.port = node.port
+            return configuration
+        }
+    }
+
+    private init(single url: String) throws(AMQPError) {
         func invalid(_ why: String) -> AMQPError {
             AMQPError(code: .invalidConfiguration, operation: "parse AMQP URL", replyText: why)
         }
@@ -231,7 +303,9 @@ public struct AMQPConfiguration: Sendable, Hashable {
         let scheme = tls == nil ? "amqp" : "amqps"
         let hostPart = host.contains(":") ? "[\(host)]" : host
         let vhostPart = vhost.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? vhost
-        return "\(scheme)://\(user):***@\(hostPart):\(port)/\(vhostPart)"
+        let single = "\(scheme)://\(user):***@\(hostPart):\(port)/\(vhostPart)"
+        let others = nodes.filter { $0 != Node(host: host, port: port) }
+        return others.isEmpty ? single : single + " (cluster: " + nodes.map(\.description).joined(separator: ", ") + ")"
     }
 }
 

@@ -96,13 +96,35 @@ public actor AMQPConnection {
 
     /// Connects and logs in. Throws ``AMQPError`` with `connectionFailed`, `accessRefused` or
     /// `invalidConfiguration`; the password never appears in it.
+    ///
+    /// With several nodes (``AMQPConfiguration/nodes``) it tries them from a random one on and
+    /// takes the first it reaches; a node that refuses the login (or any error but "cannot reach")
+    /// ends the attempt, as the next node of the same cluster would refuse it too.
     public static func connect(
         _ configuration: AMQPConfiguration,
         logger: Logger = Logger(label: "courier.amqp")
     ) async throws -> AMQPConnection {
-        let connection = AMQPConnection(configuration: configuration, logger: logger)
-        try await connection.open()
-        return connection
+        try await connect(configuration, startingAt: Int.random(in: 0..<max(configuration.nodes.count, 1)), logger: logger)
+    }
+
+    /// ``connect(_:logger:)`` trying the nodes from `start` on (tests choose the order).
+    static func connect(_ configuration: AMQPConfiguration, startingAt start: Int, logger: Logger) async throws -> AMQPConnection {
+        let order = configuration.connectionOrder(start: start)
+        var unreachable: [AMQPError] = []
+        for node in order {
+            let connection = AMQPConnection(configuration: node, logger: logger)
+            do {
+                try await connection.open()
+                return connection
+            } catch {
+                guard order.count > 1, error.code == .connectionFailed else { throw error }
+                unreachable.append(error)
+            }
+        }
+        throw AMQPError(
+            code: .connectionFailed, operation: "connect",
+            replyText: "no node of the cluster could be reached: " + unreachable.map(\.description).joined(separator: "; "),
+            endpoint: configuration.redactedURL)
     }
 
     /// Connects to `url` (see ``AMQPConfiguration/init(url:)``).

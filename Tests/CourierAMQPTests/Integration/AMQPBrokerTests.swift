@@ -470,3 +470,34 @@ struct AMQPTaskExecutorTests {
         await connection.close()
     }
 }
+
+@Suite("AMQP against a list of nodes")
+struct AMQPNodeListTests {
+    @Test("a node that cannot be reached is passed over for the next one, in either order")
+    func failover() async throws {
+        let url = try TestEnvironment.amqpURL()
+        // The real node first (it gives the credentials and vhost), then one nothing listens on.
+        let configuration = try AMQPConfiguration(url: url + ",amqp://127.0.0.1:1")
+        #expect(configuration.nodes.count == 2)
+        for start in [1, 0] {
+            let connection = try await AMQPConnection.connect(configuration, startingAt: start, logger: .init(label: "test"))
+            #expect(await connection.isOpen)
+            let channel = try await connection.openChannel()
+            _ = try await channel.declareQueue(TestEnvironment.uniqueName("node-list"), exclusive: true)
+            await connection.close()
+        }
+    }
+
+    @Test("no node reachable: one error naming every node tried, without the password")
+    func noneReachable() async throws {
+        let configuration = try AMQPConfiguration(url: "amqp://u:pw-secret@127.0.0.1:1/v,amqp://127.0.0.1:2")
+        do {
+            _ = try await AMQPConnection.connect(configuration)
+            Issue.record("connected to nothing")
+        } catch let error as AMQPError {
+            #expect(error.code == .connectionFailed)
+            #expect("\(error)".contains("127.0.0.1:1") && "\(error)".contains("127.0.0.1:2"), "\(error)")
+            #expect(!"\(error)".contains("pw-secret"))
+        }
+    }
+}

@@ -102,3 +102,45 @@ struct AMQPConfigurationTests {
         }
     }
 }
+
+@Suite("AMQPConfiguration: several nodes of one cluster")
+struct AMQPClusterURLTests {
+    @Test("comma-separated URLs: the first gives credentials, vhost and options; the others their host and port")
+    func nodes() throws {
+        let c = try AMQPConfiguration(url: "amqp://alice:s3cret@rabbit-1:5672/semble?heartbeat=10,amqp://rabbit-2:5673,amqp://alice:s3cret@rabbit-3")
+        #expect(c.nodes.map(\.description) == ["rabbit-1:5672", "rabbit-2:5673", "rabbit-3:5672"])
+        #expect((c.host, c.port, c.user, c.password, c.vhost, c.heartbeat) == ("rabbit-1", 5672, "alice", "s3cret", "semble", 10))
+        #expect(c.redactedURL == "amqp://alice:***@rabbit-1:5672/semble (cluster: rabbit-1:5672, rabbit-2:5673, rabbit-3:5672)")
+        #expect(!"\(c)".contains("s3cret"))
+    }
+
+    @Test("one URL is one node, and a comma in a password is part of the password")
+    func single() throws {
+        let c = try AMQPConfiguration(url: "amqp://alice:pa,ss@rabbit-1/semble")
+        #expect(c.nodes == [.init(host: "rabbit-1", port: 5672)])
+        #expect(c.password == "pa,ss")
+        #expect(c.redactedURL == "amqp://alice:***@rabbit-1:5672/semble")
+    }
+
+    @Test(
+        "a further node may not change the scheme, the user info or the vhost",
+        arguments: [
+            "amqp://a:b@h1/v,amqps://h2", "amqp://a:b@h1/v,amqp://c:d@h2", "amqp://a:b@h1/v,amqp://h2/other", "amqp://a:b@h1/v,amqp://h2:99999",
+        ])
+    func mismatch(url: String) {
+        #expect(throws: AMQPError.self) { try AMQPConfiguration(url: url) }
+        do {
+            _ = try AMQPConfiguration(url: url)
+        } catch {
+            #expect(!"\(error)".contains(":b@"), "no password in \(error)")
+        }
+    }
+
+    @Test("the connection order starts at the given node and wraps round")
+    func order() throws {
+        let c = try AMQPConfiguration(url: "amqp://h1,amqp://h2,amqp://h3")
+        #expect(c.connectionOrder(start: 1).map(\.host) == ["h2", "h3", "h1"])
+        #expect(c.connectionOrder(start: 0).map(\.host) == ["h1", "h2", "h3"])
+        #expect(c.connectionOrder(start: 2).allSatisfy { $0.nodes.count == 3 })
+    }
+}

@@ -236,7 +236,8 @@ struct EndToEndFigures {
 /// and the handlers a fresh schema, Semble's state tables seeded with ``RealisticSembleState``
 /// (timed apart, not in the rate), which the events refer to. Every round must leave the same rows.
 func endToEnd(
-    _ configuration: AMQPConfiguration, databaseURL: String, count: Int, rounds: Int, settings: ConsumerEngine.Settings, follows: Int
+    _ configuration: AMQPConfiguration, databaseURL: String, count: Int, rounds: Int, settings: ConsumerEngine.Settings, follows: Int,
+    consumers: Int = 1
 ) async throws
     -> EndToEndFigures
 {
@@ -327,29 +328,40 @@ func endToEnd(
         }
         try await CourierSchema.migrate(on: migrating, schema: schema + "_courier", logger: logger)
         await migrating.close()
-        // The handlers' connections, one for health checks, one for the bundle flusher (as courierd).
-        let pool = PostgresPool(configuration: schemaConfiguration, maximumConnections: SembleHandlers.all.count + 2, logger: logger)
-        let runner = EventHandlerRunner(handlers: SembleHandlers.all, pool: pool, logger: logger)
-        let flusher = BundleFlusher(pool: pool, logger: logger)
+        // Per consumer (as one courierd each): the handlers' connections, one for health checks,
+        // one for the bundle flusher.
+        let pools = (0..<consumers).map { _ in
+            PostgresPool(configuration: schemaConfiguration, maximumConnections: SembleHandlers.all.count + 2, logger: logger)
+        }
+        let pool = pools[0]
+        let runners = pools.map { EventHandlerRunner(handlers: SembleHandlers.all, pool: $0, logger: logger) }
+        let flushers = pools.map { BundleFlusher(pool: $0, logger: logger) }
 
         let realTopology = topology()
         try await realTopology.declare(on: admin)
         try await fill(realTopology)
         let failures = FailureCounter()
-        // The flusher runs beside the consumer, as courierd's does (bundles fall due 3 s after they
-        // open); what is still pending when the queue is drained is flushed then, inside the rate.
-        let flushing = Task {
-            while !Task.isCancelled {
-                let next = (try? await flusher.flush())?.nextDue ?? .milliseconds(500)
-                try? await Task.sleep(for: min(max(next, .milliseconds(20)), .milliseconds(500)))
+        // The flushers run beside the consumers, as courierd's does (bundles fall due 3 s after
+        // they open); what is still pending when the queue is drained is flushed then, inside the rate.
+        let flushing = flushers.map { flusher in
+            Task {
+                while !Task.isCancelled {
+                    let next = (try? await flusher.flush())?.nextDue ?? .milliseconds(500)
+                    try? await Task.sleep(for: min(max(next, .milliseconds(20)), .milliseconds(500)))
+                }
             }
         }
-        var real = try await drain(realTopology, runner, failures: failures)
-        flushing.cancel()
-        _ = await flushing.value
+        let counter = Counter(target: count)
+        var real = try await engineDrain(
+            configuration, topology: realTopology,
+            handlers: runners.map { CountingHandler(inner: $0, handled: counter, failures: failures) }, until: counter, settings: settings)
+        for task in flushing {
+            task.cancel()
+            _ = await task.value
+        }
         let clock = ContinuousClock()
         let start = clock.now
-        while try await flusher.flush(everything: true).flushed > 0 {}
+        while try await flushers[0].flush(everything: true).flushed > 0 {}
         real += clock.now - start
         try await deleteQueues(of: realTopology, on: admin)
 
@@ -360,7 +372,7 @@ func endToEnd(
                 rows.append((table, Int(try count[0].decode(Int64.self, column: 0))))
             }
         }
-        await pool.close()
+        for pool in pools { await pool.close() }
         _ = try await adminDatabase.execute("DROP SCHEMA \(schema)_courier CASCADE")
         _ = try await adminDatabase.execute("DROP SCHEMA \(schema) CASCADE")
         return (rate(count, real), failures.count, rows)
@@ -380,7 +392,12 @@ func endToEnd(
                 // a collection while its bundle is pending keeps the bundle's notifications (the
                 // clean-up runs before the flush writes them), removed after the flush loses them
                 // — wall-clock time decides, so their count may differ by a few between rounds.
-                let exact = { (rows: [(String, Int)]) in rows.filter { $0.0 != "notifications" }.map(\.1) }
+                // With competing consumers the arrival order differs from round to round, and
+                // Semble's rules depend on it (windows, clean-ups): only the inbox — every event
+                // handled once per handler — is then the same.
+                let exact = { (rows: [(String, Int)]) in
+                    rows.filter { consumers == 1 ? $0.0 != "notifications" : $0.0 == "courier_inbox" }.map(\.1)
+                }
                 if !figures.rows.isEmpty, exact(figures.rows) != exact(r.rows) {
                     throw BenchError("round \(round + 1) left other rows than round 1: \(r.rows) vs \(figures.rows)")
                 }

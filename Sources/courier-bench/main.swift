@@ -31,6 +31,8 @@ struct Options {
     var batch = 500
     /// Users each seeded user follows in the end-to-end scenario's state.
     var follows = 20
+    /// Competing consumers (engines, each with its handlers' connections) in the end-to-end scenario; one run per value.
+    var consumers = [1]
 
     init(_ arguments: [String]) throws {
         var it = arguments.makeIterator()
@@ -59,12 +61,18 @@ struct Options {
             case "--follows":
                 guard let n = Int(try value()), (1...32).contains(n) else { throw BenchError("--follows takes 1 to 32") }
                 follows = n
+            case "--consumers":
+                let values = try value().split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 8 }) else {
+                    throw BenchError("--consumers takes a list of counts from 1 to 8, like 1,2,3")
+                }
+                consumers = values.compactMap { $0 }
             case "--side":
                 let v = try value()
                 guard v == "raw" || v == "courier" else { throw BenchError("--side takes raw or courier") }
                 side = v
             case "-h", "--help":
-                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|engine|consume-100-thread|consume-1000-thread]... [--scenario backlog|e2e|publisher|relay|reconnect] [--side raw|courier] [--backlog N] [--events N] [--batch N] [--follows N]")
+                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|engine|consume-100-thread|consume-1000-thread]... [--scenario backlog|e2e|publisher|relay|reconnect] [--side raw|courier] [--backlog N] [--events N] [--batch N] [--follows N] [--consumers 1,2,3]")
                 exit(0)
             default: throw BenchError("unknown argument \(argument)")
             }
@@ -198,19 +206,36 @@ func engineConsume(_ configuration: AMQPConfiguration, topology: Topology, count
 func engineDrain(
     _ configuration: AMQPConfiguration, topology: Topology, handler: any DeliveryHandler, until counter: Counter, settings: ConsumerEngine.Settings
 ) async throws -> Duration {
-    let consuming = try await AMQPConnection.connect(configuration)
-    let publishing = try await AMQPConnection.connect(configuration)
+    try await engineDrain(configuration, topology: topology, handlers: [handler], until: counter, settings: settings)
+}
+
+/// Runs one engine per handler — competing consumers of one queue, each on connections of its
+/// own — until `counter` reaches its target; the time that took.
+func engineDrain(
+    _ configuration: AMQPConfiguration, topology: Topology, handlers: [any DeliveryHandler], until counter: Counter,
+    settings: ConsumerEngine.Settings
+) async throws -> Duration {
     var logger = Logger(label: "bench")
     logger.logLevel = .warning
-    let engine = ConsumerEngine(topology: topology, handler: handler, settings: settings, logger: logger)
+    var connections: [(consuming: AMQPConnection, publishing: AMQPConnection)] = []
+    for _ in handlers {
+        connections.append((try await AMQPConnection.connect(configuration), try await AMQPConnection.connect(configuration)))
+    }
+    let engines = handlers.map { ConsumerEngine(topology: topology, handler: $0, settings: settings, logger: logger) }
     let start = ContinuousClock.now
-    let task = Task { try await engine.run(consuming: consuming, publishing: publishing) }
+    let tasks = zip(engines, connections).map { engine, connection in
+        Task { try await engine.run(consuming: connection.consuming, publishing: connection.publishing) }
+    }
     await counter.wait()
     let elapsed = ContinuousClock.now - start
-    task.cancel()
-    _ = await task.result
-    await consuming.close()
-    await publishing.close()
+    for task in tasks {
+        task.cancel()
+        _ = await task.result
+    }
+    for connection in connections {
+        await connection.consuming.close()
+        await connection.publishing.close()
+    }
     return elapsed
 }
 
@@ -381,7 +406,7 @@ func run() async throws {
         FileHandle.standardError.write(Data("  relay: \(n) outbox rows, then the relay from table to broker\n".utf8))
         relayFigures = try await relayThroughput(configuration, databaseURL: databaseURL, count: n)
     }
-    var endToEndFigures: EndToEndFigures?
+    var endToEndFigures: [(consumers: Int, figures: EndToEndFigures)] = []
     var endToEndSettings = ConsumerEngine.Settings()
     endToEndSettings.batchSize = options.batch
     endToEndSettings.prefetch = UInt16(clamping: max(1000, 2 * options.batch))
@@ -391,9 +416,15 @@ func run() async throws {
         }
         FileHandle.standardError.write(
             Data("  e2e: \(options.events) mixed events, \(options.rounds) rounds of a no-op drain and of Semble's handlers\n".utf8))
-        endToEndFigures = try await endToEnd(
-            configuration, databaseURL: databaseURL, count: options.events, rounds: options.rounds, settings: endToEndSettings,
-            follows: options.follows)
+        for consumers in options.consumers {
+            if options.consumers != [1] { FileHandle.standardError.write(Data("  e2e with \(consumers) competing consumer(s)\n".utf8)) }
+            endToEndFigures.append((
+                consumers,
+                try await endToEnd(
+                    configuration, databaseURL: databaseURL, count: options.events, rounds: options.rounds, settings: endToEndSettings,
+                    follows: options.follows, consumers: consumers)
+            ))
+        }
     }
     await connection.close()
     // Last: it stops and starts the broker.
@@ -450,12 +481,13 @@ func run() async throws {
                 + "RSS before \(String(format: "%.1f", rss.first ?? 0)) MB, while draining \(String(format: "%.1f", low))–\(String(format: "%.1f", high)) MB "
                 + "(\(drainSamples.count) samples), target flat and < 64 MB: " + (high < 64 && high - low < 16 ? "ok" : "MISSED"))
     }
-    if let e2e = endToEndFigures {
+    for (consumers, e2e) in endToEndFigures {
         print()
         print(
             "end to end: \(number(Double(options.events))) mixed events published to domain_events, consumed with Semble's handlers, "
                 + "committed in Postgres (quorum queue, prefetch \(endToEndSettings.prefetch), batch \(endToEndSettings.batchSize); "
-                + "Semble's tables with Semble's indexes and realistic state, \(options.follows) follows per user, bundles flushed inside the rate):")
+                + "Semble's tables with Semble's indexes and realistic state, \(options.follows) follows per user, bundles flushed inside the rate"
+                + (consumers == 1 ? "" : "; \(consumers) competing consumers, each with its own connections") + "):")
         let handlers = e2e.handlers.max() ?? 0
         let noop = e2e.noop.max() ?? 0
         print(

@@ -319,9 +319,8 @@ func endToEnd(
         for (table, rows) in seeded where expected[table].map({ $0 != rows }) ?? false {
             throw BenchError("seeding left \(rows) rows in \(table), the events were made for \(expected[table] ?? 0)")
         }
-        let seconds = Double(seeding.components.seconds) + Double(seeding.components.attoseconds) / 1e18
         FileHandle.standardError.write(Data(
-            ("  e2e seeding: " + String(format: "%.2f s (", seconds) + seeded.map { "\($0.table) \($0.rows)" }.joined(separator: ", ") + ")\n").utf8))
+            ("  e2e seeding: " + String(format: "%.2f s (", seconds(seeding)) + seeded.map { "\($0.table) \($0.rows)" }.joined(separator: ", ") + ")\n").utf8))
         if !shapeShown {
             shapeShown = true
             FileHandle.standardError.write(Data("  e2e state: \(try await state.shape(on: migrating, schema: schema))\n".utf8))

@@ -109,9 +109,12 @@ func processCPUMicroseconds() -> Double {
     return micros(usage.ru_utime) + micros(usage.ru_stime)
 }
 
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
 func rate(_ count: Int, _ duration: Duration) -> Double {
-    let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    return Double(count) / seconds
+    Double(count) / seconds(duration)
 }
 
 /// Our publisher: streaming confirms with a bounded window, through ``AMQPChannel``.
@@ -500,7 +503,6 @@ func run() async throws {
         print("  not handled: \(e2e.failures); rows: " + e2e.rows.map { "\($0.0) \(number(Double($0.1)))" }.joined(separator: ", "))
     }
     if !reconnectFigures.isEmpty {
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
         let afterAccepting = reconnectFigures.map { seconds($0.returned) }
         print()
         print(

@@ -18,15 +18,14 @@ enum BundleStore {
         guard !cardIDs.isEmpty else { return [] }
         let rows = try db.query(
             prepared: """
-            SELECT b.bundle_id, b.card_id, b.actor_id, b.opened_at, b.collection_ids, b.has_library_event
-            FROM card_activity_bundles b
-            WHERE b.bundle_id = ANY (ARRAY(
+            SELECT \(columns) FROM card_activity_bundles
+            WHERE bundle_id = ANY (ARRAY(
                 SELECT b.bundle_id
                 FROM (SELECT DISTINCT card_id, actor_id FROM unnest($1::text[], $2::text[]) AS p(card_id, actor_id)) p
                 CROSS JOIN LATERAL (
                     SELECT b.bundle_id FROM card_activity_bundles b WHERE b.card_id = p.card_id AND b.actor_id = p.actor_id OFFSET 0
                 ) b))
-            ORDER BY b.bundle_id
+            ORDER BY bundle_id
             FOR UPDATE
             """,
             [cardIDs, actorIDs])

@@ -44,6 +44,60 @@ enum NotificationStore {
 
         static let collectionScopedTypes: Set<NotificationType> = [.userAddedToYourCollection, .userAddedCardToSubscribedCollection]
 
+        /// The kinds, each one `DELETE` over the batch's keys (`k`).
+        enum Kind: CaseIterable {
+            case libraryRemoval, collectionRemoval, userUnfollow, collectionUnfollow, connectionRemoval
+
+            var keyColumns: String {
+                switch self {
+                case .libraryRemoval: "actor_id, card_id"
+                case .collectionRemoval: "card_id, collection_id"
+                case .userUnfollow, .collectionUnfollow: "actor_id, target_id"
+                case .connectionRemoval: "actor_id, connection_id"
+                }
+            }
+
+            var condition: String {
+                switch self {
+                case .libraryRemoval:
+                    "n.metadata->>'cardId' = k.card_id AND n.actor_user_id = k.actor_id"
+                case .collectionRemoval:
+                    """
+                    n.metadata->>'cardId' = k.card_id
+                        AND n.type IN ('USER_ADDED_TO_YOUR_COLLECTION', 'USER_ADDED_CARD_TO_SUBSCRIBED_COLLECTION')
+                        AND jsonb_typeof(n.metadata->'collectionIds') = 'array'
+                        AND n.metadata->'collectionIds' @> jsonb_build_array(k.collection_id)
+                    """
+                case .userUnfollow:
+                    "n.actor_user_id = k.actor_id AND n.recipient_user_id = k.target_id AND n.metadata->>'targetType' = 'USER'"
+                case .collectionUnfollow:
+                    "n.actor_user_id = k.actor_id AND n.metadata->>'targetType' = 'COLLECTION' AND n.metadata->>'targetId' = k.target_id"
+                case .connectionRemoval:
+                    "n.actor_user_id = k.actor_id AND n.metadata->>'connectionId' = k.connection_id"
+                }
+            }
+        }
+
+        var kind: Kind {
+            switch self {
+            case .libraryRemoval: .libraryRemoval
+            case .collectionRemoval: .collectionRemoval
+            case .userUnfollow: .userUnfollow
+            case .collectionUnfollow: .collectionUnfollow
+            case .connectionRemoval: .connectionRemoval
+            }
+        }
+
+        /// The two keys, in the order of ``Kind/keyColumns``.
+        var keys: (String, String) {
+            switch self {
+            case .libraryRemoval(let actor, let card): (actor, card)
+            case .collectionRemoval(let card, let collection): (card, collection)
+            case .userUnfollow(let actor, let target), .collectionUnfollow(let actor, let target): (actor, target)
+            case .connectionRemoval(let actor, let connection): (actor, connection)
+            }
+        }
+
         /// Whether the clean-up deletes `draft` (one made earlier in the same batch).
         func deletes(_ draft: NotificationDraft) -> Bool {
             func same(_ a: String?, _ b: String) -> Bool { a.map { $0.utf8.elementsEqual(b.utf8) } ?? false }
@@ -66,62 +120,16 @@ enum NotificationStore {
     /// Runs the clean-ups on the rows already there: one statement per kind, through Semble's
     /// indexes on `actor_user_id` and `metadata->>'cardId'`.
     static func delete(_ cleanups: [Cleanup], on db: isolated PostgresConnection) throws {
-        var library: ([String], [String]) = ([], [])
-        var collection: ([String], [String]) = ([], [])
-        var userUnfollows: ([String], [String]) = ([], [])
-        var collectionUnfollows: ([String], [String]) = ([], [])
-        var connections: ([String], [String]) = ([], [])
-        for cleanup in cleanups {
-            switch cleanup {
-            case .libraryRemoval(let a, let b): library.0.append(a); library.1.append(b)
-            case .collectionRemoval(let a, let b): collection.0.append(a); collection.1.append(b)
-            case .userUnfollow(let a, let b): userUnfollows.0.append(a); userUnfollows.1.append(b)
-            case .collectionUnfollow(let a, let b): collectionUnfollows.0.append(a); collectionUnfollows.1.append(b)
-            case .connectionRemoval(let a, let b): connections.0.append(a); connections.1.append(b)
-            }
-        }
-        if !library.0.isEmpty {
+        let byKind = Dictionary(grouping: cleanups, by: \.kind)
+        for kind in Cleanup.Kind.allCases {
+            guard let found = byKind[kind] else { continue }
             try db.execute(
                 prepared: """
-                DELETE FROM notifications n USING (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS k(actor_id, card_id)) k
-                WHERE n.metadata->>'cardId' = k.card_id AND n.actor_user_id = k.actor_id
+                DELETE FROM notifications n
+                USING (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS k(\(kind.keyColumns))) k
+                WHERE \(kind.condition)
                 """,
-                [library.0, library.1])
-        }
-        if !collection.0.isEmpty {
-            try db.execute(
-                prepared: """
-                DELETE FROM notifications n USING (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS k(card_id, collection_id)) k
-                WHERE n.metadata->>'cardId' = k.card_id
-                    AND n.type IN ('USER_ADDED_TO_YOUR_COLLECTION', 'USER_ADDED_CARD_TO_SUBSCRIBED_COLLECTION')
-                    AND jsonb_typeof(n.metadata->'collectionIds') = 'array'
-                    AND n.metadata->'collectionIds' @> jsonb_build_array(k.collection_id)
-                """,
-                [collection.0, collection.1])
-        }
-        if !userUnfollows.0.isEmpty {
-            try db.execute(
-                prepared: """
-                DELETE FROM notifications n USING (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS k(actor_id, target_id)) k
-                WHERE n.actor_user_id = k.actor_id AND n.recipient_user_id = k.target_id AND n.metadata->>'targetType' = 'USER'
-                """,
-                [userUnfollows.0, userUnfollows.1])
-        }
-        if !collectionUnfollows.0.isEmpty {
-            try db.execute(
-                prepared: """
-                DELETE FROM notifications n USING (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS k(actor_id, target_id)) k
-                WHERE n.actor_user_id = k.actor_id AND n.metadata->>'targetType' = 'COLLECTION' AND n.metadata->>'targetId' = k.target_id
-                """,
-                [collectionUnfollows.0, collectionUnfollows.1])
-        }
-        if !connections.0.isEmpty {
-            try db.execute(
-                prepared: """
-                DELETE FROM notifications n USING (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS k(actor_id, connection_id)) k
-                WHERE n.actor_user_id = k.actor_id AND n.metadata->>'connectionId' = k.connection_id
-                """,
-                [connections.0, connections.1])
+                [found.map(\.keys.0), found.map(\.keys.1)])
         }
     }
 }

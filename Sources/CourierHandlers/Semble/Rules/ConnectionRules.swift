@@ -16,9 +16,7 @@ import CourierEvents
 /// The actor is the row's curator; metadata `{"connectionId"}` as the event sent it.
 enum ConnectionRules {
     static func notifications(connectionID: String, in state: SembleSnapshot, settings: SembleSettings) -> [NotificationDraft] {
-        guard let key = SembleIdentifiers.canonicalUUID(connectionID), let connection = state.connections[key],
-            connection.sourceType == "URL", connection.targetType == "URL"
-        else { return [] }
+        guard let connection = state.urlConnection(connectionID) else { return [] }
         let curator = connection.curatorID
         let urls = [connection.sourceValue, connection.targetValue]
         func draft(_ type: NotificationType, to recipient: String) -> NotificationDraft {
@@ -66,9 +64,7 @@ enum ConnectionRules {
         var urls: [String] = []
         var uris: [String] = []
         for id in connectionIDs {
-            guard let key = SembleIdentifiers.canonicalUUID(id), let connection = state.connections[key],
-                connection.sourceType == "URL", connection.targetType == "URL"
-            else { continue }
+            guard let connection = state.urlConnection(id) else { continue }
             for url in [connection.sourceValue, connection.targetValue] {
                 urls.append(url)
                 if let uri = MentionedEntity.parse(url, appURL: settings.appURL)?.collectionURI(nsid: settings.collectionNSID) {
@@ -87,9 +83,7 @@ enum ConnectionRules {
         var users: [String] = []
         var subscriptions: [SembleSnapshot.Subscription] = []
         for id in connectionIDs {
-            guard let key = SembleIdentifiers.canonicalUUID(id), let connection = state.connections[key],
-                connection.sourceType == "URL", connection.targetType == "URL"
-            else { continue }
+            guard let connection = state.urlConnection(id) else { continue }
             for url in [connection.sourceValue, connection.targetValue] {
                 if let owner = BundleRules.mentionedAuthor(url: url, in: state, settings: settings) { users.append(owner.recipient) }
                 if let collection = state.collection(pagedAt: url, settings: settings) {

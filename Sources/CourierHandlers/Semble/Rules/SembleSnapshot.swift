@@ -52,6 +52,15 @@ struct SembleSnapshot: Sendable {
         SembleIdentifiers.canonicalUUID(id).flatMap { collections[$0] }
     }
 
+    /// The connection `id`, when it exists and both its ends are URLs (the only ones Semble's
+    /// `ConnectionCreatedEventHandler` notifies about).
+    func urlConnection(_ id: String) -> Connection? {
+        guard let key = SembleIdentifiers.canonicalUUID(id), let connection = connections[key],
+            connection.sourceType == "URL", connection.targetType == "URL"
+        else { return nil }
+        return connection
+    }
+
     func subscribers(of targetID: String, _ targetType: String, scope: String) -> [String] {
         subscribers[Subscription(targetID: targetID, targetType: targetType, scope: scope)] ?? []
     }
@@ -59,8 +68,7 @@ struct SembleSnapshot: Sendable {
     /// The Semble collection `url` is the page of, with its author (Semble's `CollectionUrlResolver`:
     /// no `users` check); nil when it is not one or the collection is unknown.
     func collection(pagedAt url: String, settings: SembleSettings) -> (id: String, authorID: String)? {
-        guard case .sembleCollection = MentionedEntity.parse(url, appURL: settings.appURL),
-            let uri = MentionedEntity.parse(url, appURL: settings.appURL)?.collectionURI(nsid: settings.collectionNSID),
+        guard let uri = MentionedEntity.parse(url, appURL: settings.appURL)?.collectionURI(nsid: settings.collectionNSID),
             let id = collectionByURI[uri], let collection = collections[id]
         else { return nil }
         return (id, collection.authorID)

@@ -9,6 +9,8 @@
 #   down    stop our node and cluster (never the system services, never anything else).
 #   status  print the state of both.
 #   env     print the path of the env file.
+#   stop-postgres [immediate] | stop-rabbitmq
+#           stop one of the two (for outage tests and chaos; `up` starts it again).
 #
 # Nothing here uses the system rabbitmq-server / postgresql services. Passwords are never
 # printed; URLs are shown with the password replaced by ***.
@@ -147,7 +149,7 @@ rmq_export_env() {
     export RABBITMQ_PID_FILE="$RMQ_PID_FILE"
     export RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ_BASE/enabled_plugins"
     export ERL_EPMD_ADDRESS=127.0.0.1
-    export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+    export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}${RMQ_EXTRA_ERL_ARGS:+ $RMQ_EXTRA_ERL_ARGS}"
     export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
     if [ -n "${RMQ_PORT:-}" ]; then
         # The AMQP listener itself comes from rabbitmq.conf (127.0.0.1 only); RABBITMQ_NODE_PORT is
@@ -299,7 +301,10 @@ rmq_start() {
     # Not running: a pid file left over (e.g. after a reboot) is stale.
     rm -f "$RMQ_PID_FILE"
 
-    p=$RMQ_DEFAULT_PORT
+    # The port of the last start when it is still free: clients (a cluster's URL list above all)
+    # keep reaching a node that was stopped and started again.
+    p=$(rmq_current_port)
+    if port_in_use "$p" || port_in_use $((p + 20000)) || port_in_use $((p + RMQ_TLS_OFFSET)); then p=$RMQ_DEFAULT_PORT; fi
     while port_in_use "$p" || port_in_use $((p + 20000)) || port_in_use $((p + RMQ_TLS_OFFSET)); do
         p=$((p + 1))
         [ "$p" -lt $((RMQ_DEFAULT_PORT + 100)) ] || die "no free AMQP port in $RMQ_DEFAULT_PORT..$p"
@@ -524,12 +529,13 @@ EOF
     info "PostgreSQL cluster is up"
 }
 
-pg_stop() {
+pg_stop() {   # pg_stop [fast|immediate]: immediate is a crash (no checkpoint), as chaos wants
+    local mode=${1:-fast}
     pg_find_bin
     pg_load_base
     if pg_running_info >/dev/null; then
-        info "stopping PostgreSQL cluster $PG_DATA"
-        pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null
+        info "stopping PostgreSQL cluster $PG_DATA ($mode)"
+        pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m "$mode" -w -t 60 stop >/dev/null
     else
         info "PostgreSQL cluster $PG_DATA is not running"
     fi
@@ -658,14 +664,21 @@ cmd_status() {
     return $rc
 }
 
+# Sourced (by cluster.sh, for its nodes): only the functions above, no command.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+
 case "${1:-up}" in
     up)     cmd_up ;;
     down)   cmd_down ;;
-    stop-postgres)   # for the outage tests: stop only our PostgreSQL cluster (`up` starts it again)
-            take_lock; pg_stop ;;
+    stop-postgres)   # for the outage tests and chaos: stop only our PostgreSQL cluster (`up` starts
+                     # it again); `stop-postgres immediate` stops it the way a crash would
+            case "${2:-fast}" in fast|immediate) ;; *) die "stop-postgres takes fast or immediate, not '$2'" ;; esac
+            take_lock; pg_stop "${2:-fast}" ;;
+    stop-rabbitmq)   # for chaos: stop only our RabbitMQ node, the whole VM (`up` starts it again)
+            take_lock; rmq_stop ;;
     status) cmd_status ;;
     env)    echo "$ENV_FILE" ;;
     -h|--help|help)
-        sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
-    *)      die "unknown command '$1' (expected: up | down | status | env | stop-postgres)" ;;
+        sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+    *)      die "unknown command '$1' (expected: up | down | status | env | stop-postgres [immediate] | stop-rabbitmq)" ;;
 esac

@@ -6,7 +6,10 @@
 #   make build          swift build
 #   make run            build, create Semble's tables in the local database (courier db init-semble),
 #                       and run .build/debug/courierd against the local services
-#   make test           swift test in a fresh vhost + database (deploy/local/with-test-env.sh)
+#   make test           swift test in a fresh vhost + database (deploy/local/with-test-env.sh); the
+#                       suites that stop services run alone afterwards, the cluster suite last
+#   make test-cluster   only the cluster failover suite: starts the local three-node RabbitMQ
+#                       cluster (deploy/local/cluster.sh) and stops its nodes under two courierd
 #   make bench          release build of courier-bench, run in a fresh vhost + database
 #   make fuzz           build the libFuzzer targets (Tests/Fuzz) in .build-fuzz with
 #                       -sanitize=fuzzer,address and run each for FUZZ_SECONDS (default 60) on a
@@ -14,7 +17,7 @@
 #                       (the input is kept in .build-fuzz/artifacts/<target>/). Runs `setup` first (it installs the C libraries the targets link).
 #   make samples        publish a handful of Semble events to the local broker (while `make run`
 #                       runs) and show the rows courierd wrote
-#   make services-down  stop the local RabbitMQ node and PostgreSQL cluster
+#   make services-down  stop the local RabbitMQ node, PostgreSQL cluster and RabbitMQ cluster
 #   make services-status
 #   make clean          remove .build/ and .build-fuzz/
 #
@@ -31,6 +34,7 @@ endif
 
 SWIFT          ?= swift
 SERVICES       := deploy/local/services.sh
+CLUSTER        := deploy/local/cluster.sh
 WITH_TEST_ENV  := deploy/local/with-test-env.sh
 ENV_FILE       := .local/services.env
 BUILD_FLAGS    ?=
@@ -38,6 +42,7 @@ TEST_ARGS      ?=
 RUN_ARGS       ?=
 BENCH_ARGS     ?=
 OUTAGE_TESTS   := BrokerRestartTests|PostgresOutageTests|ResourceAlarmTests|PublisherOutageTests|StartupDependencyTests
+CLUSTER_TESTS  := ClusterFailoverTests
 FUZZ_SECONDS   ?= 60
 FUZZ_TARGETS   ?= courier-fuzz-events courier-fuzz-headers
 FUZZ_ARGS      ?=
@@ -48,7 +53,7 @@ FUZZ_BUILD     := .build-fuzz
 # "internal error in format_file_lineno" instead of naming an undefined symbol.
 FUZZ_FLAGS     := --scratch-path $(FUZZ_BUILD) -Xswiftc -DCOURIER_FUZZING -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
 
-.PHONY: all setup build run test bench fuzz samples services-down services-status clean
+.PHONY: all setup build run test test-cluster bench fuzz samples services-down services-status clean
 
 all: build
 
@@ -71,11 +76,18 @@ run: setup build
 # behind and the test resources live only as long as the tests run.
 test: setup
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
-	$(WITH_TEST_ENV) $(SWIFT) test $(BUILD_FLAGS) --skip '$(OUTAGE_TESTS)' $(TEST_ARGS)
+	$(WITH_TEST_ENV) $(SWIFT) test $(BUILD_FLAGS) --skip '$(OUTAGE_TESTS)|$(CLUSTER_TESTS)' $(TEST_ARGS)
 	@# These restart the local RabbitMQ node or stop Postgres, so each runs alone, after the rest.
 	for suite in $(subst |, ,$(OUTAGE_TESTS)); do \
 	    $(WITH_TEST_ENV) $(SWIFT) test $(BUILD_FLAGS) --filter "$$suite" || exit 1; \
 	done
+	$(MAKE) --no-print-directory test-cluster
+
+# Three more RabbitMQ nodes (ports 5800+) besides the single one, so it has a target of its own.
+test-cluster: setup
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	$(CLUSTER) up
+	COURIER_WITH_CLUSTER=1 $(WITH_TEST_ENV) $(SWIFT) test $(BUILD_FLAGS) --filter '$(CLUSTER_TESTS)'
 
 # Needs the toolchain and librabbitmq-dev (which `make setup` installs), not the services.
 fuzz: setup
@@ -91,6 +103,7 @@ bench: setup
 
 services-down:
 	$(SERVICES) down
+	if [ -d .local/cluster ]; then $(CLUSTER) down; fi
 
 services-status:
 	$(SERVICES) status

@@ -20,6 +20,7 @@ import SystemPackage
 /// | `courier.log.level` | `COURIER_LOG_LEVEL` | trace … critical | `info` |
 /// | `courier.queue.type` | `COURIER_QUEUE_TYPE` | `quorum` or `classic` | `quorum` |
 /// | `courier.delivery.limit` | `COURIER_DELIVERY_LIMIT` | quorum crash-loop guard | `10` |
+/// | `courier.quorum.initial.group.size` | `COURIER_QUORUM_INITIAL_GROUP_SIZE` | replicas of the app's quorum queues when they are created (`x-quorum-initial-group-size`) | the broker's (3.10: every node) |
 /// | `courier.retry.delays` | `COURIER_RETRY_DELAYS` | comma-separated, e.g. `5s,30s,2m,10m` | `5s,30s,2m,10m` |
 /// | `courier.prefetch` | `COURIER_PREFETCH` | unacked deliveries in flight | `1000` |
 /// | `courier.batch.size` | `COURIER_BATCH_SIZE` | deliveries per handler call | `500` |
@@ -150,7 +151,8 @@ public struct CourierConfiguration: Sendable {
             deliveryLimit: try values.int("courier.delivery.limit", default: 10, range: 1...1000),
             retrySchedule: RetrySchedule(delays: delays),
             eventTypes: [],
-            extraBindingKeys: extra)
+            extraBindingKeys: extra,
+            quorumInitialGroupSize: try values.optionalInt("courier.quorum.initial.group.size", range: 1...255))
 
         var engine = ConsumerEngine.Settings()
         engine.prefetch = UInt16(try values.int("courier.prefetch", default: 1000, range: 1...65535))
@@ -252,6 +254,11 @@ public struct CourierConfiguration: Sendable {
         }
 
         func int(_ key: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+            try optionalInt(key, range: range) ?? fallback
+        }
+
+        /// nil when the key is not set.
+        func optionalInt(_ key: String, range: ClosedRange<Int>) throws -> Int? {
             let value: Int
             if let text = string(key) {
                 guard let parsed = Int(text.trimmingCharacters(in: .whitespaces)) else {
@@ -261,7 +268,7 @@ public struct CourierConfiguration: Sendable {
             } else if let number = reader.int(forKey: ConfigKey(key)) {
                 value = number
             } else {
-                return fallback
+                return nil
             }
             guard range.contains(value) else {
                 throw Invalid(key: key, reason: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")

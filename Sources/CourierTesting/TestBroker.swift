@@ -39,7 +39,19 @@ public enum TestBroker {
 
     /// Runs rabbitmqctl against the local node and returns its standard output.
     public static func rabbitmqctl(_ arguments: [String]) throws -> String {
-        let path = try TestEnvironment.value("COURIER_RABBITMQCTL")
+        try run(try TestEnvironment.value("COURIER_RABBITMQCTL"), arguments)
+    }
+
+    public struct CommandFailed: Error, CustomStringConvertible {
+        public var command: String
+        public var status: Int32
+        public var output: String
+        public var description: String { "`\(command)` exited \(status): \(output)" }
+    }
+
+    /// Runs the program at `path` and returns its output; throws ``CommandFailed`` when it exits
+    /// non-zero.
+    static func run(_ path: String, _ arguments: [String]) throws -> String {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("rabbitmqctl-\(UUID().uuidString).out")
         FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
@@ -54,7 +66,7 @@ public enum TestBroker {
         process.waitUntilExit()
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         guard process.terminationStatus == 0 else {
-            throw TestEnvironment.Missing(variable: "a working rabbitmqctl (\(arguments.first ?? "")): \(text)")
+            throw CommandFailed(command: ([path] + arguments).joined(separator: " "), status: process.terminationStatus, output: text)
         }
         return text
     }
@@ -67,16 +79,45 @@ public enum TestDatabase {
     public static func start() throws { try services(["up"]) }
 
     static func services(_ arguments: [String]) throws {
-        let script = try TestEnvironment.value("COURIER_SERVICES_SCRIPT")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: script)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestEnvironment.Missing(variable: "a working \(script) \(arguments.joined(separator: " "))")
+        _ = try TestBroker.run(try TestEnvironment.value("COURIER_SERVICES_SCRIPT"), arguments)
+    }
+}
+
+/// The project-local three-node cluster (`deploy/local/cluster.sh`, exported by
+/// `COURIER_WITH_CLUSTER=1 with-test-env.sh`): its nodes stopped and started the way an outage
+/// would, and `rabbitmqctl` through a node that is up.
+public enum TestCluster {
+    /// This run's vhost on every node: comma-separated URLs, credentials and vhost in the first.
+    public static func amqpURL() throws -> String { try TestEnvironment.value("COURIER_TEST_CLUSTER_AMQP_URL") }
+    public static func vhost() throws -> String { try TestEnvironment.value("COURIER_TEST_CLUSTER_VHOST") }
+
+    /// Node numbers, 1-based.
+    public static func nodes() throws -> ClosedRange<Int> { 1...(Int(try TestEnvironment.value("COURIER_CLUSTER_SIZE")) ?? 3) }
+
+    /// `courier-<hash>-<n>@localhost`.
+    public static func nodeName(_ node: Int) throws -> String { try TestEnvironment.value("COURIER_CLUSTER_NODE_\(node)") }
+
+    /// The node number of `name`, if it is one of ours.
+    public static func node(named name: String) throws -> Int? { try nodes().first { (try? nodeName($0)) == name } }
+
+    /// Stops node `node`'s whole VM (`cluster.sh stop-node`); its clients lose their connections.
+    public static func stop(_ node: Int) throws { try script(["stop-node", "\(node)"]) }
+
+    /// Starts node `node` again, on its port and with its data; it rejoins the cluster.
+    public static func start(_ node: Int) throws { try script(["start-node", "\(node)"]) }
+
+    /// Runs rabbitmqctl on the first node (other than `avoiding`) that runs.
+    public static func rabbitmqctl(_ arguments: [String], avoiding: Int? = nil) throws -> String {
+        var failure: (any Error)?
+        for node in try nodes() where node != avoiding {
+            do {
+                return try TestBroker.run(try TestEnvironment.value("COURIER_CLUSTER_RABBITMQCTL_\(node)"), arguments)
+            } catch { failure = error }
         }
+        throw failure ?? TestEnvironment.Missing(variable: "a running cluster node")
+    }
+
+    static func script(_ arguments: [String]) throws {
+        _ = try TestBroker.run(try TestEnvironment.value("COURIER_CLUSTER_SCRIPT"), arguments)
     }
 }

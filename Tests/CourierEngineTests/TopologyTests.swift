@@ -28,6 +28,18 @@ struct TopologyTests {
         #expect(app.arguments["x-dead-letter-strategy"] == nil)
     }
 
+    @Test("an initial group size goes on every quorum queue the app owns, not on the shared unrouted queue nor on classic queues")
+    func initialGroupSize() throws {
+        let sized = Topology(.init(quorumInitialGroupSize: 3))
+        for queue in sized.queues where queue.name.hasPrefix("events_app") {
+            #expect(queue.arguments["x-quorum-initial-group-size"] == .int64(3), "\(queue.name)")
+        }
+        #expect(sized.queues.filter { $0.name.hasPrefix("events_app") }.count == 2 + RetrySchedule.standard.delays.count)
+        #expect(sized.queues.first { $0.name == "domain_events.unrouted" }?.arguments["x-quorum-initial-group-size"] == nil)
+        #expect(Topology(.init()).queues.allSatisfy { $0.arguments["x-quorum-initial-group-size"] == nil }, "unset by default: the broker decides")
+        #expect(Topology(.init(queueType: .classic, quorumInitialGroupSize: 3)).queues.allSatisfy { $0.arguments["x-quorum-initial-group-size"] == nil })
+    }
+
     @Test("the topic exchange sends what no binding routes to the unrouted queue")
     func alternateExchange() throws {
         let t = Topology(.init())

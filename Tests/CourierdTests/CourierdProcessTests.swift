@@ -225,6 +225,10 @@ struct CourierdProcessTests {
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_PREFETCH": "0"], "courier.prefetch"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_RETRY_DELAYS": "5s,soon"], "courier.retry.delays"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_QUEUE_TYPE": "stream"], "courier.queue.type"),
+            (
+                ["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_QUORUM_INITIAL_GROUP_SIZE": "0"],
+                "courier.quorum.initial.group.size (environment COURIER_QUORUM_INITIAL_GROUP_SIZE)"
+            ),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_RELAY_ENABLED": "maybe"], "courier.relay.enabled"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_RELAY_POLL_INTERVAL": "soon"], "courier.relay.poll.interval"),
             (

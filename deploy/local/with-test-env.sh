@@ -10,6 +10,10 @@
 # 4. always deletes the vhost and the database afterwards, and exits with the command's status.
 #
 # Leftovers of runs that were killed with SIGKILL are removed at the next run (their pid is gone).
+#
+# With COURIER_WITH_CLUSTER=1 it also starts the local three-node cluster (cluster.sh up), creates
+# the same vhost there and exports COURIER_TEST_CLUSTER_AMQP_URL (every node, comma-separated) and
+# .local/cluster.env (COURIER_CLUSTER_*), for the cluster failover suite.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -33,6 +37,26 @@ set -a
 set +a
 
 RMQCTL=$COURIER_RABBITMQCTL
+WITH_CLUSTER=${COURIER_WITH_CLUSTER:-0}
+CLUSTER_CTL=""
+if [ "$WITH_CLUSTER" = 1 ]; then
+    "$SCRIPT_DIR/cluster.sh" up >/dev/null
+    set -a
+    # shellcheck disable=SC1091
+    . "$REPO/.local/cluster.env"
+    set +a
+    CLUSTER_CTL=$COURIER_CLUSTER_RABBITMQCTL_1
+fi
+
+# rabbitmqctl of the cluster, through the first node that answers (a test may have stopped one).
+cluster_ctl() {
+    local n ctl
+    for n in $(seq 1 "${COURIER_CLUSTER_SIZE:-3}"); do
+        ctl="COURIER_CLUSTER_RABBITMQCTL_$n"
+        if "${!ctl}" -q ping >/dev/null 2>&1; then "${!ctl}" "$@"; return; fi
+    done
+    return 1
+}
 PSQL_ADMIN=$COURIER_PSQL_ADMIN
 
 urlencode() {   # RFC 3986 percent-encoding of everything but unreserved characters
@@ -59,6 +83,13 @@ gc_leftovers() {
         kill -0 "$pid" 2>/dev/null && continue
         "$RMQCTL" -q delete_vhost "$name" >/dev/null 2>&1 && log "removed stale vhost $name" || true
     done < <("$RMQCTL" -q -s list_vhosts name 2>/dev/null || true)
+    if [ -n "$CLUSTER_CTL" ]; then
+        while read -r name; do
+            [[ "$name" =~ ^courier_test_[0-9]+_([0-9]+)_[0-9a-f]+$ ]] || continue
+            kill -0 "${BASH_REMATCH[1]}" 2>/dev/null && continue
+            cluster_ctl -q delete_vhost "$name" >/dev/null 2>&1 && log "removed stale cluster vhost $name" || true
+        done < <(cluster_ctl -q -s list_vhosts name 2>/dev/null || true)
+    fi
     while read -r name; do
         [[ "$name" =~ ^courier_test_[0-9]+_([0-9]+)_[0-9a-f]+$ ]] || continue
         pid=${BASH_REMATCH[1]}
@@ -71,6 +102,7 @@ gc_leftovers
 NAME="courier_test_$(date +%Y%m%d%H%M%S)_$$_$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 
 VHOST_CREATED=0
+CLUSTER_VHOST_CREATED=0
 DB_CREATED=0
 # shellcheck disable=SC2317  # invoked via trap
 cleanup() {
@@ -83,6 +115,10 @@ cleanup() {
     if [ "$VHOST_CREATED" = 1 ]; then
         "$RMQCTL" -q delete_vhost "$NAME" >/dev/null \
             || log "WARNING: could not delete vhost $NAME"
+    fi
+    if [ "$CLUSTER_VHOST_CREATED" = 1 ]; then
+        cluster_ctl -q delete_vhost "$NAME" >/dev/null \
+            || log "WARNING: could not delete vhost $NAME on the cluster"
     fi
     exit "$rc"
 }
@@ -98,6 +134,15 @@ DB_CREATED=1
 admin_sql -c "CREATE DATABASE \"$NAME\" OWNER \"$COURIER_LOCAL_USER\"" >/dev/null
 
 ENCODED_NAME=$(urlencode "$NAME")
+if [ "$WITH_CLUSTER" = 1 ]; then
+    CLUSTER_VHOST_CREATED=1
+    cluster_ctl -q add_vhost "$NAME" >/dev/null
+    cluster_ctl -q set_permissions -p "$NAME" "$COURIER_LOCAL_USER" '.*' '.*' '.*' >/dev/null
+    # The first URL carries credentials and vhost; the others are host:port (config/README.md).
+    first=${COURIER_CLUSTER_AMQP_URL%%,*}
+    export COURIER_TEST_CLUSTER_AMQP_URL="${first%/*}/$ENCODED_NAME${COURIER_CLUSTER_AMQP_URL#"$first"}"
+    export COURIER_TEST_CLUSTER_VHOST="$NAME"
+fi
 export COURIER_TEST_VHOST="$NAME"
 export COURIER_SERVICES_SCRIPT="$SCRIPT_DIR/services.sh"
 export COURIER_TEST_DATABASE="$NAME"

@@ -42,7 +42,9 @@ public struct EngineSupervisor: Sendable {
             do {
                 let (consuming, publishing) = try await connect()
                 connections = (consuming, publishing)
-                try await topology.declare(on: consuming)
+                for notice in try await topology.declare(on: consuming) {
+                    logger.warning("\(notice)", metadata: ["queue": "\(topology.appQueue)"])
+                }
                 onState(.consuming)
                 if backoff.failures > 0 {
                     logger.info("reconnected; consuming again", metadata: ["queue": "\(topology.appQueue)"])

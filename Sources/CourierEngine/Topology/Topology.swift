@@ -44,6 +44,12 @@ public struct Topology: Sendable, Equatable {
         public var eventTypes: [String]
         /// Extra binding keys (topic patterns such as `Card*.#` are allowed here on purpose).
         public var extraBindingKeys: [String]
+        /// Quorum queues only: on how many cluster nodes the app's queues (`events_<app>`, its
+        /// retry queues and DLQ) get replicas when they are created (`x-quorum-initial-group-size`).
+        /// nil leaves it to the broker: RabbitMQ 3.10 places a replica on every node of the cluster
+        /// (measured on the local three-node cluster). It only matters at creation; see
+        /// ``declare(on:)`` for a queue that exists with another value.
+        public var quorumInitialGroupSize: Int?
 
         public init(
             appName: String = "app",
@@ -51,7 +57,8 @@ public struct Topology: Sendable, Equatable {
             deliveryLimit: Int = 10,
             retrySchedule: RetrySchedule = .standard,
             eventTypes: [String] = [],
-            extraBindingKeys: [String] = []
+            extraBindingKeys: [String] = [],
+            quorumInitialGroupSize: Int? = nil
         ) {
             self.appName = appName
             self.queueType = queueType
@@ -59,12 +66,14 @@ public struct Topology: Sendable, Equatable {
             self.retrySchedule = retrySchedule
             self.eventTypes = eventTypes
             self.extraBindingKeys = extraBindingKeys
+            self.quorumInitialGroupSize = quorumInitialGroupSize
         }
     }
 
     public static let exchangeName = "domain_events"
     public static let unroutedName = "domain_events.unrouted"
     public static let deadLetterExchangeName = "domain_events.dlx"
+    static let initialGroupSizeArgument = "x-quorum-initial-group-size"
 
     public var settings: Settings
     public var exchanges: [Exchange]
@@ -82,8 +91,12 @@ public struct Topology: Sendable, Equatable {
         let appQueue = "events_\(settings.appName)"
         let quorum = settings.queueType == .quorum
 
+        /// The arguments of a queue this app owns (not the shared unrouted queue).
         func queueArguments(deadLetterExchange: String? = nil, deadLetterRoutingKey: String? = nil) -> AMQPTable {
             var arguments: AMQPTable = ["x-queue-type": .string(settings.queueType.rawValue)]
+            if quorum, let size = settings.quorumInitialGroupSize {
+                arguments[Self.initialGroupSizeArgument] = .int64(Int64(size))
+            }
             if let deadLetterExchange {
                 arguments["x-dead-letter-exchange"] = .string(deadLetterExchange)
                 if let deadLetterRoutingKey { arguments["x-dead-letter-routing-key"] = .string(deadLetterRoutingKey) }
@@ -107,7 +120,7 @@ public struct Topology: Sendable, Equatable {
         queues = [
             Queue(name: appQueue, arguments: app),
             Queue(name: "\(appQueue).dlq", arguments: queueArguments()),
-            // Shared by every app, so its type must not depend on one app's setting.
+            // Shared by every app, so its arguments must not depend on one app's settings.
             Queue(name: Self.unroutedName, arguments: ["x-queue-type": "quorum"]),
         ]
         for delay in settings.retrySchedule.delays {

@@ -154,14 +154,7 @@ write_cluster_env() {
     chmod 600 "$CLUSTER_ENV_FILE"
 }
 
-take_cluster_lock() {
-    mkdir -p "$LOCAL"
-    exec 8>"$CLUSTER_LOCK_FILE"
-    if ! flock -n 8; then
-        info "waiting for another cluster.sh in this repo to finish..."
-        flock -w 600 8 || die "timed out waiting for $CLUSTER_LOCK_FILE"
-    fi
-}
+take_cluster_lock() { take_lock "$CLUSTER_LOCK_FILE" cluster.sh; }
 
 cluster_up() {
     local t0=$SECONDS n down=()

@@ -620,12 +620,13 @@ mask() { printf '%s' "${1//$PASSWORD/***}"; }
 
 # ---------------------------------------------------------------------------- commands
 
-take_lock() {
+take_lock() {   # take_lock [FILE [WHO]]: one services.sh (or WHO) at a time per checkout
+    local file=${1:-$LOCK_FILE} who=${2:-services.sh}
     mkdir -p "$LOCAL"
-    exec 9>"$LOCK_FILE"
+    exec 9>"$file"
     if ! flock -n 9; then
-        info "waiting for another services.sh in this repo to finish..."
-        flock -w 600 9 || die "timed out waiting for $LOCK_FILE"
+        info "waiting for another $who in this repo to finish..."
+        flock -w 600 9 || die "timed out waiting for $file"
     fi
 }
 

@@ -68,9 +68,13 @@ enum Courierd {
             // connections, so an operator can tell them apart in `rabbitmqctl list_connections`.
             var relayAMQP = configuration.amqp
             relayAMQP.connectionName = (configuration.amqp.connectionName ?? "courierd") + "-relay"
-            var settings = RelayConfiguration(
-                database: postgres,
-                publisher: PublisherConfiguration(amqp: relayAMQP, appID: "courierd-relay"))
+            var publisher = PublisherConfiguration(amqp: relayAMQP, appID: "courierd-relay")
+            // The consumer's reconnect cap (2 s): with the library's defaults (5 s for the
+            // publisher, 15 s for a failed pass) the chaos suite saw the relay publish again 13 s
+            // after the consumer was back from a broker restart, the outbox backlog growing meanwhile.
+            publisher.maxReconnectDelay = .seconds(2)
+            var settings = RelayConfiguration(database: postgres, publisher: publisher)
+            settings.maxRetryDelay = .seconds(2)
             settings.batchSize = relay.batchSize
             settings.pollInterval = relay.pollInterval
             settings.retention = relay.retention

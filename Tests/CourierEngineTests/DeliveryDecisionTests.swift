@@ -1,3 +1,4 @@
+import CourierAMQP
 import CourierEngine
 import Testing
 
@@ -5,6 +6,19 @@ import Testing
 struct DeliveryDecisionTests {
     let schedule = RetrySchedule(delays: [.seconds(5), .seconds(30), .seconds(120)])
     let failure = HandlingFailure(errorClass: "Timeout", message: "statement timeout", handler: "feeds")
+
+    @Test("a redelivery is handled alone from half the delivery limit on; without a usable count, always")
+    func suspects() {
+        #expect(!isSuspect(redelivered: false, deliveryCount: nil, deliveryLimit: 10), "a first delivery never")
+        #expect(!isSuspect(redelivered: false, deliveryCount: .int64(9), deliveryLimit: 10), "not redelivered: the header is not the broker's")
+        for count in 1...4 { #expect(!isSuspect(redelivered: true, deliveryCount: .int64(Int64(count)), deliveryLimit: 10), "\(count)") }
+        for count in [5, 9, 10, 1_000] { #expect(isSuspect(redelivered: true, deliveryCount: .int64(Int64(count)), deliveryLimit: 10), "\(count)") }
+        #expect(isSuspect(redelivered: true, deliveryCount: .int64(1), deliveryLimit: 2), "a limit of 2: from the first return")
+        #expect(isSuspect(redelivered: true, deliveryCount: .int64(1), deliveryLimit: 1))
+        #expect(isSuspect(redelivered: true, deliveryCount: nil, deliveryLimit: 10), "a classic queue has no count")
+        #expect(isSuspect(redelivered: true, deliveryCount: .string("many"), deliveryLimit: 10), "a count that is not a number")
+        #expect(!isSuspect(redelivered: true, deliveryCount: .int64(-3), deliveryLimit: 10))
+    }
 
     @Test("success acks, whatever the attempts")
     func success() {

@@ -135,17 +135,21 @@ public struct ConsumerEngine: Sendable {
     /// Handles one batch and settles every delivery in it. Returns the dependency that is down
     /// when the handler reported one.
     ///
-    /// Redelivered messages are suspects — one of them may be what crashed the last process — so
-    /// they are handled one at a time, each settled and its ack on the wire before the next, after
-    /// the rest of the batch. The order flips with the quorum queue's `x-delivery-count`: the
-    /// messages queued behind a killer get their turn before it on the next delivery, so only the
-    /// killer's count climbs to the delivery limit and the broker parks it alone.
+    /// Messages redelivered often enough to have crashed a process (``isSuspect(redelivered:deliveryCount:deliveryLimit:)``)
+    /// are handled one at a time, each settled and its ack on the wire before the next, after the
+    /// rest of the batch. The order flips with the quorum queue's `x-delivery-count`: the messages
+    /// queued behind a killer get their turn before it on the next delivery, so only the killer's
+    /// count climbs to the delivery limit and the broker parks it alone.
     private func process(_ batch: [AMQPDelivery], channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
-        guard batch.contains(where: \.redelivered) else {
+        let limit = topology.settings.deliveryLimit
+        func suspect(_ delivery: AMQPDelivery) -> Bool {
+            isSuspect(redelivered: delivery.redelivered, deliveryCount: delivery.properties.headers?["x-delivery-count"], deliveryLimit: limit)
+        }
+        guard batch.contains(where: suspect) else {
             return try await handle(batch, channel: channel, publisher: publisher)  // the common case: no copies
         }
-        let fresh = batch.filter { !$0.redelivered }
-        var suspects = batch.filter(\.redelivered)
+        let fresh = batch.filter { !suspect($0) }
+        var suspects = batch.filter(suspect)
         if let count = suspects.first?.properties.headers?["x-delivery-count"]?.intValue, count % 2 == 1 {
             suspects.reverse()
         }

@@ -15,6 +15,7 @@ import PackageDescription
 //   CourierOps                     (the failure index, dead-letter replay/purge/export, topology and status inspection)
 //   courierd, courier, courier-bench (executables on top — the daemon, the ops CLI, the benchmark; they never see C)
 //   CourierTesting                 (test kit: per-run vhost/database, unique names)
+//   CourierWorkloads               (Semble's state seeded realistically: the benchmark's, for other tools too)
 //   courier-fuzz-events, courier-fuzz-headers (libFuzzer targets, Tests/Fuzz: `make fuzz`; in the
 //                                  normal build they replay corpus files)
 
@@ -128,6 +129,8 @@ let package = Package(
             ]
         ),
         .target(name: "CourierTesting"),
+        // Semble's state seeded as a live Semble database looks, for the benchmark.
+        .target(name: "CourierWorkloads", dependencies: ["CourierPostgres"]),
 
         // MARK: Executables
         .executableTarget(
@@ -172,6 +175,7 @@ let package = Package(
                 "CourierPostgres",
                 "CourierPublisher",
                 "CourierTesting",  // SplitMix64, for a reproducible event mix
+                "CourierWorkloads",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -2,7 +2,7 @@ import CourierPostgres
 import Foundation
 
 /// Semble's state tables filled the way a live Semble database looks, for the end-to-end
-/// benchmark (and any tool that needs a realistic Semble): the handlers read `cards`, `library_memberships`, `collections`,
+/// benchmark and the chaos suite (`courier-chaos`): the handlers read `cards`, `library_memberships`, `collections`,
 /// `published_records`, `follows`, `users` and `connections` as Semble does, so the events must
 /// refer to rows that are there, and those rows must be shaped like Semble's (indexes used,
 /// fan-outs of realistic size).

@@ -5,9 +5,9 @@ import CourierTesting
 import Foundation
 import Logging
 
-/// Writes the stream into `courier.event_store` as Semble's API would: small transactions of 1–10
-/// rows (``batchMax``) (valid events through ``Outbox/enqueue(_:traceparent:schema:in:)``, poison rows straight
-/// into the table), at a steady pace (`rate` rows per second; nil: as fast as Postgres takes them).
+/// Writes the stream into `courier.event_store` as Semble's API would: small transactions of 1 to
+/// ``batchMax`` rows (valid events through ``Outbox/enqueue(_:traceparent:schema:in:)``, poison
+/// rows straight into the table), at a steady pace (`rate` rows per second; nil: as fast as Postgres takes them).
 ///
 /// It outlives a Postgres crash: on a failed transaction it reconnects (every 250 ms, for as long
 /// as `outage` allows) and asks the table whether the batch committed — a connection lost during
@@ -44,12 +44,17 @@ struct OutboxWriter: Sendable {
                 let due = start + .seconds(Double(next) / rate)
                 if due > clock.now { try await Task.sleep(until: due, clock: clock) }
             }
+            var attempts = 0
             while true {
                 do {
                     guard let open = connection else { throw ChaosError("no connection") }
                     try await Self.insert(batch, on: open)
                     break
                 } catch {
+                    // A crash costs one or two attempts; a batch that keeps failing while Postgres
+                    // answers is a bug of the suite, not a fault it injected.
+                    attempts += 1
+                    guard attempts < 20 else { throw ChaosError("the outbox writer failed 20 times on one batch: \(error)") }
                     if let open = connection { await open.close() }
                     connection = nil
                     state.reconnects += 1

@@ -296,7 +296,7 @@ struct ChaosRun {
                 } catch {
                     writing.cancel()
                     // Whatever the injector left down comes back before the failure is reported.
-                    try? await faults.services.run(["up"])
+                    _ = try? await faults.services.up()
                     throw error
                 }
             }
@@ -347,6 +347,8 @@ struct ChaosRun {
             figures.brokerRestarts = records.filter { $0.fault == .broker }.count
             figures.postgresStops = records.filter { $0.fault == .postgres }.count
             figures.toReady = records.map(\.toReady)
+            figures.toConsuming = records.map(\.toConsuming)
+            figures.kinds = records.map(\.fault)
             var failures = stopFailures
             let final = try await oracle.state()
             figures.inboxRows = final.inboxRows
@@ -390,7 +392,8 @@ struct ChaosRun {
             say("figures:")
             for line in figures.lines() { FileHandle.standardOutput.write(Data("  \(line)\n".utf8)) }
             for record in records {
-                FileHandle.standardOutput.write(Data("    \(record.fault.rawValue): \(record.detail); ready after \(record.toReady.chaosText)\n".utf8))
+                FileHandle.standardOutput.write(Data(
+                    "    \(record.detail): consuming after \(record.toConsuming.chaosText), ready after \(record.toReady.chaosText)\n".utf8))
             }
             if !failures.isEmpty {
                 throw ChaosError("FAILED:\n" + failures.map { "- \($0)" }.joined(separator: "\n"))

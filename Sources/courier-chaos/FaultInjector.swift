@@ -10,8 +10,9 @@ protocol BrokerFault: Sendable {
     var name: String { get }
     /// Takes (part of) the broker down; says what it stopped.
     func stop(random: inout SplitMix64) async throws -> String
-    /// Brings back what ``stop(random:)`` stopped; returns once it is fully started.
-    func start() async throws
+    /// Brings back what ``stop(random:)`` stopped; returns once it is fully started, with a note
+    /// for the fault's description (empty when there is nothing to say).
+    func start() async throws -> String
 }
 
 enum BrokerMode: String, CaseIterable, Sendable {
@@ -42,6 +43,24 @@ struct ServicesScript: Sendable {
             throw ChaosError("services.sh \(arguments.joined(separator: " ")) exited \(process.terminationStatus) (see \(log.path))")
         }
     }
+
+    /// `services.sh up`, tried up to three times: on a loaded machine it can give up on a
+    /// RabbitMQ node whose VM has not appeared yet right after launching it, and find it running
+    /// the next time. Returns the attempts it took (the fault's description says when > 1).
+    @discardableResult
+    func up() async throws -> Int {
+        var attempt = 1
+        while true {
+            do {
+                try await run(["up"])
+                return attempt
+            } catch {
+                guard attempt < 3 else { throw error }
+                attempt += 1
+                try await Task.sleep(for: .seconds(2))
+            }
+        }
+    }
 }
 
 struct SingleNodeBroker: BrokerFault {
@@ -53,7 +72,10 @@ struct SingleNodeBroker: BrokerFault {
         return "the node stopped"
     }
 
-    func start() async throws { try await services.run(["up"]) }
+    func start() async throws -> String {
+        let attempts = try await services.up()
+        return attempts > 1 ? " (services.sh up needed \(attempts) attempts)" : ""
+    }
 }
 
 /// The seam for `--broker cluster`: one node of a three-node cluster stopped and started while
@@ -70,13 +92,21 @@ struct ClusterNodeBroker: BrokerFault {
         throw ChaosError("--broker cluster is not implemented yet (would run \(clusterScript) stop-node \(node))")
     }
 
-    func start() async throws { throw ChaosError("--broker cluster is not implemented yet") }
+    func start() async throws -> String { throw ChaosError("--broker cluster is not implemented yet") }
 }
 
 /// The faults of a run, chosen with the run's seed: kill -9 of a courierd (restarted after a
 /// short random delay), a broker restart, a Postgres crash (`stop-postgres immediate`).
 enum Fault: String, CaseIterable, Sendable {
     case kill, broker, postgres
+
+    var label: String {
+        switch self {
+        case .kill: "kills"
+        case .broker: "broker restarts"
+        case .postgres: "Postgres stops"
+        }
+    }
 }
 
 struct FaultRecord: Sendable {
@@ -85,6 +115,9 @@ struct FaultRecord: Sendable {
     /// From the end of the fault (the process started again; the broker or Postgres answering
     /// again) to every live courierd ready.
     var toReady: Duration
+    /// From the end of the fault to every live courierd's consumer consuming (its relay may still
+    /// be reconnecting: `/health/ready` says "consuming; outbox relay failing").
+    var toConsuming: Duration
     var over: ContinuousClock.Instant
 }
 
@@ -121,7 +154,7 @@ struct FaultInjector: Sendable {
     /// Runs `start` while polling `answers` every 100 ms; returns when the service first answered
     /// (the moment the fault is over for the clients: `services.sh up` goes on a few seconds
     /// after that, writing its env file). Waits for `start` to finish too.
-    func restoring(_ start: @escaping @Sendable () async throws -> Void, answers: @Sendable () async -> Bool) async throws -> ContinuousClock.Instant {
+    func restoring(_ start: @escaping @Sendable () async throws -> String, answers: @Sendable () async -> Bool) async throws -> (ContinuousClock.Instant, String) {
         let clock = ContinuousClock()
         let starting = Task { try await start() }
         let deadline = clock.now + readyTimeout
@@ -134,8 +167,8 @@ struct FaultInjector: Sendable {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        try await starting.value
-        return back!
+        let note = try await starting.value
+        return (back!, note)
     }
 
     func run(writingDone: @escaping @Sendable () async -> Bool, say: @Sendable (String) -> Void) async throws -> [FaultRecord] {
@@ -174,26 +207,36 @@ struct FaultInjector: Sendable {
                 let what = try await broker.stop(random: &random)
                 try await Task.sleep(for: down)
                 let broker = broker
-                over = try await restoring({ try await broker.start() }, answers: brokerAnswers)
-                detail = "\(broker.name): \(what), down \(down.chaosText) before being started again"
+                let (back, note) = try await restoring({ try await broker.start() }, answers: brokerAnswers)
+                over = back
+                detail = "\(broker.name): \(what), down \(down.chaosText) before being started again\(note)"
             case .postgres:
                 let down = between(postgresDown)
                 try await services.run(["stop-postgres", "immediate"])
                 try await Task.sleep(for: down)
                 let services = services
-                over = try await restoring({ try await services.run(["up"]) }, answers: postgresAnswers)
-                detail = "Postgres stopped (immediate), down \(down.chaosText) before being started again"
+                let (back, note) = try await restoring(
+                    {
+                        let attempts = try await services.up()
+                        return attempts > 1 ? " (services.sh up needed \(attempts) attempts)" : ""
+                    }, answers: postgresAnswers)
+                over = back
+                detail = "Postgres stopped (immediate), down \(down.chaosText) before being started again\(note)"
             }
             let deadline = over + readyTimeout
-            while !(await supervisor.allReady()) {
+            var consuming: Duration? = nil
+            while true {
+                let state = await supervisor.readiness()
+                if state.consuming, consuming == nil { consuming = clock.now - over }
+                if state.ready { break }
                 guard clock.now < deadline else {
                     throw ChaosError("after \(detail): not every courierd was ready within \(readyTimeout): \(await supervisor.readinessReport())")
                 }
                 try await Task.sleep(for: .milliseconds(100))
             }
-            let record = FaultRecord(fault: fault, detail: detail, toReady: clock.now - over, over: over)
+            let record = FaultRecord(fault: fault, detail: detail, toReady: clock.now - over, toConsuming: consuming ?? clock.now - over, over: over)
             records.append(record)
-            say("fault \(records.count): \(detail); every courierd ready \(record.toReady.chaosText) later")
+            say("fault \(records.count): \(detail); every courierd consuming \(record.toConsuming.chaosText), ready \(record.toReady.chaosText) later")
         }
         return records
     }

@@ -22,6 +22,8 @@ struct Figures {
     var writing: Duration = .zero
     var settle: Duration = .zero
     var toReady: [Duration] = []
+    var toConsuming: [Duration] = []
+    var kinds: [Fault] = []
     var wall: Duration = .zero
     var firstWriteToSettled: Duration = .zero
 
@@ -54,11 +56,20 @@ struct Figures {
         out.append(("writing", "\(writing.chaosText)"))
         out.append(("time to settle", "\(settle.chaosText) (last event written, or last fault over if later → every check true)"))
         if !toReady.isEmpty {
-            let sorted = toReady.sorted()
+            let ready = toReady.sorted()
+            let consuming = toConsuming.sorted()
             out.append((
                 "longest time to consuming again",
-                "\(sorted.last!.chaosText) (fault over → every live courierd ready; median \(sorted[sorted.count / 2].chaosText) over \(sorted.count) faults)"
+                "\(ready.last!.chaosText) until every live courierd was ready (/health/ready 200: consumer consuming and relay working), "
+                    + "\(consuming.last!.chaosText) until every consumer was consuming; from each fault's end (the process started again, the broker "
+                    + "or Postgres answering again); medians \(ready[ready.count / 2].chaosText) and \(consuming[consuming.count / 2].chaosText) over \(ready.count) faults"
             ))
+            for fault in Fault.allCases {
+                let mine = zip(kinds, toReady).filter { $0.0 == fault }.map(\.1).sorted()
+                let mineConsuming = zip(kinds, toConsuming).filter { $0.0 == fault }.map(\.1).sorted()
+                guard let worst = mine.last, let worstConsuming = mineConsuming.last else { continue }
+                out.append(("  after \(fault.label)", "longest \(worst.chaosText) to ready, \(worstConsuming.chaosText) to consuming (\(mine.count) faults)"))
+            }
         }
         out.append(("wall time", "\(wall.chaosText)"))
         if firstWriteToSettled > .zero {

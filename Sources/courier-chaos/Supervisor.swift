@@ -98,18 +98,24 @@ actor Supervisor {
         }
     }
 
-    /// Whether every live process answers `/health/ready` with 200.
-    func allReady() async -> Bool {
+    /// Whether every live process answers `/health/ready` with 200 (its consumer consuming and
+    /// its relay working), and whether every one's consumer is consuming (the first part of the
+    /// answer, "ready: consuming" or "not ready: consuming; outbox relay failing: …").
+    func readiness() async -> (ready: Bool, consuming: Bool) {
         reap()
         learnPorts()
-        guard !daemons.isEmpty else { return false }
+        guard !daemons.isEmpty else { return (false, false) }
+        var ready = true
+        var consuming = true
         for daemon in daemons.values {
-            guard let port = daemon.port, let response = try? await HTTP.get(port: port, path: "/health/ready"), response.status == 200 else {
-                return false
-            }
+            guard let port = daemon.port, let response = try? await HTTP.get(port: port, path: "/health/ready") else { return (false, false) }
+            if response.status != 200 { ready = false }
+            if !(response.body.hasPrefix("ready: consuming") || response.body.hasPrefix("not ready: consuming")) { consuming = false }
         }
-        return true
+        return (ready, consuming)
     }
+
+    func allReady() async -> Bool { await readiness().ready }
 
     /// What the not-ready processes say (for a timeout's message).
     func readinessReport() async -> String {

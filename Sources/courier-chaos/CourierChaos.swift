@@ -56,6 +56,12 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Seconds the run may take to settle once every event is written: only turns a hang into a failure.")
     var settleTimeout = 3600.0
 
+    @Option(help: "Seconds with nothing queued, unpublished or pending and no change before an unsettled run is declared failed.")
+    var quietTimeout = 60.0
+
+    @Option(help: "courierd's COURIER_PREFETCH (unacknowledged deliveries per process). Not courierd's default (1000): with it, a fault every few seconds makes the quorum queue's delivery limit park events that did nothing wrong (see the README).")
+    var prefetch = 100
+
     @Option(help: "Most outbox rows per transaction (each transaction writes 1...this many; default: 10 in a chaos run, 100 in the clean run, whose grouping cannot change its result).")
     var batchMax: Int?
 
@@ -234,6 +240,7 @@ struct ChaosRun {
             "COURIER_HTTP_HOST": "127.0.0.1", "COURIER_HTTP_PORT": "0", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
         ]
         if let level = ProcessInfo.processInfo.environment["COURIER_LOG_LEVEL"] { environment["COURIER_LOG_LEVEL"] = level }
+        environment["COURIER_PREFETCH"] = String(common.prefetch)
         let supervisor = Supervisor(executable: courierdURL, environment: environment, logDirectory: directory)
         let topology = Topology(.init(appName: common.app, eventTypes: EventType.allWireNames))
         let oracle = Oracle(database: database, amqp: amqp, topology: topology, logger: logger)
@@ -315,6 +322,10 @@ struct ChaosRun {
             let deadline = settleFrom + .seconds(common.settleTimeout)
             var last = SettleState()
             var lastSaid = clock.now
+            // Nothing queued, nothing unpublished or pending, and nothing changing: what is not
+            // there by now never will be (e.g. events parked instead of handled).
+            var quietSince: ContinuousClock.Instant? = nil
+            var quietState = SettleState()
             while true {
                 await supervisor.reap()
                 let unexpected = await supervisor.unexpectedExits
@@ -322,6 +333,15 @@ struct ChaosRun {
                 if let now = try? await oracle.state() {
                     last = now
                     if now.settled(expectedRows: stream.items.count, expectedInbox: stream.expectedInboxRows, poison: stream.poison.count) { break }
+                    if now.queued == 0, now.outboxUnpublished == 0, now.pendingBundles == 0, now.outboxRows == stream.items.count {
+                        if quietSince == nil || quietState.text != now.text { (quietSince, quietState) = (clock.now, now) }
+                    } else {
+                        quietSince = nil
+                    }
+                    if let quiet = quietSince, clock.now - quiet > .seconds(common.quietTimeout) {
+                        say("nothing left to handle for \(Int(common.quietTimeout)) s, and still: \(now.text) (expected \(stream.expectedInboxRows) inbox rows, \(stream.poison.count) parked)")
+                        break
+                    }
                 }
                 guard clock.now < deadline else {
                     throw ChaosError(
@@ -336,7 +356,11 @@ struct ChaosRun {
             }
             figures.settle = clock.now - settleFrom
             figures.firstWriteToSettled = clock.now - (progress.firstWrite ?? lastWrite)
-            say("settled \(figures.settle.chaosText) after the last write: \(last.text)")
+            if quietSince == nil {
+                say("settled \(figures.settle.chaosText) after the last write: \(last.text)")
+            } else {
+                say("not settled, but quiet: checking what is wrong")
+            }
 
             // Stop every courierd (SIGTERM: unacked deliveries go back), then what is left.
             figures.deliveries = await supervisor.deliveries()
@@ -358,7 +382,7 @@ struct ChaosRun {
             if final.queued != 0 { failures.append("\(final.queued) messages left in \(oracle.workQueues.joined(separator: ", "))") }
 
             // The DLQ: exactly the poison.
-            let parked = try await oracle.drain(topology.deadLetterQueue)
+            let (parked, reasons) = try await oracle.drain(topology.deadLetterQueue)
             figures.parkedCopies = parked.values.reduce(0, +)
             figures.parkedIDs = parked.count
             let poisonIDs = Set(stream.poison.map(\.id))
@@ -366,11 +390,14 @@ struct ChaosRun {
             if parkedIDs != poisonIDs {
                 let missing = poisonIDs.subtracting(parkedIDs).sorted()
                 let extra = parkedIDs.subtracting(poisonIDs).sorted()
+                var why: [String: Int] = [:]
+                for id in extra { why[reasons[id] ?? "no reason header", default: 0] += 1 }
                 failures.append(
-                    "the DLQ does not hold exactly the poison: \(missing.count) poison ids missing \(missing.prefix(5)), \(extra.count) other ids \(extra.prefix(5))")
+                    "the DLQ does not hold exactly the poison: \(missing.count) poison ids missing \(missing.prefix(5)), \(extra.count) other ids "
+                        + "(\(why.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))), e.g. \(extra.prefix(5))")
             }
             // The tap: every row published at least once; copies beyond one are duplicates the inbox absorbed.
-            let published = try await oracle.drain(tap)
+            let published = try await oracle.drain(tap).copies
             figures.published = published.values.reduce(0, +)
             figures.distinctPublished = published.count
             let unpublished = Set(stream.items.map(\.id)).subtracting(published.keys)

@@ -72,10 +72,13 @@ struct Oracle: Sendable {
         return state
     }
 
-    /// Every message of `queue`, taken off it (the end of a run): message id → copies.
-    func drain(_ queue: String) async throws -> [String: Int] {
+    /// Every message of `queue`, taken off it (the end of a run): message id → copies, and
+    /// message id → why it was parked (Courier's error class, or the broker's `x-death` reason,
+    /// `delivery_limit` when the quorum queue gave up on it).
+    func drain(_ queue: String) async throws -> (copies: [String: Int], reasons: [String: String]) {
         let broker = try await AMQPConnection.connect(amqp, logger: logger)
         var copies: [String: Int] = [:]
+        var reasons: [String: String] = [:]
         do {
             let channel = try await broker.openChannel()
             let total = Int(try await channel.declareQueuePassive(queue).messageCount)
@@ -87,7 +90,17 @@ struct Oracle: Sendable {
                 while seen < total {
                     let batch = try await iterator.nextBatch(max: 2000)
                     if batch.isEmpty { break }
-                    for delivery in batch { copies[delivery.properties.messageID ?? "(no message id)", default: 0] += 1 }
+                    for delivery in batch {
+                        let id = delivery.properties.messageID ?? "(no message id)"
+                        copies[id, default: 0] += 1
+                        let headers = delivery.properties.headers
+                        if let courier = headers?["x-courier-error-class"]?.stringValue {
+                            reasons[id] = courier
+                        } else if case .array(let deaths)? = headers?["x-death"], case .table(let death)? = deaths.first {
+                            reasons[id] = "x-death " + (death["reason"]?.stringValue ?? "?")
+                                + (headers?["x-delivery-count"]?.intValue.map { ", x-delivery-count \($0)" } ?? "")
+                        }
+                    }
                     seen += batch.count
                 }
                 try? await consumer.cancel()
@@ -97,7 +110,7 @@ struct Oracle: Sendable {
             throw error
         }
         await broker.close()
-        return copies
+        return (copies, reasons)
     }
 
     /// The normalized tables, one line per row, sorted bytewise: every column of Semble's tables

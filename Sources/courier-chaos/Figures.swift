@@ -68,7 +68,7 @@ struct Figures {
                 let mine = zip(kinds, toReady).filter { $0.0 == fault }.map(\.1).sorted()
                 let mineConsuming = zip(kinds, toConsuming).filter { $0.0 == fault }.map(\.1).sorted()
                 guard let worst = mine.last, let worstConsuming = mineConsuming.last else { continue }
-                out.append(("  after \(fault.label)", "longest \(worst.chaosText) to ready, \(worstConsuming.chaosText) to consuming (\(mine.count) faults)"))
+                out.append(("  after \(fault.label)", "longest \(worst.chaosText) to ready, \(worstConsuming.chaosText) to consuming (\(mine.count) of them)"))
             }
         }
         out.append(("wall time", "\(wall.chaosText)"))

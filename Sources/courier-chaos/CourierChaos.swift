@@ -326,13 +326,17 @@ struct ChaosRun {
             // there by now never will be (e.g. events parked instead of handled).
             var quietSince: ContinuousClock.Instant? = nil
             var quietState = SettleState()
+            var settled = false
             while true {
                 await supervisor.reap()
                 let unexpected = await supervisor.unexpectedExits
                 if !unexpected.isEmpty { throw ChaosError(unexpected.joined(separator: "\n")) }
                 if let now = try? await oracle.state() {
                     last = now
-                    if now.settled(expectedRows: stream.items.count, expectedInbox: stream.expectedInboxRows, poison: stream.poison.count) { break }
+                    if now.settled(expectedRows: stream.items.count, expectedInbox: stream.expectedInboxRows, poison: stream.poison.count) {
+                        settled = true
+                        break
+                    }
                     if now.queued == 0, now.outboxUnpublished == 0, now.pendingBundles == 0, now.outboxRows == stream.items.count {
                         if quietSince == nil || quietState.text != now.text { (quietSince, quietState) = (clock.now, now) }
                     } else {
@@ -356,7 +360,7 @@ struct ChaosRun {
             }
             figures.settle = clock.now - settleFrom
             figures.firstWriteToSettled = clock.now - (progress.firstWrite ?? lastWrite)
-            if quietSince == nil {
+            if settled {
                 say("settled \(figures.settle.chaosText) after the last write: \(last.text)")
             } else {
                 say("not settled, but quiet: checking what is wrong")

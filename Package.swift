@@ -13,8 +13,10 @@ import PackageDescription
 //   CourierPublisher               (what the API embeds: confirmed publishing, the transactional outbox, the relay)
 //   CourierConfig                  (the settings courierd and the CLI share: one file, one set of environment variables)
 //   CourierOps                     (the failure index, dead-letter replay/purge/export, topology and status inspection)
-//   courierd, courier, courier-bench (executables on top — the daemon, the ops CLI, the benchmark; they never see C)
+//   courierd, courier, courier-bench, courier-chaos (executables on top — the daemon, the ops CLI, the benchmark,
+//                                  the chaos suite; they never see C)
 //   CourierTesting                 (test kit: per-run vhost/database, unique names)
+//   CourierWorkloads               (Semble's state seeded realistically: the benchmark's and the chaos suite's)
 //   courier-fuzz-events, courier-fuzz-headers (libFuzzer targets, Tests/Fuzz: `make fuzz`; in the
 //                                  normal build they replay corpus files)
 
@@ -33,6 +35,7 @@ let package = Package(
         .executable(name: "courierd", targets: ["courierd"]),
         .executable(name: "courier", targets: ["courier"]),
         .executable(name: "courier-bench", targets: ["courier-bench"]),
+        .executable(name: "courier-chaos", targets: ["courier-chaos"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
@@ -128,6 +131,8 @@ let package = Package(
             ]
         ),
         .target(name: "CourierTesting"),
+        // Semble's state seeded as a live Semble database looks: shared by the benchmark and the chaos suite.
+        .target(name: "CourierWorkloads", dependencies: ["CourierPostgres"]),
 
         // MARK: Executables
         .executableTarget(
@@ -172,6 +177,24 @@ let package = Package(
                 "CourierPostgres",
                 "CourierPublisher",
                 "CourierTesting",  // SplitMix64, for a reproducible event mix
+                "CourierWorkloads",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The chaos suite (`make chaos`): outbox writers, competing courierd processes killed and
+        // restarted, broker restarts and a Postgres crash, then the tables against a clean run's.
+        .executableTarget(
+            name: "courier-chaos",
+            dependencies: [
+                "CourierAMQP",
+                "CourierEngine",
+                "CourierEvents",
+                "CourierHandlers",
+                "CourierPostgres",
+                "CourierPublisher",
+                "CourierTesting",  // SplitMix64
+                "CourierWorkloads",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -4,6 +4,7 @@ import CourierEvents
 import CourierHandlers
 import CourierPostgres
 import CourierTesting
+import CourierWorkloads
 import Foundation
 import Logging
 

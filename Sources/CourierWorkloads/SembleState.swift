@@ -2,7 +2,7 @@ import CourierPostgres
 import Foundation
 
 /// Semble's state tables filled the way a live Semble database looks, for the end-to-end
-/// benchmark: the handlers read `cards`, `library_memberships`, `collections`,
+/// benchmark and the chaos suite (`courier-chaos`): the handlers read `cards`, `library_memberships`, `collections`,
 /// `published_records`, `follows`, `users` and `connections` as Semble does, so the events must
 /// refer to rows that are there, and those rows must be shaped like Semble's (indexes used,
 /// fan-outs of realistic size).
@@ -33,32 +33,34 @@ import Foundation
 ///   with `is_subscribed = false` and NULL scopes.
 /// - `connections`: ``connections`` between two seeded cards' URLs (a tenth with a CARD source,
 ///   a tenth with a CARD target), half curated by the source card's author.
-struct RealisticSembleState: Sendable {
-    var users = 2_000
-    var cards = 20_000
-    var collections = 500
-    var connections = 2_000
+public struct RealisticSembleState: Sendable {
+    public var users = 2_000
+    public var cards = 20_000
+    public var collections = 500
+    public var connections = 2_000
     /// Users each user follows (1...32); a few collections more.
-    var userFollows = 20
+    public var userFollows = 20
     /// Distinct URLs of the ordinary URL cards.
-    var urls = 6_000
+    public var urls = 6_000
     /// URLs held by many users (every 25th URL card is one of them).
-    var popularURLs = 40
+    public var popularURLs = 40
     /// Semble's `APP_URL`: the prefix of collection page URLs.
-    var appURL = "https://semble.so"
+    public var appURL = "https://semble.so"
     /// The collection records' NSID (production's).
-    var collectionNSID = "network.cosmik.collection"
+    public var collectionNSID = "network.cosmik.collection"
+
+    public init() {}
 
     /// The tables seeded, in foreign-key order.
-    static let tables = ["users", "published_records", "collections", "cards", "library_memberships", "follows", "connections"]
+    public static let tables = ["users", "published_records", "collections", "cards", "library_memberships", "follows", "connections"]
 
     /// A user's DID from its index.
-    static func did(_ user: Int) -> String { "did:plc:user\(user)" }
+    public static func did(_ user: Int) -> String { "did:plc:user\(user)" }
 
     /// The rows as CTEs `s_users`, `s_collections`, `s_urls`, `s_cards`, `s_follows` and
     /// `s_connections` (no table read): prefix a `SELECT` with it. The CTE names are not Semble's
     /// table names, so that they never hide them.
-    var sources: String {
+    public var sources: String {
         let (userCount, cardCount, collectionCount, connectionCount, urlCount) = (users, cards, collections, connections, urls)
         let followCount = min(max(userFollows, 1), 32)
         return """
@@ -161,7 +163,7 @@ struct RealisticSembleState: Sendable {
 
     /// Fills Semble's (empty) tables in `schema` in one transaction, then `ANALYZE`s them.
     /// Returns the rows of each of ``tables``.
-    func seed(on connection: isolated PostgresConnection, schema: String) async throws -> [(table: String, rows: Int)] {
+    public func seed(on connection: isolated PostgresConnection, schema: String) async throws -> [(table: String, rows: Int)] {
         let quoted = try connection.quoteIdentifier(schema)
         let sources = sources
         let nsid = collectionNSID
@@ -242,7 +244,7 @@ struct RealisticSembleState: Sendable {
 
     /// A few figures of the seeded state in `schema` that say whether it is realistic, as
     /// `name=value` pairs.
-    func shape(on connection: isolated PostgresConnection, schema: String) async throws -> String {
+    public func shape(on connection: isolated PostgresConnection, schema: String) async throws -> String {
         let quoted = try connection.quoteIdentifier(schema)
         let appURL = appURL
         let row = try await connection.withTransaction { connection in
@@ -276,7 +278,7 @@ struct RealisticSembleState: Sendable {
     }
 
     /// What the event generator refers to, read from ``sources`` (no table needed: any connection).
-    func catalog(on connection: isolated PostgresConnection) async throws -> SembleStateCatalog {
+    public func catalog(on connection: isolated PostgresConnection) async throws -> SembleStateCatalog {
         let sources = sources
         let users = users
         return try await connection.withTransaction { connection in
@@ -307,42 +309,48 @@ struct RealisticSembleState: Sendable {
 
 /// The seeded rows the benchmark's events refer to; users, cards, collections and connections by
 /// their index in ``RealisticSembleState``'s series (user n is `did:plc:user<n>`).
-struct SembleStateCatalog: Sendable {
-    struct Card: Sendable {
-        var id: String
-        var author: Int
-        var isURL: Bool
+public struct SembleStateCatalog: Sendable {
+    public struct Card: Sendable {
+        public var id: String
+        public var author: Int
+        public var isURL: Bool
     }
-    struct Collection: Sendable {
-        var id: String
-        var author: Int
-        var open: Bool
+    public struct Collection: Sendable {
+        public var id: String
+        public var author: Int
+        public var open: Bool
     }
-    struct Connection: Sendable {
-        var id: String
-        var curator: Int
+    public struct Connection: Sendable {
+        public var id: String
+        public var curator: Int
     }
     /// A row of `follows`: a user or a collection (its id) followed by user `follower`.
-    struct Follow: Sendable {
-        var follower: Int
-        var target: String
-        var toCollection: Bool
+    public struct Follow: Sendable {
+        public var follower: Int
+        public var target: String
+        public var toCollection: Bool
+
+        public init(follower: Int, target: String, toCollection: Bool) {
+            self.follower = follower
+            self.target = target
+            self.toCollection = toCollection
+        }
     }
 
-    var users: Int
-    var cards: [Card] = []
-    var collections: [Collection] = []
-    var connections: [Connection] = []
-    var follows: [Follow] = []
+    public var users: Int
+    public var cards: [Card] = []
+    public var collections: [Collection] = []
+    public var connections: [Connection] = []
+    public var follows: [Follow] = []
     /// Per user, the indexes of their URL cards, and of their collections.
-    var urlCardsByAuthor: [[Int]] = []
-    var collectionsByAuthor: [[Int]] = []
+    public var urlCardsByAuthor: [[Int]] = []
+    public var collectionsByAuthor: [[Int]] = []
     /// The indexes of the OPEN collections.
-    var openCollections: [Int] = []
+    public var openCollections: [Int] = []
 
-    init(users: Int) { self.users = users }
+    public init(users: Int) { self.users = users }
 
-    mutating func index() {
+    public mutating func index() {
         urlCardsByAuthor = Array(repeating: [], count: users)
         for (i, card) in cards.enumerated() where card.isURL { urlCardsByAuthor[card.author].append(i) }
         collectionsByAuthor = Array(repeating: [], count: users)
@@ -350,5 +358,5 @@ struct SembleStateCatalog: Sendable {
         openCollections = collections.indices.filter { collections[$0].open }
     }
 
-    func did(_ user: Int) -> String { RealisticSembleState.did(user) }
+    public func did(_ user: Int) -> String { RealisticSembleState.did(user) }
 }

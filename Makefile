@@ -21,9 +21,11 @@
 #                       vhost + database pairs (with-test-env.sh twice). Prints the figures.
 #                       CHAOS_SEED (default 1), CHAOS_RATE (outbox rows/s during the faults, 200),
 #                       CHAOS_ARGS for more (e.g. '--consumers 4 --fault-pause 2,8'; `courier-chaos chaos
-#                       --help` lists them). courierd runs with prefetch 100 (README, "Chaos suite", says why).
-#                       It restarts this checkout's RabbitMQ node and PostgreSQL cluster: nothing else
-#                       should use them meanwhile.
+#                       --help` lists them). CHAOS_BROKER=cluster runs the chaos half on the local
+#                       three-node cluster (cluster.sh), stopping or killing one node at a time instead
+#                       of restarting the single node.
+#                       It restarts this checkout's RabbitMQ node (or cluster nodes) and PostgreSQL
+#                       cluster: nothing else should use them meanwhile.
 #   make fuzz           build the libFuzzer targets (Tests/Fuzz) in .build-fuzz with
 #                       -sanitize=fuzzer,address and run each for FUZZ_SECONDS (default 60) on a
 #                       copy of the seed corpus; prints the executions reached, fails on a crash
@@ -35,7 +37,7 @@
 #   make clean          remove .build/ and .build-fuzz/
 #
 # Extra arguments: make test TEST_ARGS='--filter Foo', make run RUN_ARGS=..., make bench BENCH_ARGS=...,
-# make chaos CHAOS_EVENTS=100000, make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS=courier-fuzz-headers FUZZ_ARGS='-max_len=8192'.
+# make chaos CHAOS_EVENTS=100000, make chaos CHAOS_BROKER=cluster, make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS=courier-fuzz-headers FUZZ_ARGS='-max_len=8192'.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -61,6 +63,7 @@ CHAOS_EVENTS   ?= 10000
 CHAOS_SEED     ?= 1
 CHAOS_RATE     ?= 200
 CHAOS_ARGS     ?=
+CHAOS_BROKER   ?= single
 CHAOS_DIR      := .local/chaos
 FUZZ_TARGETS   ?= courier-fuzz-events courier-fuzz-headers
 FUZZ_ARGS      ?=
@@ -131,7 +134,9 @@ chaos: setup
 	mkdir -p $(CHAOS_DIR)
 	$(WITH_TEST_ENV) .build/debug/courier-chaos clean --events $(CHAOS_EVENTS) --seed $(CHAOS_SEED) \
 	    --dump $(CHAOS_DIR)/clean-$(CHAOS_EVENTS)-$(CHAOS_SEED).dump
-	$(WITH_TEST_ENV) .build/debug/courier-chaos chaos --events $(CHAOS_EVENTS) --seed $(CHAOS_SEED) --rate $(CHAOS_RATE) \
+	if [ "$(CHAOS_BROKER)" = cluster ]; then $(CLUSTER) up; fi
+	COURIER_WITH_CLUSTER=$(if $(filter cluster,$(CHAOS_BROKER)),1,0) $(WITH_TEST_ENV) .build/debug/courier-chaos chaos \
+	    --events $(CHAOS_EVENTS) --seed $(CHAOS_SEED) --rate $(CHAOS_RATE) --broker $(CHAOS_BROKER) \
 	    --expect $(CHAOS_DIR)/clean-$(CHAOS_EVENTS)-$(CHAOS_SEED).dump $(CHAOS_ARGS)
 	rm -f $(CHAOS_DIR)/clean-$(CHAOS_EVENTS)-$(CHAOS_SEED).dump
 

@@ -59,8 +59,8 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Seconds with nothing queued, unpublished or pending and no change before an unsettled run is declared failed.")
     var quietTimeout = 60.0
 
-    @Option(help: "courierd's COURIER_PREFETCH (unacknowledged deliveries per process). Not courierd's default (1000): with it, a fault every few seconds makes the quorum queue's delivery limit park events that did nothing wrong (see the README).")
-    var prefetch = 100
+    @Option(help: "courierd's COURIER_PREFETCH (unacknowledged deliveries per process); courierd's own default (1000) when not given.")
+    var prefetch: Int?
 
     @Option(help: "Most outbox rows per transaction (each transaction writes 1...this many; default: 10 in a chaos run, 100 in the clean run, whose grouping cannot change its result).")
     var batchMax: Int?
@@ -98,7 +98,7 @@ struct Chaos: AsyncParsableCommand {
     @Option(help: "Outbox rows written per second while the faults happen.")
     var rate = 400.0
 
-    @Option(help: "The broker fault: single (restart the local node) or cluster (one node of the local cluster; not implemented yet).")
+    @Option(help: "The broker fault: single (restart the local node) or cluster (stop or kill -9 one node of the local three-node cluster, courierd on all three; needs COURIER_WITH_CLUSTER=1, as make chaos CHAOS_BROKER=cluster sets).")
     var broker = "single"
 
     @Option(help: "Seconds between faults: min,max.")
@@ -121,15 +121,19 @@ struct Chaos: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var run = try ChaosRun(common: common, mode: "chaos", consumers: consumers)
+        let mode = BrokerMode(rawValue: broker)!
+        var run = try ChaosRun(common: common, mode: "chaos", consumers: consumers, cluster: mode == .cluster)
         let services = try run.servicesScript()
         let brokerFault: any BrokerFault
-        switch BrokerMode(rawValue: broker)! {
+        switch mode {
         case .single: brokerFault = SingleNodeBroker(services: services)
         case .cluster:
-            // The seam: the cluster's URLs come from .local/cluster.env (COURIER_CLUSTER_AMQP_URL,
-            // vhost "/"), the faults from deploy/local/cluster.sh stop-node/start-node.
-            throw ValidationError("--broker cluster is not implemented yet: it needs deploy/local/cluster.sh (stop-node N / start-node N) and .local/cluster.env")
+            let environment = ProcessInfo.processInfo.environment
+            guard let script = environment["COURIER_CLUSTER_SCRIPT"] else {
+                throw ValidationError("COURIER_CLUSTER_SCRIPT is not set: run it with COURIER_WITH_CLUSTER=1 (make chaos CHAOS_BROKER=cluster does)")
+            }
+            brokerFault = try ClusterNodeBroker(
+                script: ServicesScript(path: script, log: services.log), clusterURL: run.amqpURL, environment: environment)
         }
         let plan = FaultPlan(broker: brokerFault, services: services, pause: Self.range(faultPause)!)
         try await run.execute(
@@ -173,14 +177,16 @@ struct ChaosRun {
     let clock = ContinuousClock()
     let started: ContinuousClock.Instant
 
-    init(common: CommonOptions, mode: String, consumers: Int) throws {
+    /// `cluster`: courierd and the checks use the local cluster (`COURIER_TEST_CLUSTER_AMQP_URL`).
+    init(common: CommonOptions, mode: String, consumers: Int, cluster: Bool = false) throws {
         self.common = common
         self.mode = mode
         self.consumers = consumers
         let environment = ProcessInfo.processInfo.environment
-        guard let amqp = environment["COURIER_TEST_AMQP_URL"], let database = environment["COURIER_TEST_DATABASE_URL"] else {
+        let amqpVariable = cluster ? "COURIER_TEST_CLUSTER_AMQP_URL" : "COURIER_TEST_AMQP_URL"
+        guard let amqp = environment[amqpVariable], let database = environment["COURIER_TEST_DATABASE_URL"] else {
             throw ValidationError(
-                "COURIER_TEST_AMQP_URL and COURIER_TEST_DATABASE_URL are not set: run it through deploy/local/with-test-env.sh (make chaos does)")
+                "\(amqpVariable) and COURIER_TEST_DATABASE_URL are not set: run it through deploy/local/with-test-env.sh\(cluster ? " with COURIER_WITH_CLUSTER=1" : "") (make chaos does)")
         }
         amqpURL = amqp
         databaseURL = database
@@ -240,7 +246,7 @@ struct ChaosRun {
             "COURIER_HTTP_HOST": "127.0.0.1", "COURIER_HTTP_PORT": "0", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
         ]
         if let level = ProcessInfo.processInfo.environment["COURIER_LOG_LEVEL"] { environment["COURIER_LOG_LEVEL"] = level }
-        environment["COURIER_PREFETCH"] = String(common.prefetch)
+        if let prefetch = common.prefetch { environment["COURIER_PREFETCH"] = String(prefetch) }
         let supervisor = Supervisor(executable: courierdURL, environment: environment, logDirectory: directory)
         let topology = Topology(.init(appName: common.app, eventTypes: EventType.allWireNames))
         let oracle = Oracle(database: database, amqp: amqp, topology: topology, logger: logger)
@@ -282,8 +288,9 @@ struct ChaosRun {
                 let quiet = logger
                 let injector = FaultInjector(
                     supervisor: supervisor, broker: faults.broker, services: faults.services, seed: common.seed, pause: faults.pause,
-                    brokerAnswers: {
-                        guard let connection = try? await AMQPConnection.connect(amqp, logger: quiet) else { return false }
+                    brokerAnswers: { url in
+                        let target = url.flatMap { try? AMQPConfiguration(url: $0) } ?? amqp
+                        guard let connection = try? await AMQPConnection.connect(target, logger: quiet) else { return false }
                         await connection.close()
                         return true
                     },

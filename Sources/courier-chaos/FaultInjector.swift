@@ -2,9 +2,9 @@ import CourierTesting
 import Foundation
 
 /// What the fault injector can do to the broker. `single` restarts the project-local node
-/// (`services.sh stop-rabbitmq`, then `services.sh up`); `cluster` is the seam for stopping and
-/// starting one node of the local three-node cluster (`deploy/local/cluster.sh stop-node N` /
-/// `start-node N`, URLs in `.local/cluster.env` as `COURIER_CLUSTER_AMQP_URL`) — not built yet.
+/// (`services.sh stop-rabbitmq`, then `services.sh up`); `cluster` stops (or kills -9) one node of
+/// the local three-node cluster and starts it again (`deploy/local/cluster.sh`), courierd running
+/// against all three.
 protocol BrokerFault: Sendable {
     /// For the log and the figures: "broker restart", "cluster node restart".
     var name: String { get }
@@ -13,6 +13,12 @@ protocol BrokerFault: Sendable {
     /// Brings back what ``stop(random:)`` stopped; returns once it is fully started, with a note
     /// for the fault's description (empty when there is nothing to say).
     func start() async throws -> String
+    /// The URL whose login says the stopped part is back; nil: the run's own URL.
+    func answersURL() async -> String?
+}
+
+extension BrokerFault {
+    func answersURL() async -> String? { nil }
 }
 
 enum BrokerMode: String, CaseIterable, Sendable {
@@ -29,7 +35,7 @@ struct ServicesScript: Sendable {
     func run(_ arguments: [String]) async throws {
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
-        handle.write(Data("\n$ services.sh \(arguments.joined(separator: " "))  [\(Date())]\n".utf8))
+        handle.write(Data("\n$ \(URL(fileURLWithPath: path).lastPathComponent) \(arguments.joined(separator: " "))  [\(Date())]\n".utf8))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -40,7 +46,7 @@ struct ServicesScript: Sendable {
         while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         try? handle.close()
         guard process.terminationStatus == 0 else {
-            throw ChaosError("services.sh \(arguments.joined(separator: " ")) exited \(process.terminationStatus) (see \(log.path))")
+            throw ChaosError("\(URL(fileURLWithPath: path).lastPathComponent) \(arguments.joined(separator: " ")) exited \(process.terminationStatus) (see \(log.path))")
         }
     }
 
@@ -78,21 +84,52 @@ struct SingleNodeBroker: BrokerFault {
     }
 }
 
-/// The seam for `--broker cluster`: one node of a three-node cluster stopped and started while
-/// courierd runs against all three (`AMQP_URL` = `COURIER_CLUSTER_AMQP_URL` of
-/// `.local/cluster.env`, vhost `/`). Needs `deploy/local/cluster.sh stop-node N | start-node N`,
-/// which is being written; until then `--broker cluster` refuses to start (see `Chaos.run`).
-struct ClusterNodeBroker: BrokerFault {
-    var clusterScript: String
-    var nodes = 3
-    var name: String { "cluster node restart" }
+/// One node of the local three-node cluster stopped — cleanly (`cluster.sh stop-node`) or with
+/// `kill -9` (`kill-node`), at random — and started again (`start-node`), while courierd runs
+/// against all three (`COURIER_TEST_CLUSTER_AMQP_URL`, made by `with-test-env.sh` with
+/// `COURIER_WITH_CLUSTER=1`). The fault is over when that node accepts a login again.
+actor ClusterNodeBroker: BrokerFault {
+    let script: ServicesScript
+    /// The run's cluster URL list; the first URL carries credentials, vhost and options.
+    let clusterURL: String
+    let ports: [Int]
+    private var stopped: Int?
 
-    func stop(random: inout SplitMix64) async throws -> String {
-        let node = 1 + random.next(below: nodes)
-        throw ChaosError("--broker cluster is not implemented yet (would run \(clusterScript) stop-node \(node))")
+    nonisolated var name: String { "cluster node restart" }
+
+    init(script: ServicesScript, clusterURL: String, environment: [String: String]) throws {
+        self.script = script
+        self.clusterURL = clusterURL
+        let size = Int(environment["COURIER_CLUSTER_SIZE"] ?? "") ?? 3
+        ports = try (1...size).map { node in
+            guard let port = environment["COURIER_CLUSTER_PORT_\(node)"].flatMap(Int.init) else {
+                throw ChaosError("COURIER_CLUSTER_PORT_\(node) is not set: run the chaos run with COURIER_WITH_CLUSTER=1 (make chaos CHAOS_BROKER=cluster)")
+            }
+            return port
+        }
     }
 
-    func start() async throws -> String { throw ChaosError("--broker cluster is not implemented yet") }
+    func stop(random: inout SplitMix64) async throws -> String {
+        let node = 1 + random.next(below: ports.count)
+        let crash = random.next(below: 2) == 0
+        try await script.run([crash ? "kill-node" : "stop-node", "\(node)"])
+        stopped = node
+        return crash ? "node \(node) killed (-9)" : "node \(node) stopped"
+    }
+
+    func start() async throws -> String {
+        guard let node = stopped else { return "" }
+        try await script.run(["start-node", "\(node)"])
+        return ""
+    }
+
+    /// The first URL of the list, pointed at the stopped node's port.
+    func answersURL() async -> String? {
+        guard let node = stopped else { return nil }
+        let first = String(clusterURL.prefix { $0 != "," })
+        guard let range = first.range(of: ":\(ports[0])/") else { return nil }
+        return first.replacingCharacters(in: range, with: ":\(ports[node - 1])/")
+    }
 }
 
 /// The faults of a run, chosen with the run's seed: kill -9 of a courierd (restarted after a
@@ -148,7 +185,8 @@ struct FaultInjector: Sendable {
     /// Only turns a recovery that never comes into a failure.
     var readyTimeout: Duration = .seconds(600)
     /// Whether the broker accepts connections (an AMQP login), and Postgres (a connection).
-    var brokerAnswers: @Sendable () async -> Bool
+    /// `brokerAnswers(url)`: a login to `url`, or to the run's URL when nil.
+    var brokerAnswers: @Sendable (String?) async -> Bool
     var postgresAnswers: @Sendable () async -> Bool
 
     /// Runs `start` while polling `answers` every 100 ms; returns when the service first answered
@@ -207,7 +245,8 @@ struct FaultInjector: Sendable {
                 let what = try await broker.stop(random: &random)
                 try await Task.sleep(for: down)
                 let broker = broker
-                let (back, note) = try await restoring({ try await broker.start() }, answers: brokerAnswers)
+                let probe = await broker.answersURL()
+                let (back, note) = try await restoring({ try await broker.start() }, answers: { await brokerAnswers(probe) })
                 over = back
                 detail = "\(broker.name): \(what), down \(down.chaosText) before being started again\(note)"
             case .postgres:

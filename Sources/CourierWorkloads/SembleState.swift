@@ -359,4 +359,14 @@ public struct SembleStateCatalog: Sendable {
     }
 
     public func did(_ user: Int) -> String { RealisticSembleState.did(user) }
+
+    /// A follow for a generated event: half a pair already in `follows` (Semble publishes after
+    /// inserting the row), half a new one — a third of those of a collection, the rest of another
+    /// user. `pick(n)` draws from `0..<n`.
+    public func randomFollow(_ pick: (Int) -> Int) -> Follow {
+        if pick(2) == 0 { return follows[pick(follows.count)] }
+        let follower = pick(users)
+        if pick(3) == 0 { return Follow(follower: follower, target: collections[pick(collections.count)].id, toCollection: true) }
+        return Follow(follower: follower, target: did((follower + 1 + pick(users - 1)) % users), toCollection: false)
+    }
 }

@@ -143,17 +143,7 @@ struct MixedEvents {
                 let card = urlCard(of: actor).map { state.cards[$0].id } ?? uuid()
                 collectionAdd(card, c, actor)
             case 50..<70:
-                let follow: SembleStateCatalog.Follow
-                if pick(below: 2) == 0 {
-                    follow = state.follows[pick(below: state.follows.count)]
-                } else {
-                    let follower = pick(below: state.users)
-                    if pick(below: 3) == 0 {
-                        follow = .init(follower: follower, target: state.collections[pick(below: state.collections.count)].id, toCollection: true)
-                    } else {
-                        follow = .init(follower: follower, target: state.did((follower + 1 + pick(below: state.users - 1)) % state.users), toCollection: false)
-                    }
-                }
+                let follow = state.randomFollow { pick(below: $0) }
                 follows.append(follow)
                 let followId = uuid()
                 emit(

@@ -1,5 +1,6 @@
 import CourierTesting
 import Foundation
+import Synchronization
 
 /// What the fault injector can do to the broker. `single` restarts the project-local node
 /// (`services.sh stop-rabbitmq`, then `services.sh up`); `cluster` stops (or kills -9) one node of
@@ -189,10 +190,12 @@ struct FaultInjector: Sendable {
     var brokerAnswers: @Sendable (String?) async -> Bool
     var postgresAnswers: @Sendable () async -> Bool
 
-    /// Runs `start` while polling `answers` every 100 ms; returns when the service first answered
-    /// (the moment the fault is over for the clients: `services.sh up` goes on a few seconds
-    /// after that, writing its env file). Waits for `start` to finish too.
-    func restoring(_ start: @escaping @Sendable () async throws -> String, answers: @Sendable () async -> Bool) async throws -> (ContinuousClock.Instant, String) {
+    /// Runs `start` while polling `answers` every 100 ms; returns when `start` has finished, with
+    /// the moment the service first answered (the fault is over for the clients then:
+    /// `services.sh up` goes on for seconds after that, checking users and writing its env file)
+    /// and, watched from that moment on while `start` still runs, when every live courierd was
+    /// consuming and ready — so those figures are not inflated by the script's own tail.
+    func restoring(_ start: @escaping @Sendable () async throws -> String, answers: @Sendable () async -> Bool) async throws -> Restored {
         let clock = ContinuousClock()
         let starting = Task { try await start() }
         let deadline = clock.now + readyTimeout
@@ -205,8 +208,29 @@ struct FaultInjector: Sendable {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        let note = try await starting.value
-        return (back!, note)
+        let finished = Mutex(false)
+        let watching = Task {
+            let result = try await starting.value
+            finished.withLock { $0 = true }
+            return result
+        }
+        var consuming: ContinuousClock.Instant? = nil
+        var ready: ContinuousClock.Instant? = nil
+        while !finished.withLock({ $0 }), ready == nil {
+            let state = await supervisor.readiness()
+            if state.consuming, consuming == nil { consuming = clock.now }
+            if state.ready { ready = clock.now }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let note = try await watching.value
+        return Restored(back: back!, note: note, consuming: consuming, ready: ready)
+    }
+
+    struct Restored {
+        var back: ContinuousClock.Instant
+        var note: String
+        var consuming: ContinuousClock.Instant?
+        var ready: ContinuousClock.Instant?
     }
 
     func run(writingDone: @escaping @Sendable () async -> Bool, say: @Sendable (String) -> Void) async throws -> [FaultRecord] {
@@ -229,6 +253,7 @@ struct FaultInjector: Sendable {
             }
             let detail: String
             let over: ContinuousClock.Instant
+            var seen: (consuming: ContinuousClock.Instant?, ready: ContinuousClock.Instant?) = (nil, nil)
             switch fault {
             case .kill:
                 let live = await supervisor.liveSlots
@@ -246,25 +271,27 @@ struct FaultInjector: Sendable {
                 try await Task.sleep(for: down)
                 let broker = broker
                 let probe = await broker.answersURL()
-                let (back, note) = try await restoring({ try await broker.start() }, answers: { await brokerAnswers(probe) })
-                over = back
-                detail = "\(broker.name): \(what), down \(down.chaosText) before being started again\(note)"
+                let restored = try await restoring({ try await broker.start() }, answers: { await brokerAnswers(probe) })
+                over = restored.back
+                seen = (restored.consuming, restored.ready)
+                detail = "\(broker.name): \(what), down \(down.chaosText) before being started again\(restored.note)"
             case .postgres:
                 let down = between(postgresDown)
                 try await services.run(["stop-postgres", "immediate"])
                 try await Task.sleep(for: down)
                 let services = services
-                let (back, note) = try await restoring(
+                let restored = try await restoring(
                     {
                         let attempts = try await services.up()
                         return attempts > 1 ? " (services.sh up needed \(attempts) attempts)" : ""
                     }, answers: postgresAnswers)
-                over = back
-                detail = "Postgres stopped (immediate), down \(down.chaosText) before being started again\(note)"
+                over = restored.back
+                seen = (restored.consuming, restored.ready)
+                detail = "Postgres stopped (immediate), down \(down.chaosText) before being started again\(restored.note)"
             }
             let deadline = over + readyTimeout
-            var consuming: Duration? = nil
-            while true {
+            var consuming: Duration? = seen.consuming.map { $0 - over }
+            while seen.ready == nil {
                 let state = await supervisor.readiness()
                 if state.consuming, consuming == nil { consuming = clock.now - over }
                 if state.ready { break }
@@ -273,7 +300,8 @@ struct FaultInjector: Sendable {
                 }
                 try await Task.sleep(for: .milliseconds(100))
             }
-            let record = FaultRecord(fault: fault, detail: detail, toReady: clock.now - over, toConsuming: consuming ?? clock.now - over, over: over)
+            let readyAt = seen.ready ?? clock.now
+            let record = FaultRecord(fault: fault, detail: detail, toReady: readyAt - over, toConsuming: consuming ?? readyAt - over, over: over)
             records.append(record)
             say("fault \(records.count): \(detail); every courierd consuming \(record.toConsuming.chaosText), ready \(record.toReady.chaosText) later")
         }

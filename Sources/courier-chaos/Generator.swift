@@ -135,17 +135,7 @@ struct ChaosStream: Sendable {
             }
             func follow() {
                 for _ in 0..<8 {
-                    let follow: SembleStateCatalog.Follow
-                    if pick(below: 2) == 0 {
-                        follow = state.follows[pick(below: state.follows.count)]
-                    } else {
-                        let follower = pick(below: state.users)
-                        if pick(below: 3) == 0 {
-                            follow = .init(follower: follower, target: state.collections[pick(below: state.collections.count)].id, toCollection: true)
-                        } else {
-                            follow = .init(follower: follower, target: state.did((follower + 1 + pick(below: state.users - 1)) % state.users), toCollection: false)
-                        }
-                    }
+                    let follow = state.randomFollow { pick(below: $0) }
                     guard usedFollows.insert("\(follow.follower)|\(follow.target)|\(follow.toCollection)").inserted else { continue }
                     let followId = uuid()
                     emit(

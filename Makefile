@@ -23,7 +23,8 @@
 #                       CHAOS_ARGS for more (e.g. '--consumers 4 --fault-pause 2,8'; `courier-chaos chaos
 #                       --help` lists them). CHAOS_BROKER=cluster runs the chaos half on the local
 #                       three-node cluster (cluster.sh), stopping or killing one node at a time instead
-#                       of restarting the single node.
+#                       of restarting the single node. courierd runs with prefetch 100, about a
+#                       second of work in the debug build (README, "Chaos suite", says why).
 #                       It restarts this checkout's RabbitMQ node (or cluster nodes) and PostgreSQL
 #                       cluster: nothing else should use them meanwhile.
 #   make fuzz           build the libFuzzer targets (Tests/Fuzz) in .build-fuzz with

@@ -128,13 +128,11 @@ public enum FallbackAction: Sendable, Equatable {
 ///
 /// Every fault returns a process's unsettled deliveries — a kill, a broker or Postgres outage, a
 /// deploy — and a quorum queue counts each return in `x-delivery-count`. Taking every redelivery
-/// for a suspect made a run of faults self-feeding: after each one the returned messages went
-/// through one at a time, far slower than in batches, so the next fault found them still in flight
-/// and returned them again, until the delivery limit parked innocent messages (the chaos suite
-/// parked 335 with a fault every ~9 s). A killer message shows itself by being returned again and
-/// again, so a delivery is a suspect from half the delivery limit on: its batch-mates reach that
-/// count with it, and from there the one-at-a-time order (which flips with the count) leaves only
-/// the killer's count climbing to the limit.
+/// for a suspect sent all of them through the one-at-a-time path after each fault, far slower than
+/// in batches, so the next fault found more of them still in flight. A killer message shows itself
+/// by being returned again and again, so a delivery is a suspect from half the delivery limit on:
+/// its batch-mates reach that count with it, and from there the one-at-a-time order (which flips
+/// with the count) leaves only the killer's count climbing to the limit.
 ///
 /// A redelivery without a usable count (a classic queue, or a header that is not a number) is a
 /// suspect, as before.

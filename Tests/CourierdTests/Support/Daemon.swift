@@ -17,7 +17,7 @@ final class Daemon {
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.productPath("courierd"))
         process.environment = environment.merging(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]) { a, _ in a }
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("courierd-\(name)-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         defer { try? log.close() }
         process.standardOutput = log

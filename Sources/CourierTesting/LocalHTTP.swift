@@ -7,6 +7,12 @@ import Foundation
 /// A plain HTTP/1.1 GET to 127.0.0.1 over a socket — courierd's health and metrics, for the
 /// tests and the chaos suite (no HTTP client library in the dependency set). Fails after 5 s without an answer.
 public enum LocalHTTP {
+    /// The port courierd's log names: "HTTP listening address=[IPv4]127.0.0.1/127.0.0.1:PORT"
+    /// (it logs it when `COURIER_HTTP_PORT=0` let the system pick one).
+    public static func courierdPort(inLog log: String) -> Int? {
+        log.split(separator: "\n").first { $0.contains("HTTP listening") }?.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }
+    }
+
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
         init(_ description: String) { self.description = description }

@@ -360,6 +360,14 @@ public struct SembleStateCatalog: Sendable {
 
     public func did(_ user: Int) -> String { RealisticSembleState.did(user) }
 
+    /// A collection `actor` may add to: mostly one of their own, else another author's OPEN one.
+    /// `pick(n)` draws from `0..<n`.
+    public func randomCollection(for actor: Int, _ pick: (Int) -> Int) -> Int {
+        let own = collectionsByAuthor[actor]
+        if !own.isEmpty, pick(10) < 6 { return own[pick(own.count)] }
+        return openCollections[pick(openCollections.count)]
+    }
+
     /// A follow for a generated event: half a pair already in `follows` (Semble publishes after
     /// inserting the row), half a new one — a third of those of a collection, the rest of another
     /// user. `pick(n)` draws from `0..<n`.

@@ -72,12 +72,7 @@ struct MixedEvents {
             let cards = state.urlCardsByAuthor[user]
             return cards.isEmpty ? nil : cards[pick(below: cards.count)]
         }
-        /// A collection `actor` may add to: mostly one of their own, else another author's OPEN one.
-        func collection(for actor: Int) -> Int {
-            let own = state.collectionsByAuthor[actor]
-            if !own.isEmpty, pick(below: 10) < 6 { return own[pick(below: own.count)] }
-            return state.openCollections[pick(below: state.openCollections.count)]
-        }
+        func collection(for actor: Int) -> Int { state.randomCollection(for: actor) { pick(below: $0) } }
 
         for i in 0..<count {
             let at = start.addingTimeInterval(Double(i) * 0.01)

@@ -163,6 +163,16 @@ struct FaultPlan {
     var pause: ClosedRange<Double>
 }
 
+struct RunLog: Sendable {
+    var mode: String
+    var started: ContinuousClock.Instant
+
+    func callAsFunction(_ text: String) {
+        let elapsed = String(format: "%7.1f", (ContinuousClock.now - started).seconds)
+        FileHandle.standardOutput.write(Data("[\(mode) +\(elapsed)s] \(text)\n".utf8))
+    }
+}
+
 /// The processes to kill if the suite itself is interrupted (SIGINT, SIGTERM).
 let livePIDs = Mutex<Set<Int32>>([])
 
@@ -201,10 +211,9 @@ struct ChaosRun {
         return ServicesScript(path: path, log: directory.appendingPathComponent("services.log"))
     }
 
-    func say(_ text: String) {
-        let elapsed = String(format: "%7.1f", (clock.now - started).seconds)
-        FileHandle.standardOutput.write(Data("[\(mode) +\(elapsed)s] \(text)\n".utf8))
-    }
+    /// A line of the run's output, `[mode +seconds] text`; a value, so escaping closures (the
+    /// writer's progress, the injector) can say things too.
+    var say: RunLog { RunLog(mode: mode, started: started) }
 
     var courierdURL: URL {
         if let path = common.courierd { return URL(fileURLWithPath: path) }
@@ -273,11 +282,8 @@ struct ChaosRun {
                 database: database, rate: rate, batchMax: common.batchMax ?? (faults == nil ? 100 : 10), seed: common.seed, logger: logger)
             let done = Mutex(false)
             let total = stream.items.count
-            let sayProgress: @Sendable (OutboxWriter.Progress) -> Void = { [mode, started, clock] progress in
-                if progress.rows == total || progress.transactions % 2000 == 0 {
-                    let elapsed = String(format: "%7.1f", (clock.now - started).seconds)
-                    FileHandle.standardOutput.write(Data("[\(mode) +\(elapsed)s] written \(progress.rows)/\(total) rows\n".utf8))
-                }
+            let sayProgress: @Sendable (OutboxWriter.Progress) -> Void = { [say] progress in
+                if progress.rows == total || progress.transactions % 2000 == 0 { say("written \(progress.rows)/\(total) rows") }
             }
             let writing = Task { () throws -> OutboxWriter.Progress in
                 defer { done.withLock { $0 = true } }
@@ -301,12 +307,8 @@ struct ChaosRun {
                         await connection.close()
                         return true
                     })
-                let (m, s, c) = (mode, started, clock)
                 do {
-                    records = try await injector.run(writingDone: { done.withLock { $0 } }) { text in
-                        let elapsed = String(format: "%7.1f", (c.now - s).seconds)
-                        FileHandle.standardOutput.write(Data("[\(m) +\(elapsed)s] \(text)\n".utf8))
-                    }
+                    records = try await injector.run(writingDone: { done.withLock { $0 } }, say: say.callAsFunction)
                 } catch {
                     writing.cancel()
                     // Whatever the injector left down comes back before the failure is reported.
@@ -374,16 +376,11 @@ struct ChaosRun {
             }
 
             // Stop every courierd (SIGTERM: unacked deliveries go back), then what is left.
-            figures.deliveries = await supervisor.deliveries()
             let stopFailures = await supervisor.stopAll()
             figures.deliveries = await supervisor.deliveriesOfGone
             figures.kills = await supervisor.kills
             figures.restarts = await supervisor.starts - consumers
-            figures.brokerRestarts = records.filter { $0.fault == .broker }.count
-            figures.postgresStops = records.filter { $0.fault == .postgres }.count
-            figures.toReady = records.map(\.toReady)
-            figures.toConsuming = records.map(\.toConsuming)
-            figures.kinds = records.map(\.fault)
+            figures.faults = records
             var failures = stopFailures
             let final = try await oracle.state()
             figures.inboxRows = final.inboxRows

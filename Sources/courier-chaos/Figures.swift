@@ -10,8 +10,8 @@ struct Figures {
     var writerReconnects = 0
     var kills = 0
     var restarts = 0
-    var brokerRestarts = 0
-    var postgresStops = 0
+    /// The broker and Postgres faults and every fault's recovery times come from these.
+    var faults: [FaultRecord] = []
     /// Copies the relay published (the tap queue) and their distinct message ids.
     var published: Int?
     var distinctPublished: Int?
@@ -21,9 +21,6 @@ struct Figures {
     var inboxRows = 0
     var writing: Duration = .zero
     var settle: Duration = .zero
-    var toReady: [Duration] = []
-    var toConsuming: [Duration] = []
-    var kinds: [Fault] = []
     var wall: Duration = .zero
     var firstWriteToSettled: Duration = .zero
 
@@ -35,8 +32,8 @@ struct Figures {
         if mode == "chaos" {
             out.append(("kills (kill -9)", "\(kills)"))
             out.append(("courierd restarts", "\(restarts)"))
-            out.append(("broker restarts", "\(brokerRestarts)"))
-            out.append(("Postgres stops (immediate)", "\(postgresStops)"))
+            out.append(("broker restarts", "\(faults.filter { $0.fault == .broker }.count)"))
+            out.append(("Postgres stops (immediate)", "\(faults.filter { $0.fault == .postgres }.count)"))
             out.append(("outbox writer reconnects", "\(writerReconnects)"))
         }
         if let published, let distinctPublished {
@@ -55,9 +52,9 @@ struct Figures {
         out.append(("inbox rows", "\(inboxRows) ((event, handler) pairs, each once)"))
         out.append(("writing", "\(writing.chaosText)"))
         out.append(("time to settle", "\(settle.chaosText) (last event written, or last fault over if later → every check true)"))
-        if !toReady.isEmpty {
-            let ready = toReady.sorted()
-            let consuming = toConsuming.sorted()
+        if !faults.isEmpty {
+            let ready = faults.map(\.toReady).sorted()
+            let consuming = faults.map(\.toConsuming).sorted()
             out.append((
                 "longest time to consuming again",
                 "\(ready.last!.chaosText) until every live courierd was ready (/health/ready 200: consumer consuming and relay working), "
@@ -65,8 +62,8 @@ struct Figures {
                     + "or Postgres answering again); medians \(ready[ready.count / 2].chaosText) and \(consuming[consuming.count / 2].chaosText) over \(ready.count) faults"
             ))
             for fault in Fault.allCases {
-                let mine = zip(kinds, toReady).filter { $0.0 == fault }.map(\.1).sorted()
-                let mineConsuming = zip(kinds, toConsuming).filter { $0.0 == fault }.map(\.1).sorted()
+                let mine = faults.filter { $0.fault == fault }.map(\.toReady).sorted()
+                let mineConsuming = faults.filter { $0.fault == fault }.map(\.toConsuming).sorted()
                 guard let worst = mine.last, let worstConsuming = mineConsuming.last else { continue }
                 out.append(("  after \(fault.label)", "longest \(worst.chaosText) to ready, \(worstConsuming.chaosText) to consuming (\(mine.count) of them)"))
             }

@@ -83,12 +83,7 @@ struct ChaosStream: Sendable {
         collectionOrder.shuffle(using: &random)
         let urlCards = state.cards.indices.filter { state.cards[$0].isURL }
 
-        /// A collection `actor` may add to: mostly one of their own, else another author's OPEN one.
-        func collection(for actor: Int) -> Int {
-            let own = state.collectionsByAuthor[actor]
-            if !own.isEmpty, pick(below: 10) < 6 { return own[pick(below: own.count)] }
-            return state.openCollections[pick(below: state.openCollections.count)]
-        }
+        func collection(for actor: Int) -> Int { state.randomCollection(for: actor) { pick(below: $0) } }
 
         var valid: [EventEnvelope] = []
         valid.reserveCapacity(count)

@@ -91,11 +91,7 @@ actor Supervisor {
     func learnPorts() {
         for (slot, daemon) in daemons where daemon.port == nil {
             guard let text = try? String(contentsOf: daemon.log, encoding: .utf8) else { continue }
-            if let line = text.split(separator: "\n").first(where: { $0.contains("HTTP listening") }),
-                let port = line.split(separator: ":").last.flatMap({ Int($0.prefix { $0.isNumber }) })
-            {
-                daemons[slot]?.port = port
-            }
+            daemons[slot]?.port = LocalHTTP.courierdPort(inLog: text)
         }
     }
 
@@ -131,16 +127,6 @@ actor Supervisor {
             lines.append("slot \(daemon.slot): \(response.map { "\($0.status) \($0.body.prefix(200))" } ?? "no answer") (\(daemon.log.path))")
         }
         return lines.joined(separator: "; ")
-    }
-
-    /// Sum of `courier_deliveries_total` over live processes plus those gone.
-    func deliveries() async -> Double {
-        learnPorts()
-        var total = deliveriesOfGone
-        for daemon in daemons.values {
-            if let port = daemon.port, let value = await Self.deliveries(port: port) { total += value }
-        }
-        return total
     }
 
     /// SIGTERM to every process (after a last scrape), then waits for each to exit (SIGKILL after

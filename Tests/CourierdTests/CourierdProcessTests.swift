@@ -258,10 +258,8 @@ struct CourierdProcessTests {
         try await LocalHTTP.get(port: port, path: path)
     }
 
-    /// The port courierd's log names: "HTTP listening address=[IPv4]127.0.0.1/127.0.0.1:PORT".
-    static func httpPort(in output: String) -> Int? {
-        output.split(separator: "\n").first { $0.contains("HTTP listening") }?.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }
-    }
+    /// The port courierd's log names (`LocalHTTP.courierdPort(inLog:)`).
+    static func httpPort(in output: String) -> Int? { LocalHTTP.courierdPort(inLog: output) }
 
     static func password(of url: String) throws -> String {
         let components = try #require(URLComponents(string: url))

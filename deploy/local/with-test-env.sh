@@ -75,25 +75,26 @@ urlencode() {   # RFC 3986 percent-encoding of everything but unreserved charact
 admin_sql() { "$PSQL_ADMIN" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 
 # --- garbage-collect leftovers of earlier runs whose process is gone (e.g. SIGKILLed CI) ---
+# 0 if NAME is a run's vhost or database whose process is gone.
+stale() {
+    [[ "$1" =~ ^courier_test_[0-9]+_([0-9]+)_[0-9a-f]+$ ]] && ! kill -0 "${BASH_REMATCH[1]}" 2>/dev/null
+}
+
+# gc_vhosts CTL WHERE: delete the stale run vhosts that the rabbitmqctl command CTL lists.
+gc_vhosts() {
+    local ctl=$1 where=$2 name
+    while read -r name; do
+        stale "$name" || continue
+        "$ctl" -q delete_vhost "$name" >/dev/null 2>&1 && log "removed stale vhost $name$where" || true
+    done < <("$ctl" -q -s list_vhosts name 2>/dev/null || true)
+}
+
 gc_leftovers() {
-    local name pid
+    local name
+    gc_vhosts "$RMQCTL" ""
+    if [ -n "$CLUSTER_CTL" ]; then gc_vhosts cluster_ctl " on the cluster"; fi
     while read -r name; do
-        [[ "$name" =~ ^courier_test_[0-9]+_([0-9]+)_[0-9a-f]+$ ]] || continue
-        pid=${BASH_REMATCH[1]}
-        kill -0 "$pid" 2>/dev/null && continue
-        "$RMQCTL" -q delete_vhost "$name" >/dev/null 2>&1 && log "removed stale vhost $name" || true
-    done < <("$RMQCTL" -q -s list_vhosts name 2>/dev/null || true)
-    if [ -n "$CLUSTER_CTL" ]; then
-        while read -r name; do
-            [[ "$name" =~ ^courier_test_[0-9]+_([0-9]+)_[0-9a-f]+$ ]] || continue
-            kill -0 "${BASH_REMATCH[1]}" 2>/dev/null && continue
-            cluster_ctl -q delete_vhost "$name" >/dev/null 2>&1 && log "removed stale cluster vhost $name" || true
-        done < <(cluster_ctl -q -s list_vhosts name 2>/dev/null || true)
-    fi
-    while read -r name; do
-        [[ "$name" =~ ^courier_test_[0-9]+_([0-9]+)_[0-9a-f]+$ ]] || continue
-        pid=${BASH_REMATCH[1]}
-        kill -0 "$pid" 2>/dev/null && continue
+        stale "$name" || continue
         admin_sql -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 && log "removed stale database $name" || true
     done < <(admin_sql -c "SELECT datname FROM pg_database WHERE datname LIKE 'courier\_test\_%'" 2>/dev/null || true)
 }

@@ -7,6 +7,8 @@ import PackageDescription
 //   CRabbitMQ  → CourierAMQP       (librabbitmq, one actor per connection on its own thread)
 //   CLibPQ     → CourierPostgres   (libpq, one actor per connection on its own thread)
 //   CourierConcurrency             (the dedicated-thread serial executor both of them run on)
+//   CourierTelemetry               (trace context through messages and the outbox, span names and attributes,
+//                                  the JSON log handler and the event metadata of log lines)
 //   CourierEngine                  (the consuming engine: topology, the ack/retry/dead-letter decision)
 //   CourierEvents                  (Semble's events: model, wire codec, schema upcasting, identity; Foundation only)
 //   CourierHandlers                (Semble's handlers: feeds, notifications, card-activity bundles, inbox, migrations)
@@ -37,6 +39,14 @@ let package = Package(
         .executable(name: "courier-bench", targets: ["courier-bench"]),
         .executable(name: "courier-chaos", targets: ["courier-chaos"]),
     ],
+    // OTLP: courierd can export its spans over OTLP/HTTP with swift-otel (switched on at run time by
+    // OTEL_TRACES_EXPORTER). On by default; `swift build --disable-default-traits` leaves swift-otel,
+    // async-http-client and swift-protobuf out of the build, and such a courierd refuses
+    // OTEL_TRACES_EXPORTER=otlp with exit 78.
+    traits: [
+        .trait(name: "OTLP", description: "courierd exports traces over OTLP/HTTP (swift-otel)"),
+        .default(enabledTraits: ["OTLP"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,6 +55,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.3.0"),
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context", from: "1.0.0"),
+        // Only its OTLP/HTTP exporter: the gRPC one would add grpc-swift and nio-http2 to every build.
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
         // Tests only: generators and shrinking for the property-based test of the handlers.
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
@@ -63,6 +77,15 @@ let package = Package(
 
         // MARK: Core modules
         .target(name: "CourierConcurrency"),
+        .target(
+            name: "CourierTelemetry",
+            dependencies: [
+                "CourierAMQP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+            ]
+        ),
         .target(
             name: "CourierAMQP",
             dependencies: [
@@ -83,6 +106,7 @@ let package = Package(
             name: "CourierEngine",
             dependencies: [
                 "CourierAMQP",
+                "CourierTelemetry",  // the event's metadata on log lines
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -96,7 +120,9 @@ let package = Package(
                 "CourierEvents",
                 "CourierPostgres",
                 "CourierPublisher",  // the outbox table's definition
+                "CourierTelemetry",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         .target(
@@ -105,7 +131,9 @@ let package = Package(
                 "CourierAMQP",
                 "CourierEvents",
                 "CourierPostgres",
+                "CourierTelemetry",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -116,6 +144,7 @@ let package = Package(
                 "CourierEngine",
                 "CourierHandlers",
                 "CourierPostgres",
+                "CourierTelemetry",  // the log format
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -130,7 +159,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "CourierTesting"),
+        .target(
+            name: "CourierTesting",
+            dependencies: [
+                // The in-memory tracer the tests of spans and propagation bootstrap (TestTracing).
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
+        ),
         // Semble's state seeded as a live Semble database looks: shared by the benchmark and the chaos suite.
         .target(name: "CourierWorkloads", dependencies: ["CourierPostgres"]),
 
@@ -150,6 +186,9 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CourierTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OTLP"])),
             ]
         ),
         .executableTarget(
@@ -224,19 +263,29 @@ let package = Package(
         ),
 
         .testTarget(name: "CourierConcurrencyTests", dependencies: ["CourierConcurrency"]),
+        .testTarget(
+            name: "CourierTelemetryTests",
+            dependencies: ["CourierTelemetry", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "CourierAMQPTests", dependencies: ["CourierAMQP", "CourierTesting"]),
         .testTarget(name: "CourierEventsTests", dependencies: ["CourierEvents", "CourierTesting"]),
         .testTarget(
             name: "CourierHandlersTests",
             dependencies: [
-                "CourierHandlers", "CourierEvents", "CourierPostgres", "CourierPublisher", "CourierTesting",
+                "CourierHandlers", "CourierEvents", "CourierPostgres", "CourierPublisher", "CourierTelemetry", "CourierTesting",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(
             name: "CourierPublisherTests",
-            dependencies: ["CourierPublisher", "CourierAMQP", "CourierEvents", "CourierPostgres", "CourierTesting"]
+            dependencies: [
+                "CourierPublisher", "CourierAMQP", "CourierEvents", "CourierPostgres", "CourierTelemetry", "CourierTesting",
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
         ),
         .testTarget(name: "CourierPostgresTests", dependencies: ["CourierPostgres", "CourierTesting"]),
         .testTarget(

@@ -4,6 +4,7 @@ import CourierEngine
 import CourierHandlers
 import CourierPostgres
 import Foundation
+import CourierTelemetry
 import Logging
 import SystemPackage
 
@@ -18,6 +19,7 @@ import SystemPackage
 /// | `courier.database.schema` | `COURIER_DATABASE_SCHEMA` | the schema of Courier's own tables (inbox, outbox, failure index, ledgers); Semble's stay in `public` | `courier` |
 /// | `fly.app.name` | `FLY_APP_NAME` | the app; its queue is `events_<app>` | `app` |
 /// | `courier.log.level` | `COURIER_LOG_LEVEL` | trace … critical | `info` |
+/// | `courier.log.format` | `COURIER_LOG_FORMAT` | `json` (one object per line) or `text` | `text` on a terminal, else `json` |
 /// | `courier.queue.type` | `COURIER_QUEUE_TYPE` | `quorum` or `classic` | `quorum` |
 /// | `courier.delivery.limit` | `COURIER_DELIVERY_LIMIT` | quorum crash-loop guard | `10` |
 /// | `courier.quorum.initial.group.size` | `COURIER_QUORUM_INITIAL_GROUP_SIZE` | replicas of the app's quorum queues when they are created (`x-quorum-initial-group-size`) | the broker's (3.10: every node) |
@@ -62,6 +64,8 @@ public struct CourierConfiguration: Sendable {
     /// `public`: Semble's tables are there, and Courier never adds tables beside them).
     public var databaseSchema: String
     public var logLevel: Logger.Level
+    /// `courier.log.format`; nil: ``LogFormat/automatic`` (text on a terminal, else JSON).
+    public var logFormat: LogFormat?
     public var topology: Topology.Settings
     public var engine: ConsumerEngine.Settings
     public var httpHost: String
@@ -136,6 +140,14 @@ public struct CourierConfiguration: Sendable {
             throw Invalid(key: "courier.log.level", reason: "'\(level)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         logLevel = parsedLevel
+        if let format = values.string("courier.log.format"), !format.isEmpty {
+            guard let parsed = LogFormat(rawValue: format.lowercased()) else {
+                throw Invalid(key: "courier.log.format", reason: "'\(format)' is not json or text")
+            }
+            logFormat = parsed
+        } else {
+            logFormat = nil
+        }
 
         let queueTypeText = values.string("courier.queue.type") ?? "quorum"
         guard let queueType = Topology.QueueType(rawValue: queueTypeText) else {

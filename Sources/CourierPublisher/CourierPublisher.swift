@@ -42,7 +42,9 @@
 // ```swift
 // func addCardToLibrary(cardId: String, curator: String) async throws {
 //     let now = Date()
-//     try await TraceContext.$traceparent.withValue(request.traceparent) {
+//     // The request's span (swift-distributed-tracing; e.g. Hummingbird's TracingMiddleware) is the
+//     // current ServiceContext: enqueue stores its trace context, the relay's publish continues it.
+//     try await withSpan("add card to library") { _ in
 //         try await pool.withTransaction { conn in
 //             try conn.execute(
 //                 "INSERT INTO library_memberships (card_id, curator_id, added_at) VALUES ($1, $2, $3)",

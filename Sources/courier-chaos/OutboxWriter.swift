@@ -112,7 +112,7 @@ struct OutboxWriter: Sendable {
                         [poison.id, poison.aggregateId, poison.eventType, poison.data, poison.version, poison.occurredAt])
                 }
             }
-            try Outbox.enqueue(events, traceparent: nil, schema: Outbox.defaultSchema, in: connection)
+            try Outbox.enqueue(events, schema: Outbox.defaultSchema, in: connection)
         }
     }
 

@@ -4,6 +4,7 @@ import CourierEngine
 import CourierHandlers
 import CourierPostgres
 import CourierPublisher
+import CourierTelemetry
 import Foundation
 import Logging
 import Metrics
@@ -27,13 +28,18 @@ enum Courierd {
             exit(78)  // EX_CONFIG: systemd and operators can tell a bad config from a crash
         }
 
-        let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        // JSON lines unless on a terminal (courier.log.format), each line about an event with its
+        // id, type and trace id (Logger.MetadataProvider.courierEvent).
+        (configuration.logFormat ?? .automatic).bootstrap(level: configuration.logLevel)
         let logger = Logger(label: "courierd")
+
+        let tracing: (any Service)?
+        do {
+            tracing = try TracingSetup.bootstrap(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("courierd: \(error)\n".utf8))
+            exit(78)
+        }
 
         let postgres: PostgresConfiguration
         do {
@@ -56,7 +62,10 @@ enum Courierd {
         // serves its health endpoints and waits; the relay, the flusher and the consumer start
         // once the database is ready.
         let gate = StartupGate()
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // First, so it stops last and exports the spans the other services ended while stopping.
+        if let tracing { services.append(.init(service: tracing)) }
+        services += [
             .init(service: http),
             .init(
                 service: DatabaseSetupService(

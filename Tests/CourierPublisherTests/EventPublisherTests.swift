@@ -1,9 +1,12 @@
 import CourierAMQP
 import CourierEvents
 import CourierTesting
+import CourierTelemetry
 import Foundation
+import InMemoryTracing
 import Synchronization
 import Testing
+import Tracing
 
 @testable import CourierPublisher
 
@@ -15,10 +18,15 @@ struct EventPublisherTests {
         let exchange = try await TestExchange.make()
         let publisher = EventPublisher(configuration: try exchange.publisherConfiguration(appID: "semble-api"), logger: quietLogger)
         let envelope = Events.cardAdded()
-        let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-        try await TraceContext.$traceparent.withValue(trace) {
+        // The API's request span: the publish is its child, and the message carries the publish
+        // span's context (the in-memory tracer's propagation fields).
+        let tracer = TestTracing.tracer
+        let request = tracer.startSpan("POST /cards")
+        try await ServiceContext.withValue(request.context) {
             try await publisher.publish(envelope)
         }
+        request.end()
+        let traceID = try #require(request.context.inMemorySpanContext?.traceID)
         let untraced = Events.cardAdded()
         try await publisher.publish(untraced)
 
@@ -32,10 +40,19 @@ struct EventPublisherTests {
         #expect(message.properties.contentType == "application/json")
         #expect(message.properties.appID == "semble-api")
         #expect(message.properties.headers?[EventSchema.versionHeader]?.intValue == 2)
-        #expect(message.properties.headers?["traceparent"]?.stringValue == trace)
+        #expect(message.properties.headers?[InMemoryTracer.traceIDKey]?.stringValue == traceID)
         #expect(try decode(message) == envelope)
+        let spans = TestTracing.finishedSpans(inTrace: traceID)
+        let publish = try #require(spans.first { $0.operationName == "publish CardAddedToLibraryEvent" })
+        #expect(publish.kind == .producer)
+        #expect(publish.spanContext.parentSpanID == request.context.inMemorySpanContext?.spanID)
+        #expect(message.properties.headers?[InMemoryTracer.spanIDKey]?.stringValue == publish.spanContext.spanID, "the handlers' parent")
+        #expect(publish.attributes[CourierSpan.Attribute.eventID]?.toSpanAttribute() == .string(envelope.id))
+        #expect(publish.attributes[CourierSpan.Attribute.outcome]?.toSpanAttribute() == .string("confirmed"))
         let other = try #require(messages.first { $0.properties.messageID == untraced.id })
-        #expect(other.properties.headers?["traceparent"] == nil, "no trace, no header")
+        let otherTrace = other.properties.headers?[InMemoryTracer.traceIDKey]?.stringValue
+        #expect(otherTrace != nil && otherTrace != traceID, "outside a span, a publish starts a trace of its own")
+        #expect(other.properties.headers?["traceparent"] == nil)
 
         await publisher.shutdown()
         await exchange.delete()
@@ -107,7 +124,7 @@ struct EventPublisherTests {
         let eventType = TestEnvironment.uniqueName("NobodyBindsThisEvent")
         let id = UUID().uuidString.lowercased()
         let results = await publisher.send([
-            OutgoingMessage(body: Array("{}".utf8), eventType: eventType, messageID: id, timestamp: 0, schemaVersion: 2, traceparent: nil)
+            OutgoingMessage(body: Array("{}".utf8), eventType: eventType, messageID: id, timestamp: 0, schemaVersion: 2)
         ])
         #expect(throws: Never.self) { try results[0].get() }
 

@@ -302,13 +302,13 @@ struct OutboxRelayTests {
             """)
         try await database.connection.execute(
             "INSERT INTO event_store (aggregate_id, event_type, event_data, timestamp) VALUES ('a', 'CollectionCreatedEvent', '{}', now())")
-        #expect(try await OutboxSchema.migrate(on: database.connection) == [1])
+        #expect(try await OutboxSchema.migrate(on: database.connection) == [1, 2])
         #expect(try await OutboxSchema.migrate(on: database.connection) == [])
         let columns = try await database.connection.query(
             "SELECT column_name::text FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'event_store'",
             [database.schema]
         ).map { try $0.decode(String.self, column: 0) }
-        #expect(Set(columns).isSuperset(of: ["position", "published_at", "traceparent", "processed", "event_data"]))
+        #expect(Set(columns).isSuperset(of: ["position", "published_at", "traceparent", "trace_context", "processed", "event_data"]))
         #expect(try await database.connection.query("SELECT position FROM event_store").first?.decode(Int64?.self, column: 0) != nil)
 
         let batch = (0..<4500).map { Events.numbered(aggregate: "col-order", index: $0) }

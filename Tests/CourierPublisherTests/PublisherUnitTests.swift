@@ -1,5 +1,6 @@
 import CourierAMQP
 import CourierEvents
+import CourierTelemetry
 import Foundation
 import Testing
 
@@ -8,17 +9,33 @@ import Testing
 /// The pure parts: trace context, backoff, the confirm bookkeeping, the mark rule, properties.
 @Suite("Publisher logic")
 struct PublisherUnitTests {
-    @Test("a traceparent is kept only when it is a well-formed version-00 W3C value")
-    func traceparentValidation() {
+    @Test("only propagation-looking headers travel: lower-case token keys, not x-…, printable values within 512 bytes")
+    func propagationHeaders() {
         let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-        #expect(TraceContext.validated(good) == good)
-        #expect(TraceContext.validated(nil) == nil)
-        #expect(TraceContext.validated("") == nil)
-        #expect(TraceContext.validated("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01") == nil, "upper case hex")
-        #expect(TraceContext.validated("00-00000000000000000000000000000000-00f067aa0ba902b7-01") == nil, "zero trace id")
-        #expect(TraceContext.validated("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01") == nil, "zero span id")
-        #expect(TraceContext.validated("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") == nil, "unknown version")
-        #expect(TraceContext.validated(good + "-extra") == nil)
+        #expect(MessageTrace.isPropagationHeader(key: "traceparent", value: good))
+        #expect(MessageTrace.isPropagationHeader(key: "tracestate", value: "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"))
+        #expect(!MessageTrace.isPropagationHeader(key: "x-courier-attempts", value: "1"), "never one of Courier's headers")
+        #expect(!MessageTrace.isPropagationHeader(key: "x-schema-version", value: "2"))
+        #expect(!MessageTrace.isPropagationHeader(key: "TraceParent", value: good))
+        #expect(!MessageTrace.isPropagationHeader(key: "", value: good))
+        #expect(!MessageTrace.isPropagationHeader(key: "traceparent", value: "a\nb"))
+        #expect(!MessageTrace.isPropagationHeader(key: "tracestate", value: String(repeating: "a", count: 513)))
+        #expect(MessageTrace.isPropagationHeader(key: "tracestate", value: String(repeating: "a", count: 512)))
+        let many = Dictionary(uniqueKeysWithValues: (0..<20).map { ("k\($0)", "v") })
+        #expect(MessageTrace.sanitized(many).count == MessageTrace.maximumHeaders)
+    }
+
+    @Test("an outbox row's trace_context: a JSON object of strings; anything else gives no headers")
+    func storedTraceContext() {
+        let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        let stored = TraceHeadersJSON.encode(["traceparent": good, "tracestate": "a=b"])
+        #expect(stored == #"{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","tracestate":"a=b"}"#)
+        #expect(TraceHeadersJSON.decode(stored) == ["traceparent": good, "tracestate": "a=b"])
+        #expect(TraceHeadersJSON.encode([:]) == nil)
+        #expect(TraceHeadersJSON.decode(nil) == [:])
+        #expect(TraceHeadersJSON.decode("[1,2]") == [:])
+        #expect(TraceHeadersJSON.decode("not json") == [:])
+        #expect(TraceHeadersJSON.decode(#"{"traceparent":42,"x-courier-attempts":"9","tracestate":"a=b"}"#) == ["tracestate": "a=b"])
     }
 
     @Test("backoff doubles from its start and stops at its maximum")
@@ -112,7 +129,9 @@ struct PublisherUnitTests {
     func properties() {
         let envelope = Events.cardAdded()
         let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-        let properties = OutgoingMessage(envelope, traceparent: trace).properties(appID: "semble-api")
+        var message = OutgoingMessage(envelope)
+        message.traceHeaders = ["traceparent": trace]
+        let properties = message.properties(appID: "semble-api")
         #expect(properties.deliveryMode == .persistent)
         #expect(properties.messageID == envelope.id)
         #expect(properties.type == "CardAddedToLibraryEvent")
@@ -121,8 +140,11 @@ struct PublisherUnitTests {
         #expect(properties.appID == "semble-api")
         #expect(properties.headers?[EventSchema.versionHeader]?.intValue == 2)
         #expect(properties.headers?["traceparent"]?.stringValue == trace)
-        let untraced = OutgoingMessage(envelope, traceparent: "garbage").properties(appID: "x")
+        let untraced = OutgoingMessage(
+            body: [], eventType: "T", messageID: "m", timestamp: 0, schemaVersion: 2, traceHeaders: ["traceparent": "bad\u{0}", "x-evil": "1"]
+        ).properties(appID: "x")
         #expect(untraced.headers?["traceparent"] == nil)
+        #expect(untraced.headers?["x-evil"] == nil)
     }
 
     @Test("outgoing envelopes get a fresh lower-case UUID and the specified aggregate")
@@ -141,10 +163,10 @@ struct PublisherUnitTests {
     func outboxRowIdentity() throws {
         var envelope = Events.cardAdded()
         envelope.id = envelope.id.uppercased()
-        #expect(try Outbox.Row(envelope, traceparent: nil).id == envelope.id.lowercased())
+        #expect(try Outbox.Row(envelope, traceContext: nil).id == envelope.id.lowercased())
         envelope.id = "not-a-uuid"
         #expect {
-            try Outbox.Row(envelope, traceparent: nil)
+            try Outbox.Row(envelope, traceContext: nil)
         } throws: { error in
             (error as? OutboxError)?.code == .invalidEventID && "\(error)".contains("not-a-uuid")
         }
@@ -170,6 +192,6 @@ extension OutboxClaim.Record {
     static func fake(id: String, aggregate: String) throws -> OutboxClaim.Record {
         OutboxClaim.Record(
             id: id, position: 0, aggregateId: aggregate,
-            message: OutgoingMessage(body: [], eventType: "T", messageID: id, timestamp: 0, schemaVersion: 2, traceparent: nil))
+            message: OutgoingMessage(body: [], eventType: "T", messageID: id, timestamp: 0, schemaVersion: 2))
     }
 }

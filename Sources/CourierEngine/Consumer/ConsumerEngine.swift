@@ -1,4 +1,5 @@
 import CourierAMQP
+import CourierTelemetry
 import Foundation
 import Logging
 
@@ -319,7 +320,10 @@ public struct ConsumerEngine: Sendable {
                 "failure_id": "\(failureID)",
             ]
             if !removed.isEmpty { metadata["removed_headers"] = "\(removed.count)" }
-            logger.warning("dead-lettering", metadata: metadata)
+            // The event's id, type and trace id come with the line (Logger.MetadataProvider.courierEvent).
+            EventLogContext(delivery: delivery, eventType: origin.routingKey).withValue {
+                logger.warning("dead-lettering", metadata: metadata)
+            }
         case .retry, .ack, .requeueAndPause:
             return
         }

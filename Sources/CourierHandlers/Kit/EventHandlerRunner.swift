@@ -2,7 +2,9 @@ import CourierAMQP
 import CourierEngine
 import CourierEvents
 import CourierPostgres
+import CourierTelemetry
 import Logging
+import Tracing
 
 /// The engine's ``DeliveryHandler`` for Semble: decodes each delivery, hands every
 /// ``EventHandler`` the events of its types, and answers one outcome per delivery.
@@ -24,6 +26,11 @@ import Logging
 /// NUL in a string, an id too long for an index — an unsupported or garbage schema version) is a
 /// permanent failure whose message names the field. A database error is classified by
 /// ``FailureClassification`` with the runner's policy.
+///
+/// Tracing (with a tracer bootstrapped): each delivery's trace context is extracted from its
+/// headers, and each (event, handler) gets a consumer span `<handler> <event type>`, its child,
+/// from the start of the handler's transaction to the event's outcome (``CourierSpan``); a
+/// delivery that does not decode gets a `decode` span holding the error.
 public struct EventHandlerRunner: DeliveryHandler {
     public let name = "semble"
     public let handlers: [any EventHandler]
@@ -58,11 +65,14 @@ public struct EventHandlerRunner: DeliveryHandler {
         var outcomes = [HandlingOutcome](repeating: .handled, count: deliveries.count)
         var events: [(index: Int, event: EventEnvelope)] = []
         events.reserveCapacity(deliveries.count)
+        let tracing = HandlerSpans(deliveries)
         for (index, delivery) in deliveries.enumerated() {
             do {
                 events.append((index, try decode(delivery)))
             } catch {
-                outcomes[index] = .permanentFailure(HandlingFailure(errorClass: error.errorClass, message: error.message, handler: "decoder"))
+                let failure = HandlingFailure(errorClass: error.errorClass, message: error.message, handler: "decoder")
+                outcomes[index] = .permanentFailure(failure)
+                tracing?.decodeFailed(index, routingKey: FailureHeaders.originalRoutingKey(of: delivery), failure: failure)
             }
         }
         guard !events.isEmpty else { return outcomes }
@@ -71,7 +81,7 @@ public struct EventHandlerRunner: DeliveryHandler {
             for handler in handlers {
                 let mine = events.filter { handler.eventTypes.contains($0.event.type) }
                 guard !mine.isEmpty else { continue }
-                group.addTask { await self.run(handler, mine) }
+                group.addTask { await self.run(handler, mine, deliveries: deliveries, tracing: tracing) }
             }
             var failures: [(Int, HandlingOutcome)] = []
             for await result in group { failures += result }
@@ -103,7 +113,10 @@ public struct EventHandlerRunner: DeliveryHandler {
 
     /// Applies `events` with `handler`; returns the outcomes of the events that failed (by
     /// delivery index), nothing when all committed.
-    func run(_ handler: any EventHandler, _ events: [(index: Int, event: EventEnvelope)]) async -> [(Int, HandlingOutcome)] {
+    func run(
+        _ handler: any EventHandler, _ events: [(index: Int, event: EventEnvelope)], deliveries: [AMQPDelivery] = [],
+        tracing: HandlerSpans? = nil
+    ) async -> [(Int, HandlingOutcome)] {
         // The same event twice in one batch is applied once; its copies share the outcome.
         var first: [String: Int] = [:]
         var unique: [(index: Int, event: EventEnvelope)] = []
@@ -116,8 +129,10 @@ public struct EventHandlerRunner: DeliveryHandler {
                 unique.append(item)
             }
         }
-        var failed = await isolate(handler, unique[...])
+        let spans = tracing?.start(handler.name, unique)
+        var failed = await isolate(handler, unique[...], deliveries: deliveries)
         let byIndex = Dictionary(failed, uniquingKeysWith: { a, _ in a })
+        spans?.end(byIndex)
         for copy in copies {
             if let outcome = byIndex[copy.of] { failed.append((copy.index, outcome)) }
         }
@@ -125,7 +140,9 @@ public struct EventHandlerRunner: DeliveryHandler {
     }
 
     /// Applies the events in one transaction; if that fails, halves and retries each half.
-    private func isolate(_ handler: any EventHandler, _ events: ArraySlice<(index: Int, event: EventEnvelope)>) async -> [(Int, HandlingOutcome)] {
+    private func isolate(
+        _ handler: any EventHandler, _ events: ArraySlice<(index: Int, event: EventEnvelope)>, deliveries: [AMQPDelivery]
+    ) async -> [(Int, HandlingOutcome)] {
         let error: any Error
         do {
             try await apply(handler, events.map(\.event))
@@ -138,17 +155,22 @@ public struct EventHandlerRunner: DeliveryHandler {
             return events.map { ($0.index, outcome) }
         }
         guard events.count > 1 else {
-            logger.warning(
-                "handler failed", metadata: ["handler": "\(handler.name)", "event_id": "\(events.first?.event.id ?? "")", "error": "\(error)"])
+            if let only = events.first {
+                let traceID = only.index < deliveries.count
+                    ? EventLogContext.traceID(traceparent: deliveries[only.index].properties.headers?["traceparent"]?.stringValue) : nil
+                EventLogContext(eventID: only.event.id, eventType: only.event.type.rawValue, traceID: traceID).withValue {
+                    logger.warning("handler failed", metadata: ["handler": "\(handler.name)", "error": "\(error)"])
+                }
+            }
             return events.map { ($0.index, outcome) }
         }
         let middle = events.startIndex + events.count / 2
-        let left = await isolate(handler, events[..<middle])
+        let left = await isolate(handler, events[..<middle], deliveries: deliveries)
         if left.contains(where: { if case .dependencyUnavailable = $0.1 { true } else { false } }) {
             // Postgres went away meanwhile: the rest is not at fault either.
             return left + events[middle...].map { ($0.index, HandlingOutcome.dependencyUnavailable(dependency: FailureClassification.postgresDependency)) }
         }
-        return left + (await isolate(handler, events[middle...]))
+        return left + (await isolate(handler, events[middle...], deliveries: deliveries))
     }
 
     /// One transaction: the handler's lock, the inbox claim, the handler's writes.

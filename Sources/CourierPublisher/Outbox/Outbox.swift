@@ -1,6 +1,8 @@
 import CourierEvents
 import CourierPostgres
+import CourierTelemetry
 import Foundation
+import Tracing
 
 /// The transactional outbox: events written into `event_store` in the caller's own transaction,
 /// so the domain change and its event commit — or roll back — together. ``OutboxRelay`` publishes
@@ -16,7 +18,7 @@ import Foundation
 /// Each event becomes one row: `id` = the envelope's id (it must be a UUID, stored lower-case: the
 /// relay publishes it as the `message_id`), `aggregate_id`, `event_type`, `event_data` = the JSON
 /// body `EventEncoder` writes (as `jsonb`), `version` = the schema version, `timestamp` = when it
-/// occurred, `traceparent` = the W3C trace context when there is one. The table is in Courier's
+/// occurred, `trace_context` = the trace context of the transaction when a tracer is bootstrapped. The table is in Courier's
 /// schema (`schema`, by default ``defaultSchema``, `courier`; nil: found through the connection's
 /// `search_path`); create it with ``OutboxSchema``. Its insert trigger sends
 /// `NOTIFY courier_outbox`, which Postgres delivers only at commit — the relay wakes exactly when
@@ -49,8 +51,10 @@ public enum Outbox {
     /// Writes one event into `event_store` within the open transaction of `transaction`.
     ///
     /// - Parameters:
-    ///   - traceparent: stored for the relay to send as the `traceparent` header; by default the
-    ///     current task's ``TraceContext/traceparent``. Ignored when not well-formed.
+    ///   - context: the trace context of the transaction (by default the current task's
+    ///     `ServiceContext`): what the bootstrapped instrument injects for it (W3C `traceparent` and
+    ///     `tracestate` with swift-otel) is stored in the row's `trace_context`, and the relay
+    ///     continues that trace when it publishes the row. Nothing is stored without a tracer.
     ///   - schema: the schema of `event_store` (Courier's); nil uses the connection's `search_path`.
     ///   - transaction: a connection inside `withTransaction` (this call is synchronous on it).
     /// - Throws: ``OutboxError`` — ``OutboxError/Code/notInTransaction``,
@@ -58,20 +62,20 @@ public enum Outbox {
     ///   `withTransaction` rolls the whole transaction back.
     public static func enqueue(
         _ envelope: EventEnvelope,
-        traceparent: String? = TraceContext.traceparent,
+        context: ServiceContext? = nil,
         schema: String? = defaultSchema,
         in transaction: isolated PostgresConnection
     ) throws(OutboxError) {
         try requireTransaction(transaction)
         let table = try table(in: schema)
-        let row = try Row(envelope, traceparent: traceparent)
+        let row = try Row(envelope, traceContext: Self.traceContext(context))
         do {
             try transaction.execute(
                 """
-                INSERT INTO \(table) (id, aggregate_id, event_type, event_data, version, timestamp, traceparent)
-                VALUES ($1::uuid, $2, $3, $4::jsonb, $5, $6::timestamptz, $7)
+                INSERT INTO \(table) (id, aggregate_id, event_type, event_data, version, timestamp, trace_context)
+                VALUES ($1::uuid, $2, $3, $4::jsonb, $5, $6::timestamptz, $7::jsonb)
                 """,
-                [row.id, row.aggregateId, row.eventType, row.data, row.version, row.occurredAt, row.traceparent])
+                [row.id, row.aggregateId, row.eventType, row.data, row.version, row.occurredAt, row.traceContext])
         } catch {
             throw failure(error, eventID: row.id, eventType: row.eventType)
         }
@@ -79,10 +83,11 @@ public enum Outbox {
 
     /// Writes several events, in this order, within the open transaction of `transaction`: a few
     /// set-based statements (`unnest`) rather than one round trip per event.
-    /// Throws as ``enqueue(_:traceparent:in:)``; nothing is written unless all are.
+    /// Every row stores the trace context of `context`, as ``enqueue(_:context:schema:in:)``.
+    /// Throws as ``enqueue(_:context:schema:in:)``; nothing is written unless all are.
     public static func enqueue(
         _ envelopes: [EventEnvelope],
-        traceparent: String? = TraceContext.traceparent,
+        context: ServiceContext? = nil,
         schema: String? = defaultSchema,
         in transaction: isolated PostgresConnection
     ) throws(OutboxError) {
@@ -91,7 +96,8 @@ public enum Outbox {
         let table = try table(in: schema)
         var rows: [Row] = []
         rows.reserveCapacity(envelopes.count)
-        for envelope in envelopes { rows.append(try Row(envelope, traceparent: traceparent)) }
+        let traceContext = Self.traceContext(context)
+        for envelope in envelopes { rows.append(try Row(envelope, traceContext: traceContext)) }
         var start = 0
         while start < rows.count {
             let chunk = rows[start..<min(start + rowsPerStatement, rows.count)]
@@ -99,15 +105,15 @@ public enum Outbox {
             do {
                 try transaction.execute(
                     """
-                    INSERT INTO \(table) (id, aggregate_id, event_type, event_data, version, timestamp, traceparent)
-                    SELECT id, aggregate_id, event_type, event_data::jsonb, version, occurred_at, traceparent
+                    INSERT INTO \(table) (id, aggregate_id, event_type, event_data, version, timestamp, trace_context)
+                    SELECT id, aggregate_id, event_type, event_data::jsonb, version, occurred_at, trace_context::jsonb
                     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::text[])
-                        WITH ORDINALITY AS t(id, aggregate_id, event_type, event_data, version, occurred_at, traceparent, n)
+                        WITH ORDINALITY AS t(id, aggregate_id, event_type, event_data, version, occurred_at, trace_context, n)
                     ORDER BY n
                     """,
                     [
                         chunk.map(\.id), chunk.map(\.aggregateId), chunk.map(\.eventType), chunk.map(\.data),
-                        chunk.map(\.version), chunk.map(\.occurredAt), chunk.map(\.traceparent),
+                        chunk.map(\.version), chunk.map(\.occurredAt), chunk.map(\.traceContext),
                     ])
             } catch {
                 throw failure(error, eventID: chunk.count == 1 ? chunk.first?.id : nil, eventType: nil)
@@ -123,9 +129,10 @@ public enum Outbox {
         var data: String
         var version: Int
         var occurredAt: Date
-        var traceparent: String?
+        /// The propagation headers, as a JSON object (nil: none).
+        var traceContext: String?
 
-        init(_ envelope: EventEnvelope, traceparent: String?) throws(OutboxError) {
+        init(_ envelope: EventEnvelope, traceContext: String?) throws(OutboxError) {
             guard let uuid = UUID(uuidString: envelope.id) else {
                 throw OutboxError(
                     code: .invalidEventID,
@@ -138,8 +145,15 @@ public enum Outbox {
             data = String(decoding: EventEncoder().encode(envelope), as: UTF8.self)
             version = envelope.schemaVersion
             occurredAt = envelope.occurredAt
-            self.traceparent = TraceContext.validated(traceparent)
+            self.traceContext = traceContext
         }
+    }
+
+    /// What the instrument injects for `context` (default: the current task's), as the JSON
+    /// object stored in `trace_context`; nil when it injects nothing.
+    static func traceContext(_ context: ServiceContext?) -> String? {
+        let headers = MessageTrace.headers(injecting: context ?? ServiceContext.current ?? .topLevel)
+        return TraceHeadersJSON.encode(headers)
     }
 
     private static func requireTransaction(_ connection: isolated PostgresConnection) throws(OutboxError) {

@@ -15,7 +15,10 @@ import Logging
 ///   each aggregate's events in order (`timestamp` can tie or go backwards; `created_at` is the
 ///   transaction's start). Rows that existed before get positions in the table's physical order;
 /// - `published_at timestamptz`: when the relay had the broker's confirm; retention prunes by it;
-/// - `traceparent text`: the W3C trace context, forwarded as the message header;
+/// - `traceparent text`: a W3C trace context a writer put there (migration 1; Courier's outbox
+///   writes `trace_context` since migration 2, the relay still forwards this one when that is null);
+/// - `trace_context jsonb` (migration 2): the propagation headers of the enqueueing transaction's
+///   trace (`traceparent`, `tracestate`), which the relay continues when it publishes the row;
 /// - the relay's indexes: unpublished rows by position (the claim), unpublished rows by aggregate
 ///   and position (the ordering check), published rows by `published_at` (pruning);
 /// - an insert trigger (per statement) that runs `pg_notify('courier_outbox', '')`: delivered at
@@ -25,7 +28,8 @@ public enum OutboxSchema {
     public static let trackingTable = "courier_outbox_migrations"
 
     public static let migrations: [PostgresMigration] = [
-        PostgresMigration(version: 1, name: "event_store_outbox", sql: eventStore)
+        PostgresMigration(version: 1, name: "event_store_outbox", sql: eventStore),
+        PostgresMigration(version: 2, name: "event_store_trace_context", sql: traceContext),
     ]
 
     /// Applies the migrations not yet applied, in `schema` — created if missing — (nil: the
@@ -70,6 +74,9 @@ public enum OutboxSchema {
         CREATE INDEX IF NOT EXISTS event_store_unprocessed_idx ON event_store (processed, timestamp) WHERE NOT processed;
         CREATE INDEX IF NOT EXISTS event_store_aggregate_version_idx ON event_store (aggregate_id, version);
         """
+
+    /// Migration 2: the whole trace context of the enqueueing transaction, not only `traceparent`.
+    static let traceContext = "ALTER TABLE event_store ADD COLUMN IF NOT EXISTS trace_context jsonb;"
 
     static let eventStore = seedTable + "\n\n" + """
         ALTER TABLE event_store ADD COLUMN IF NOT EXISTS position bigint GENERATED ALWAYS AS IDENTITY;

@@ -3,6 +3,7 @@ import CourierEvents
 import Logging
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// Publishes Semble events to `domain_events` and returns once the broker has confirmed them.
 ///
@@ -15,7 +16,9 @@ import Synchronization
 /// a good Semble publisher sets: `delivery_mode` 2 (persistent), `message_id` = the envelope's id,
 /// `type` = the event type, `timestamp` = when it occurred (seconds), `content_type`
 /// `application/json`, `app_id` (``PublisherConfiguration/appID``), and the headers
-/// `x-schema-version` (the envelope's schema version) and `traceparent` (see ``TraceContext``).
+/// `x-schema-version` (the envelope's schema version) and the trace context of the caller
+/// (`traceparent`/`tracestate` with swift-otel bootstrapped: each publish is a producer span,
+/// `publish <event type>`, a child of the caller's span).
 ///
 /// **Failures are quick and explicit** (``PublishError``): a nack, an unroutable message, a
 /// missing exchange, a lost connection, no confirm within ``PublisherConfiguration/confirmTimeout``.
@@ -80,25 +83,38 @@ public final class EventPublisher: Service, Sendable {
     /// - Parameters:
     ///   - envelope: the event; its `id` becomes the `message_id` (use a UUID: see
     ///     ``CourierEvents/EventEnvelope/outgoing(_:aggregateId:occurredAt:)``).
-    ///   - traceparent: the W3C trace context for the `traceparent` header; by default the
-    ///     current task's ``TraceContext/traceparent``. Ignored when not well-formed.
+    ///   - context: the parent of the publish span (by default the current task's
+    ///     `ServiceContext`), whose trace the message's handlers join.
     /// - Throws: ``PublishError`` (see its codes; ``PublishError/mayHaveBeenPublished`` tells
     ///   whether a retry may duplicate the message).
-    public func publish(_ envelope: EventEnvelope, traceparent: String? = TraceContext.traceparent) async throws(PublishError) {
-        try await send([OutgoingMessage(envelope, traceparent: traceparent, encoder: encoder)])[0].get()
+    public func publish(_ envelope: EventEnvelope, context: ServiceContext? = nil) async throws(PublishError) {
+        let parent = context ?? ServiceContext.current ?? .topLevel
+        try await send([OutgoingMessage(envelope, encoder: encoder)], parents: [parent])[0].get()
     }
 
     /// Publishes several events in this order, all in flight together, and returns each one's
     /// outcome in the same order once the broker has answered for all of them.
     public func publish(
-        _ envelopes: [EventEnvelope], traceparent: String? = TraceContext.traceparent
+        _ envelopes: [EventEnvelope], context: ServiceContext? = nil
     ) async -> [Result<Void, PublishError>] {
-        await send(envelopes.map { OutgoingMessage($0, traceparent: traceparent, encoder: encoder) })
+        let parent = context ?? ServiceContext.current ?? .topLevel
+        return await send(
+            envelopes.map { OutgoingMessage($0, encoder: encoder) }, parents: Array(repeating: parent, count: envelopes.count))
     }
 
     /// Connects now rather than on the first publish (a failure here is retried on first use).
     public func connect() async throws(PublishError) {
         _ = try await channel()
+    }
+
+    /// ``send(_:)`` with a publish span per message, a child of its parent in `parents`
+    /// (``PublishSpans``).
+    func send(_ messages: [OutgoingMessage], parents: [ServiceContext]) async -> [Result<Void, PublishError>] {
+        var messages = messages
+        let spans = PublishSpans.start(&messages, parents: parents, exchange: configuration.exchange)
+        let results = await send(messages)
+        spans.end(results)
+        return results
     }
 
     /// Sends `messages` on the shared channel in this order — so the broker receives them in this

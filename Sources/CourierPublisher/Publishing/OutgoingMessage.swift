@@ -1,5 +1,6 @@
 import CourierAMQP
 import CourierEvents
+import CourierTelemetry
 import Foundation
 
 /// One message on its way to the broker: what ``EventPublisher`` publishes directly and what
@@ -15,22 +16,25 @@ struct OutgoingMessage: Sendable {
     var timestamp: UInt64
     /// The `x-schema-version` header.
     var schemaVersion: Int
-    /// The `traceparent` header, when valid.
-    var traceparent: String?
+    /// The trace propagation headers (`traceparent`, `tracestate`): what the outbox row stored,
+    /// replaced by the publish span's own when a tracer is bootstrapped (``PublishSpans``).
+    var traceHeaders: [String: String]
 
-    init(body: [UInt8], eventType: String, messageID: String, timestamp: UInt64, schemaVersion: Int, traceparent: String?) {
+    init(
+        body: [UInt8], eventType: String, messageID: String, timestamp: UInt64, schemaVersion: Int, traceHeaders: [String: String] = [:]
+    ) {
         self.body = body
         self.eventType = eventType
         self.messageID = messageID
         self.timestamp = timestamp
         self.schemaVersion = schemaVersion
-        self.traceparent = TraceContext.validated(traceparent)
+        self.traceHeaders = MessageTrace.sanitized(traceHeaders)
     }
 
-    init(_ envelope: EventEnvelope, traceparent: String?, encoder: EventEncoder = EventEncoder()) {
+    init(_ envelope: EventEnvelope, encoder: EventEncoder = EventEncoder()) {
         self.init(
             body: encoder.encode(envelope), eventType: envelope.type.rawValue, messageID: envelope.id,
-            timestamp: Self.seconds(envelope.occurredAt), schemaVersion: envelope.schemaVersion, traceparent: traceparent)
+            timestamp: Self.seconds(envelope.occurredAt), schemaVersion: envelope.schemaVersion)
     }
 
     static func seconds(_ date: Date) -> UInt64 {
@@ -41,7 +45,7 @@ struct OutgoingMessage: Sendable {
     /// Persistent JSON with the event's identity, type, time, publisher, schema version and trace.
     func properties(appID: String) -> AMQPProperties {
         var headers: AMQPTable = [EventSchema.versionHeader: .int32(Int32(clamping: schemaVersion))]
-        if let traceparent { headers["traceparent"] = .string(traceparent) }
+        for key in traceHeaders.keys.sorted() { headers[key] = .string(traceHeaders[key]!) }
         return AMQPProperties(
             contentType: "application/json", headers: headers, deliveryMode: .persistent, messageID: messageID,
             timestamp: timestamp, type: eventType, appID: appID)

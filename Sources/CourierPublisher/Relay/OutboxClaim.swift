@@ -10,10 +10,11 @@ enum OutboxClaim {
     /// ends, then are free again for a later pass.
     ///
     /// Columns: id, position, aggregate_id, event_type, event_data (text), version, timestamp
-    /// (whole seconds since the epoch), traceparent, publishable.
+    /// (whole seconds since the epoch), trace context (a JSON object of propagation headers: the
+    /// row's `trace_context`, else its `traceparent` alone), publishable.
     static let claimSQL = """
         WITH claimed AS (
-            SELECT id, position, aggregate_id, event_type, event_data, version, timestamp, traceparent
+            SELECT id, position, aggregate_id, event_type, event_data, version, timestamp, traceparent, trace_context
             FROM event_store
             WHERE NOT processed
             ORDER BY position
@@ -21,7 +22,9 @@ enum OutboxClaim {
             FOR UPDATE SKIP LOCKED
         )
         SELECT c.id::text, c.position, c.aggregate_id, c.event_type, c.event_data::text, c.version,
-               floor(extract(epoch FROM c.timestamp))::bigint, c.traceparent,
+               floor(extract(epoch FROM c.timestamp))::bigint,
+               CASE WHEN c.trace_context IS NOT NULL THEN c.trace_context::text
+                    WHEN c.traceparent IS NOT NULL THEN jsonb_build_object('traceparent', c.traceparent)::text END,
                NOT EXISTS (
                    SELECT 1 FROM event_store earlier
                    WHERE earlier.aggregate_id = c.aggregate_id
@@ -71,7 +74,7 @@ enum OutboxClaim {
             message = OutgoingMessage(
                 body: Array(try row.decode(String.self, column: 4).utf8), eventType: try row.decode(String.self, column: 3),
                 messageID: id, timestamp: seconds > 0 ? UInt64(seconds) : 0, schemaVersion: try row.decode(Int.self, column: 5),
-                traceparent: try row.decode(String?.self, column: 7))
+                traceHeaders: TraceHeadersJSON.decode(try row.decode(String?.self, column: 7)))
             publishable = try row.decode(Bool.self, column: 8)
         }
     }

@@ -1,4 +1,5 @@
 import CourierPostgres
+import CourierTelemetry
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -174,7 +175,9 @@ public final class OutboxRelay: Service, Sendable {
             let records = claimed.filter(\.publishable)
             let waiting = claimed.count - records.count
             guard !records.isEmpty else { return Pass(waiting: waiting) }
-            let results = await publisher.send(records.map(\.message))
+            // Each row's publish continues the trace its enqueueing transaction stored.
+            let results = await publisher.send(
+                records.map(\.message), parents: records.map { MessageTrace.context(extracting: $0.message.traceHeaders) })
             let ids = OutboxClaim.markable(records, results)
             try hooks.afterConfirms?(ids)
             if !ids.isEmpty { try conn.execute(OutboxClaim.markSQL, [ids]) }

@@ -59,7 +59,7 @@ struct PublishCommand: AsyncParsableCommand {
             let publisher = EventPublisher(
                 configuration: PublisherConfiguration(amqp: context.configuration.amqp, appID: "courier-cli"), logger: context.logger)
             do {
-                try await publisher.publish(envelope, traceparent: nil)
+                try await publisher.publish(envelope)
             } catch {
                 await publisher.shutdown()
                 throw OpsError((error as? PublishError)?.mayHaveBeenPublished == true ? .incomplete : .unavailable, "not published: \(error)")

@@ -1,0 +1,96 @@
+import CourierAMQP
+import Logging
+import Tracing
+import W3CTraceContext
+
+/// Which event a piece of work is about: put in the task's `ServiceContext` while courierd works
+/// on one event, and added to every log line written meanwhile by
+/// ``Logging/Logger/MetadataProvider/courierEvent`` as `event_id`, `event_type` and `trace_id`.
+///
+/// The values come from the wire: each is cut to 255 bytes and has its control characters
+/// replaced, so a message id cannot forge a log line in the text format.
+public struct EventLogContext: Sendable, Equatable {
+    public var eventID: String?
+    public var eventType: String?
+    /// The W3C trace id (32 lower-case hex digits) of the message's `traceparent`, when it has a
+    /// valid one — whether or not courierd exports spans, so logs and the API's traces meet.
+    public var traceID: String?
+
+    public init(eventID: String?, eventType: String?, traceID: String?) {
+        self.eventID = eventID.map(Self.clean)
+        self.eventType = eventType.map(Self.clean)
+        self.traceID = traceID.map(Self.clean)
+    }
+
+    /// For a delivery: its `message_id`, the event type given, the trace id of its `traceparent`.
+    public init(delivery: AMQPDelivery, eventType: String) {
+        self.init(
+            eventID: delivery.properties.messageID, eventType: eventType,
+            traceID: Self.traceID(traceparent: delivery.properties.headers?["traceparent"]?.stringValue))
+    }
+
+    /// The trace id of a `traceparent` value, when it is a valid W3C one.
+    public static func traceID(traceparent: String?) -> String? {
+        guard let traceparent, traceparent.utf8.count <= MessageTrace.maximumValueBytes,
+            let context = try? W3CTraceContext.TraceContext(traceParentHeaderValue: traceparent)
+        else { return nil }
+        return context.traceID.description
+    }
+
+    static func clean(_ value: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        var bytes = 0
+        for scalar in value.unicodeScalars {
+            let width = String(scalar).utf8.count
+            if bytes + width > 255 { break }
+            bytes += width
+            scalars.append(scalar.properties.generalCategory == .control ? "?" : scalar)
+        }
+        return String(scalars)
+    }
+
+    /// Runs `body` with this event in the task's context (the trace context already there kept).
+    public func withValue<T, E: Error>(_ body: () async throws(E) -> T) async throws(E) -> T {
+        var context = ServiceContext.current ?? .topLevel
+        context.courierEvent = self
+        do {
+            return try await ServiceContext.withValue(context) { try await body() }
+        } catch let error as E {
+            throw error
+        } catch {
+            fatalError("unreachable: \(error)")
+        }
+    }
+
+    /// Synchronous ``withValue(_:)``.
+    public func withValue<T>(_ body: () throws -> T) rethrows -> T {
+        var context = ServiceContext.current ?? .topLevel
+        context.courierEvent = self
+        return try ServiceContext.withValue(context) { try body() }
+    }
+}
+
+private enum EventLogContextKey: ServiceContextKey {
+    typealias Value = EventLogContext
+    static var nameOverride: String? { "courier-event" }
+}
+
+extension ServiceContext {
+    /// The event the current work is about (see ``EventLogContext``).
+    public var courierEvent: EventLogContext? {
+        get { self[EventLogContextKey.self] }
+        set { self[EventLogContextKey.self] = newValue }
+    }
+}
+
+extension Logger.MetadataProvider {
+    /// `event_id`, `event_type` and `trace_id` of the event the current task works on.
+    public static let courierEvent = Logger.MetadataProvider {
+        guard let event = ServiceContext.current?.courierEvent else { return [:] }
+        var metadata: Logger.Metadata = [:]
+        if let id = event.eventID { metadata["event_id"] = .string(id) }
+        if let type = event.eventType { metadata["event_type"] = .string(type) }
+        if let trace = event.traceID { metadata["trace_id"] = .string(trace) }
+        return metadata
+    }
+}

@@ -304,6 +304,7 @@ let package = Package(
             dependencies: [
                 "courierd", "CourierConfig", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierHandlers", "CourierPostgres",
                 "CourierPublisher", "CourierTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),  // the OTLP receiver of OTLPExportTests
             ]),
     ]
 )

@@ -133,6 +133,15 @@ struct BadInputCorpusTests {
         #expect(starts == 1, "started once, not \(starts) times")
         let stopped = result.output.contains("courierd stopped")
         #expect(stopped)
+        // Its log is a file, so JSON lines (COURIER_LOG_FORMAT unset): each one object, however
+        // hostile the values it logged, and each parking names the event's type.
+        let lines = result.output.split(separator: "\n")
+        let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let broken = lines.filter { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) == nil }
+        #expect(broken.isEmpty, "lines that are not one JSON object: \(broken.prefix(3).map { $0.prefix(300) })")
+        let parkings = objects.filter { $0["msg"] as? String == "dead-lettering" }
+        #expect(parkings.count >= parked.count, "a line per parking: \(parkings.count) for \(parked.count)")
+        #expect(parkings.allSatisfy { $0["event_type"] is String && $0["failure_id"] is String && $0["ts"] is String && $0["level"] as? String == "warning" })
 
         // Every parked copy, read once courierd is gone (nothing can add one now).
         let check = try await connection.openChannel()

@@ -90,7 +90,11 @@ struct CourierdProcessTests {
         }
         #expect(run.status == 0, "output: \(run.output)")
         #expect(run.output.contains("connected to RabbitMQ and Postgres; ready"))
-        #expect(run.output.contains("queue=events_\(app)"))
+        // A file is not a terminal: JSON lines, one object each, with the fixed keys.
+        let objects = run.output.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(!objects.isEmpty && objects.allSatisfy { $0 != nil }, "every line one JSON object: \(run.output.prefix(1000))")
+        #expect(objects.allSatisfy { $0?["ts"] is String && $0?["level"] is String && $0?["logger"] is String && $0?["msg"] is String })
+        #expect(objects.contains { $0?["queue"] as? String == "events_\(app)" }, "the queue, as a key of its own")
         #expect(run.output.contains("courierd stopped"))
         for secret in [try Self.password(of: amqp), try Self.password(of: database)] {
             #expect(!run.output.contains(secret), "a password leaked into the log")
@@ -219,6 +223,8 @@ struct CourierdProcessTests {
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/"], "database.url (environment DATABASE_URL)"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "FLY_APP_NAME": "a b"], "fly.app.name"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_LOG_LEVEL": "loud"], "courier.log.level"),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_LOG_FORMAT": "xml"], "courier.log.format"),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "OTEL_TRACES_EXPORTER": "zipkin"], "OTEL_TRACES_EXPORTER"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_DATABASE_SCHEMA": "Semble-Side"], "courier.database.schema"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_DATABASE_SCHEMA": "public"], "courier.database.schema"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_PREFETCH": "lots"], "courier.prefetch (environment COURIER_PREFETCH)"),

@@ -9,7 +9,8 @@ import Testing
 /// The gauges `MetricsRefreshService` refreshes, read from a running courierd's `/metrics`: the
 /// dead-letter queue's depth once a malformed message is parked, the failure index by error
 /// class, the outbox backlog and age with the relay off, readiness — and the broker half coming
-/// back by itself after its connection is closed under it. Every wait polls `/metrics`.
+/// back by itself after its connection is closed under it; a deleted queue reads 0 without hiding
+/// the others. Every wait polls `/metrics`.
 @Suite("courierd refreshes the queue, outbox and failure-index gauges")
 struct MetricsRefreshTests {
     @Test("DLQ depth, parked by error class, outbox backlog and age, ready; the metrics connection reconnects by itself")
@@ -105,6 +106,26 @@ struct MetricsRefreshTests {
                 return (now.value("courier_metrics_refreshed_timestamp_seconds", ["source": "broker"]) ?? 0) > closedAt + 0.5
             }
             #expect(back, "the broker gauges are refreshed again after the connection was closed: \(daemon.output.suffix(2000))")
+
+            // A missing queue reads 0 and does not hide the others: the DLQ (holding the parked
+            // message) deleted, an event no queue binds published (kept in the unrouted queue).
+            let admin = try await broker.openChannel()
+            try await admin.confirmSelect()
+            #expect(try await admin.deleteQueue(dlq) == 1)
+            let unrouted = try await admin.publish(
+                Array("{}".utf8), exchange: "domain_events", routingKey: "NoQueueBindsThis\(app)",
+                properties: AMQPProperties(deliveryMode: .persistent), mandatory: true)
+            #expect(unrouted == .acked)
+            try await admin.close()
+            let refreshed = await eventually {
+                last = await metrics()
+                return last.value("courier_queue_messages", ["queue": dlq, "role": "dead_letter"]) == 0
+                    && last.value("courier_queue_messages", ["queue": "domain_events.unrouted", "role": "unrouted"]) == 1
+            }
+            #expect(refreshed, "the deleted DLQ reads 0, the unrouted queue 1: \(last.all("courier_queue_messages"))")
+            #expect(last.value("courier_queue_messages", ["queue": "events_\(app).retry.5s", "role": "retry"]) == 0)
+            #expect(last.value("courier_metrics_refresh_errors_total", ["source": "broker"]) == 0, "a missing queue is not a failed refresh")
+
             let output = daemon.output
             #expect(output.components(separatedBy: "metrics refresh failed").count <= 2, "logged once per outage: \(output.suffix(3000))")
             if let password = URLComponents(string: amqp)?.password, password.count >= 4 {

@@ -51,6 +51,13 @@ enum Observability {
         return names
     }
 
+    /// The `expr` of every target of every panel of the dashboard.
+    static func dashboardExpressions() throws -> [String] {
+        let root = try JSONSerialization.jsonObject(with: try Data(contentsOf: dashboard)) as? [String: Any] ?? [:]
+        let panels = root["panels"] as? [[String: Any]] ?? []
+        return panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+    }
+
     /// Where `make test` puts Debian's prometheus (deploy/local/prometheus.sh), or
     /// `COURIER_TEST_PROMETHEUS`; nil when neither exists.
     static var prometheusBinary: String? {
@@ -141,7 +148,7 @@ struct ObservabilityFileTests {
 @Suite("Prometheus scrapes courierd and loads the alerting rules")
 struct PrometheusScrapeTests {
     @Test(
-        "courier_ready from this courierd is queryable, and every alerting rule is loaded healthy",
+        "courier_ready from this courierd is queryable, every alerting rule is loaded healthy, every dashboard query evaluates",
         .enabled(if: Observability.prometheusBinary != nil, "no prometheus binary: run deploy/local/prometheus.sh up (make test does)"))
     func scrape() async throws {
         let binary = try #require(Observability.prometheusBinary)
@@ -208,6 +215,14 @@ struct PrometheusScrapeTests {
         }
         #expect(loaded, "all \(alerts) alerting rules loaded and evaluated healthy: \(rules.prefix(3000)) \(prometheusLog().suffix(2000))")
         #expect(!rules.contains(#""health":"err""#))
+
+        // Every dashboard query parses and evaluates (Grafana's variables given values).
+        for expr in try Observability.dashboardExpressions() {
+            let query = expr.replacingOccurrences(of: "$__rate_interval", with: "1m").replacingOccurrences(of: "$job", with: ".*")
+            let encoded = try #require(query.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+            let response = try await LocalHTTP.get(port: port, path: "/api/v1/query?query=\(encoded)")
+            #expect(response.status == 200 && Self.dechunked(response.body).contains(#""status":"success""#), "\(expr): \(response.body.prefix(500))")
+        }
 
         kill(prometheus.processIdentifier, SIGTERM)
         let exited = await eventually(.seconds(60)) { !prometheus.isRunning }

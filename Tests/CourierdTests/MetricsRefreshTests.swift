@@ -139,4 +139,37 @@ struct MetricsRefreshTests {
         #expect(await daemon.stop() == 0, "exits 0 on SIGTERM: \(daemon.output.suffix(2000))")
         await database.drop()
     }
+
+    @Test("an unreachable broker: each failed refresh counted, logged once, never with the password; Postgres still refreshed")
+    func unreachableBroker() async throws {
+        let database = try TestEnvironment.databaseURL()
+        await SembleFixture.createIfReachable(database)
+        // The run's credentials, on a port nothing listens on: refused at once, every interval.
+        var amqp = try #require(URLComponents(string: try TestEnvironment.amqpURL()))
+        amqp.port = try PrometheusScrapeTests.freePort()
+        let password = amqp.password ?? ""
+        let daemon = try Daemon(
+            name: "metrics-nobroker",
+            environment: [
+                "AMQP_URL": try #require(amqp.string), "DATABASE_URL": database, "FLY_APP_NAME": TestEnvironment.uniqueName("nobroker"),
+                "COURIER_HTTP_HOST": "127.0.0.1", "COURIER_HTTP_PORT": "0",
+                "COURIER_RELAY_ENABLED": "false", "COURIER_METRICS_REFRESH_INTERVAL": "100ms",
+            ])
+        var last = MetricsText("")
+        let counted = await eventually {
+            guard let port = LocalHTTP.courierdPort(inLog: daemon.output),
+                let body = try? await LocalHTTP.get(port: port, path: "/metrics").body
+            else { return false }
+            last = MetricsText(body)
+            return (last.value("courier_metrics_refresh_errors_total", ["source": "broker"]) ?? 0) >= 5
+                && (last.value("courier_metrics_refreshed_timestamp_seconds", ["source": "postgres"]) ?? 0) > 0
+        }
+        #expect(counted, "failed broker refreshes are counted, Postgres is refreshed: \(last.samples.filter { $0.name.hasPrefix("courier_metrics") })")
+        #expect(last.value("courier_metrics_refreshed_timestamp_seconds", ["source": "broker"]) == 0, "never refreshed reads 0")
+        #expect(last.value("courier_ready") == 0)
+        let output = daemon.output
+        #expect(output.components(separatedBy: "metrics refresh failed").count == 2, "logged once for the outage: \(output.suffix(3000))")
+        if password.count >= 4 { #expect(!output.contains(password), "no password in the log") }
+        #expect(await daemon.stop() == 0, "exits 0 on SIGTERM while the broker is unreachable: \(daemon.output.suffix(2000))")
+    }
 }

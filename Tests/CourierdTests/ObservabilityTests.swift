@@ -192,6 +192,13 @@ struct PrometheusScrapeTests {
         prometheus.standardOutput = log
         prometheus.standardError = log
         try prometheus.run()
+        // Stopped however the test ends (a failed #require throws past the SIGTERM below).
+        defer {
+            if prometheus.isRunning {
+                kill(prometheus.processIdentifier, SIGKILL)
+                prometheus.waitUntilExit()
+            }
+        }
         func prometheusLog() -> String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
         var answer = ""

@@ -6,8 +6,16 @@
 #   make build          swift build
 #   make run            build, create Semble's tables in the local database (courier db init-semble),
 #                       and run .build/debug/courierd against the local services
-#   make test           swift test in a fresh vhost + database (deploy/local/with-test-env.sh); the
-#                       suites that stop services run alone afterwards, the cluster suite last
+#   make test           check-observability, then swift test in a fresh vhost + database
+#                       (deploy/local/with-test-env.sh); the suites that stop services run alone
+#                       afterwards, the cluster suite last
+#   make check-observability
+#                       validate deploy/observability/: promtool check rules (the alerting rules),
+#                       promtool check config (the example prometheus.yml), promtool test rules
+#                       (deploy/observability/tests/). promtool and prometheus come from Debian's
+#                       `prometheus` package, unpacked (not installed: its postinst would start a
+#                       system daemon) into .local/prometheus/ by deploy/local/prometheus.sh; `make
+#                       test` runs this first, and its PrometheusScrapeTests start that prometheus.
 #   make test-cluster   only the cluster failover suite: starts the local three-node RabbitMQ
 #                       cluster (deploy/local/cluster.sh) and stops its nodes under two courierd
 #   make bench          release build of courier-bench, run in a fresh vhost + database
@@ -52,6 +60,8 @@ SWIFT          ?= swift
 SERVICES       := deploy/local/services.sh
 CLUSTER        := deploy/local/cluster.sh
 WITH_TEST_ENV  := deploy/local/with-test-env.sh
+PROMETHEUS     := deploy/local/prometheus.sh
+OBSERVABILITY  := deploy/observability
 ENV_FILE       := .local/services.env
 BUILD_FLAGS    ?=
 TEST_ARGS      ?=
@@ -75,7 +85,7 @@ FUZZ_BUILD     := .build-fuzz
 # "internal error in format_file_lineno" instead of naming an undefined symbol.
 FUZZ_FLAGS     := --scratch-path $(FUZZ_BUILD) -Xswiftc -DCOURIER_FUZZING -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
 
-.PHONY: all setup build run test test-cluster bench chaos fuzz samples services-down services-status clean
+.PHONY: all setup build run test check-observability test-cluster bench chaos fuzz samples services-down services-status clean
 
 all: build
 
@@ -96,7 +106,7 @@ run: setup build
 
 # Tests are compiled before the per-run vhost/database exist, so a compile error leaves nothing
 # behind and the test resources live only as long as the tests run.
-test: setup
+test: setup check-observability
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(WITH_TEST_ENV) $(SWIFT) test $(BUILD_FLAGS) --skip '$(OUTAGE_TESTS)|$(CLUSTER_TESTS)' $(TEST_ARGS)
 	@# These restart the local RabbitMQ node or stop Postgres, so each runs alone, after the rest.
@@ -104,6 +114,13 @@ test: setup
 	    $(WITH_TEST_ENV) $(SWIFT) test $(BUILD_FLAGS) --filter "$$suite" || exit 1; \
 	done
 	$(MAKE) --no-print-directory test-cluster
+
+# The rule file, the example scrape config and the rules' unit tests, with Debian's promtool.
+check-observability:
+	$(PROMETHEUS) up
+	$$($(PROMETHEUS) path)/promtool check rules $(OBSERVABILITY)/prometheus-alerts.yml
+	$$($(PROMETHEUS) path)/promtool check config $(OBSERVABILITY)/prometheus.yml
+	$$($(PROMETHEUS) path)/promtool test rules $(OBSERVABILITY)/tests/*.yml
 
 # Three more RabbitMQ nodes (ports 5800+) besides the single one, so it has a target of its own.
 test-cluster: setup

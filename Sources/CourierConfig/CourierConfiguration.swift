@@ -38,6 +38,7 @@ import SystemPackage
 /// | `courier.relay.retention` | `COURIER_RELAY_RETENTION` | published rows are pruned after this | `168h` |
 /// | `courier.semble.app.url` | `COURIER_SEMBLE_APP_URL` | Semble's web app (its `APP_URL`): card and connection URLs `{app url}/profile/{did}/collections/{rkey}` name a Semble collection | `https://semble.so` |
 /// | `courier.semble.collection.nsid` | `COURIER_SEMBLE_COLLECTION_NSID` | the record type in Semble's collection AT-URIs (`network.cosmik.{env}.collection` outside production) | `network.cosmik.collection` |
+/// | `courier.metrics.refresh.interval` | `COURIER_METRICS_REFRESH_INTERVAL` | how often courierd refreshes the gauges of queue depths, the outbox and the failure index (100ms–1h) | `15s` |
 /// | `courier.permanent.sqlstates` | `COURIER_PERMANENT_SQLSTATES` | SQLSTATE classes (`22`) or codes (`42601`) that park an event at once instead of retrying it, comma-separated; replaces the default | `22,23,54,42601,42804,42883` (`FailureClassification.Policy`) |
 ///
 /// An invalid value stops start-up with a message naming the key; passwords are never printed.
@@ -78,6 +79,9 @@ public struct CourierConfiguration: Sendable {
     public var permanentSQLStates: [String]?
     /// `courier.semble.*`: what Semble's rules take from Semble's environment.
     public var semble: SembleSettings
+    /// `courier.metrics.refresh.interval`: how often the queue-depth, outbox and failure-index
+    /// gauges are refreshed (passive declares and two queries each time, not one per scrape).
+    public var metricsRefreshInterval: Duration
 
     /// The outbox relay's settings (nil when `courier.relay.enabled` is false).
     public struct Relay: Sendable {
@@ -210,6 +214,11 @@ public struct CourierConfiguration: Sendable {
             semble.collectionNSID = nsid
         }
         self.semble = semble
+        let refresh = try Self.durations(values.string("courier.metrics.refresh.interval") ?? "15s", key: "courier.metrics.refresh.interval")
+        guard refresh.count == 1, let interval = refresh.first, interval >= .milliseconds(100), interval <= .seconds(3600) else {
+            throw Invalid(key: "courier.metrics.refresh.interval", reason: "takes one duration from 100ms to 1h, like 15s")
+        }
+        metricsRefreshInterval = interval
         guard consumerEnabled || relay != nil else {
             throw Invalid(key: "courier.consumer.enabled", reason: "false, and so is courier.relay.enabled: courierd would have nothing to do")
         }

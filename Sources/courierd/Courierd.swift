@@ -72,6 +72,17 @@ enum Courierd {
                     configuration: configuration, postgres: postgres, gate: gate, health: health, notifier: SystemdNotifier(), logger: logger),
                 successTerminationBehavior: .ignore),
         ]
+        // The gauges of queue depths, the outbox and the failure index, refreshed on an interval
+        // (its broker half runs while Postgres is still awaited). Stopped after the consumer and
+        // the relay, so the last depths of a shutdown are still read.
+        var metricsSettings = configuration.topology
+        metricsSettings.eventTypes = []
+        services.append(
+            .init(
+                service: MetricsRefreshService(
+                    amqp: configuration.amqp, topology: Topology(metricsSettings), postgres: postgres,
+                    schema: configuration.databaseSchema, interval: configuration.metricsRefreshInterval, gate: gate,
+                    logger: Logger(label: "courierd.metrics"))))
         if let relay = configuration.relay {
             // Named apart from the consuming (`courierd`) and copies' (`courierd-publish`)
             // connections, so an operator can tell them apart in `rabbitmqctl list_connections`.

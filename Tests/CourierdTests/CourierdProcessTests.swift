@@ -238,6 +238,11 @@ struct CourierdProcessTests {
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_RELAY_ENABLED": "maybe"], "courier.relay.enabled"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_RELAY_POLL_INTERVAL": "soon"], "courier.relay.poll.interval"),
             (
+                ["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_METRICS_REFRESH_INTERVAL": "often"],
+                "courier.metrics.refresh.interval (environment COURIER_METRICS_REFRESH_INTERVAL)"
+            ),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_METRICS_REFRESH_INTERVAL": "1ms"], "courier.metrics.refresh.interval"),
+            (
                 ["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_PERMANENT_SQLSTATES": "22,4260"],
                 "courier.permanent.sqlstates (environment COURIER_PERMANENT_SQLSTATES)"
             ),

@@ -226,7 +226,7 @@ public struct ConsumerEngine: Sendable {
         _ batch: [AMQPDelivery], outcomes: [HandlingOutcome], channel: AMQPChannel, publisher: AMQPChannel
     ) async throws -> String? {
         var pausedBy: String?
-        var acked: [String] = []
+        var acked: [AMQPDelivery] = []
         var ackTags: [UInt64] = []
         acked.reserveCapacity(batch.count)
         ackTags.reserveCapacity(batch.count)
@@ -236,13 +236,13 @@ public struct ConsumerEngine: Sendable {
             switch action {
             case .ack:
                 ackTags.append(delivery.deliveryTag)
-                acked.append(delivery.routingKey)
+                acked.append(delivery)
             case .requeueAndPause(let dependency):
                 pausedBy = pausedBy ?? dependency
                 channel.ack(ackTags)  // settlements keep their order
                 ackTags.removeAll(keepingCapacity: true)
                 channel.nack(delivery.deliveryTag, requeue: true)
-                metrics.settled(delivery.routingKey, .requeued)
+                metrics.settled(delivery, .requeued)
             case .retry, .deadLetter:
                 copies.append((delivery, action, outcome))
             }
@@ -356,7 +356,7 @@ public struct ConsumerEngine: Sendable {
         }
         if outcome == .acked {
             channel.ack(delivery.deliveryTag)
-            if case .retry = action { metrics.settled(delivery.routingKey, .retried) } else { metrics.settled(delivery.routingKey, .deadLettered) }
+            if case .retry = action { metrics.settled(delivery, .retried) } else { metrics.settled(delivery, .deadLettered) }
             if let record, let journal { await journal.record(record) }
             return
         }
@@ -371,7 +371,7 @@ public struct ConsumerEngine: Sendable {
                 metadata: ["routing_key": "\(routingKey)", "outcome": "\(outcome.map { "\($0)" } ?? "error")"])
             try? await Task.sleep(for: pause)
             channel.nack(delivery.deliveryTag, requeue: true)
-            metrics.settled(delivery.routingKey, .requeued)
+            metrics.settled(delivery, .requeued)
         }
     }
 

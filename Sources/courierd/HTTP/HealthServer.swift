@@ -17,8 +17,17 @@ import Synchronization
 final class HealthState: Sendable {
     private let state = Mutex<(engine: EngineSupervisor.State, publishingBlocked: String?)>((.connecting(attempt: 1), nil))
     private let blockedGauge = Gauge(label: "courier_publishing_blocked")
+    /// `courier_ready`: 1 while `/health/ready` would answer 200 — set at every scrape of
+    /// `/metrics` (``exportReadiness()``), so it is never older than the scrape.
+    private let readyGauge = Gauge(label: "courier_ready")
 
-    init() { blockedGauge.record(0) }
+    init() {
+        blockedGauge.record(0)
+        readyGauge.record(0)
+    }
+
+    /// Sets `courier_ready` from ``isReady``.
+    func exportReadiness() { readyGauge.record(isReady ? 1 : 0) }
 
     func update(_ new: EngineSupervisor.State) { state.withLock { $0.engine = new } }
 
@@ -91,7 +100,8 @@ enum HealthServer {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: (ready ? "ready: " : "not ready: ") + health.summary + "\n")))
         }
         router.get("metrics") { _, _ -> Response in
-            Response(
+            health.exportReadiness()
+            return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))

@@ -100,6 +100,9 @@ struct OTLPExportTests {
         }
         await postgres.close()
         #expect(run.status == 0, "output: \(run.output.suffix(3000))")
+        let lines = run.output.split(separator: "\n")
+        let broken = lines.filter { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) == nil }
+        #expect(broken.isEmpty, "swift-otel's messages too are JSON lines: \(broken.prefix(3))")
         let url = URLComponents(string: vhost.url)
         if let password = url?.password { #expect(!run.output.contains(password)) }
     }

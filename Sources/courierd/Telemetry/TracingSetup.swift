@@ -31,6 +31,8 @@ enum TracingSetup {
             #if OTLP
             var configuration = OTel.Configuration.default
             configuration.serviceName = "courierd"
+            // swift-otel's own messages through courierd's handler (JSON lines), not its console logger.
+            configuration.diagnosticLogger = .custom(Logger(label: "courierd.otel"))
             configuration.logs.enabled = false  // logs: courierd's own handler (COURIER_LOG_FORMAT)
             configuration.metrics.enabled = false  // metrics: Prometheus on /metrics
             configuration.traces.enabled = true

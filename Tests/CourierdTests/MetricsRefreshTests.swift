@@ -52,6 +52,14 @@ struct MetricsRefreshTests {
                     try Outbox.enqueue(event, in: transaction)
                 }
             }
+            // Two pending card-activity bundles not due for years (the flusher leaves them), one of
+            // them with a failed flush behind it.
+            try await postgres.execute(
+                """
+                INSERT INTO card_activity_bundles (bundle_id, card_id, actor_id, opened_at, due_at, attempts, last_error) VALUES
+                    ($1 || '-a', 'card-a', 'did:plc:a', now(), now() + interval '10 years', 0, NULL),
+                    ($1 || '-b', 'card-b', 'did:plc:b', now(), now() + interval '10 years', 3, 'test: a failed flush')
+                """, [app])
             // A malformed message: parked at once.
             let channel = try await broker.openChannel()
             try await channel.confirmSelect()
@@ -78,7 +86,9 @@ struct MetricsRefreshTests {
                     && last.value("courier_outbox_backlog") == 3
                     && (last.value("courier_outbox_oldest_age_seconds") ?? 0) >= 3500
                     && last.value("courier_ready") == 1
+                    && last.value("courier_pending_bundles") == 2 && last.value("courier_bundles_failing") == 1
             }
+            #expect(last.value("courier_bundles_overdue_seconds") == 0, "none is due yet")
             #expect(seen, "the gauges show the parked message and the outbox: \(last.samples.filter { $0.name.hasPrefix("courier_") })")
             #expect(last.value("courier_queue_consumers", ["queue": "events_\(app)", "role": "app"]) == 1)
             #expect(last.value("courier_queue_messages", ["queue": "events_\(app)", "role": "app"]) == 0)

@@ -20,6 +20,7 @@ enum Observability {
         "courier_last_delivery_timestamp_seconds", "courier_reconnects_total", "courier_publishing_blocked", "courier_ready",
         "courier_queue_messages", "courier_queue_consumers", "courier_outbox_backlog", "courier_outbox_oldest_age_seconds",
         "courier_parked_messages", "courier_metrics_refresh_errors_total", "courier_metrics_refreshed_timestamp_seconds",
+        "courier_pending_bundles", "courier_bundles_overdue_seconds", "courier_bundles_failing",
     ]
 
     /// Series Prometheus itself adds to every scrape target.

@@ -49,20 +49,8 @@ public struct EventLogContext: Sendable, Equatable {
         return String(scalars)
     }
 
-    /// Runs `body` with this event in the task's context (the trace context already there kept).
-    public func withValue<T, E: Error>(_ body: () async throws(E) -> T) async throws(E) -> T {
-        var context = ServiceContext.current ?? .topLevel
-        context.courierEvent = self
-        do {
-            return try await ServiceContext.withValue(context) { try await body() }
-        } catch let error as E {
-            throw error
-        } catch {
-            fatalError("unreachable: \(error)")
-        }
-    }
-
-    /// Synchronous ``withValue(_:)``.
+    /// Runs `body` with this event in the task's context (the trace context already there kept):
+    /// what it logs carries the event's id, type and trace id.
     public func withValue<T>(_ body: () throws -> T) rethrows -> T {
         var context = ServiceContext.current ?? .topLevel
         context.courierEvent = self

@@ -21,7 +21,9 @@ import Darwin
 ///   written as `meta.<key>`, so the fixed keys keep their meaning.
 /// - Strings are escaped as JSON requires (control characters as `\uXXXX`), so a value from the
 ///   wire cannot break a line in two or forge a field.
-/// - Each line is written with one `write(2)`: lines from several threads never interleave.
+/// - Each line is written with one `write(2)` (repeated only for what a short write left), so
+///   lines from several threads do not interleave: a pipe guarantees it up to `PIPE_BUF` (4 KiB),
+///   and journald and files take a whole write at once in practice.
 public struct JSONLogHandler: LogHandler {
     /// Where lines go: standard error, or a closure (tests).
     public enum Output: Sendable {

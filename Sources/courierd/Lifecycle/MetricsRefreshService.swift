@@ -17,13 +17,16 @@ import ServiceLifecycle
 /// | `courier_outbox_backlog` | gauge | — (unpublished `event_store` rows) |
 /// | `courier_outbox_oldest_age_seconds` | gauge | — (0 with no backlog) |
 /// | `courier_parked_messages` | gauge | `error_class` (failure index rows still parked) |
+/// | `courier_pending_bundles` | gauge | — (card-activity bundles waiting for their flush) |
+/// | `courier_bundles_overdue_seconds` | gauge | — (how far past its due time the most overdue bundle is; 0 when none is) |
+/// | `courier_bundles_failing` | gauge | — (bundles whose last flush failed: kept, due again after a backoff) |
 /// | `courier_metrics_refresh_errors_total` | counter | `source` = broker, postgres |
 /// | `courier_metrics_refreshed_timestamp_seconds` | gauge | `source` (last successful refresh) |
 ///
 /// The broker side uses a connection of its own (`<connection name>-metrics`) and the passive
 /// declares of `courier status` (``BrokerInspection/queueDepths()``), one channel per queue, so
 /// a missing queue (which closes its channel) does not hide the others; it reads 0. The Postgres
-/// side runs two statements on one pooled connection, once the database is prepared (the
+/// side runs three statements on one pooled connection, once the database is prepared (the
 /// ``StartupGate``). Either side failing is logged once until it works again (never a password:
 /// errors carry redacted endpoints), counted, and tried again next interval; the other side goes on.
 /// A lost broker connection is opened again at the next refresh.
@@ -118,19 +121,33 @@ actor MetricsRefresher {
             SELECT error_class, count(*)::bigint FROM \(schema).courier_failures
             WHERE dead_letter_queue = $1 AND status = 'parked' GROUP BY error_class ORDER BY 2 DESC, 1
             """
+        // The bundle flusher's health: a bundle minutes past due means it is not flushing.
+        let bundlesSQL = """
+            SELECT count(*)::bigint, COALESCE(GREATEST(extract(epoch FROM now() - min(due_at)), 0), 0)::float8,
+                   count(*) FILTER (WHERE attempts > 0)::bigint
+            FROM \(schema).card_activity_bundles
+            """
         let queue = topology.deadLetterQueue
         let started = ContinuousClock.now
         do {
-            let (backlog, age, parked) = try await pool.withConnection { connection in
+            let (backlog, age, parked, bundles) = try await pool.withConnection { connection in
                 let outbox = try await connection.query(prepared: outboxSQL)
                 let classes = try await connection.query(prepared: parkedSQL, [queue])
+                let pending = try await connection.query(prepared: bundlesSQL)
                 return (
                     try outbox.first?.decode(Int.self, column: 0) ?? 0, try outbox.first?.decode(Double.self, column: 1) ?? 0,
-                    try classes.map { (try $0.decode(String.self, column: 0), try $0.decode(Int.self, column: 1)) }
+                    try classes.map { (try $0.decode(String.self, column: 0), try $0.decode(Int.self, column: 1)) },
+                    (
+                        try pending.first?.decode(Int.self, column: 0) ?? 0, try pending.first?.decode(Double.self, column: 1) ?? 0,
+                        try pending.first?.decode(Int.self, column: 2) ?? 0
+                    )
                 )
             }
             Gauge(label: "courier_outbox_backlog").record(backlog)
             Gauge(label: "courier_outbox_oldest_age_seconds").record(age)
+            Gauge(label: "courier_pending_bundles").record(bundles.0)
+            Gauge(label: "courier_bundles_overdue_seconds").record(bundles.1)
+            Gauge(label: "courier_bundles_failing").record(bundles.2)
             var counts: [String: Int] = [:]
             for (index, (errorClass, count)) in parked.enumerated() {
                 counts[index < Self.maximumErrorClasses ? errorClass : "other", default: 0] += count

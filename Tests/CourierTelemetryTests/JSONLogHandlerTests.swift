@@ -83,6 +83,24 @@ struct JSONLogHandlerTests {
         #expect(outside["event_id"] == nil && outside["trace_id"] == nil)
     }
 
+    @Test("secrets are masked in the message, in the call's metadata and in metadata set on the logger")
+    func masking() throws {
+        let sink = Sink()
+        var log = Logger(label: "courierd.otel") { label in
+            var inner = JSONLogHandler(label: label, output: .custom({ sink.append($0) }))
+            inner.logLevel = .debug
+            return SecretMaskingLogHandler(inner: inner, secrets: ["Bearer s3cr3t", "s3cr3t", ""])
+        }
+        log[metadataKey: "environment_value"] = "authorization=Bearer s3cr3t"
+        log.info("read OTEL_EXPORTER_OTLP_HEADERS=Bearer s3cr3t", metadata: ["nested": ["value": "x s3cr3t y"], "list": ["s3cr3t"]])
+        let line = String(decoding: try #require(sink.all.first), as: UTF8.self)
+        #expect(!line.contains("s3cr3t"), "\(line)")
+        let fields = try object(try #require(sink.all.first))
+        #expect(fields["environment_value"] as? String == "authorization=***")
+        #expect(fields["msg"] as? String == "read OTEL_EXPORTER_OTLP_HEADERS=***")
+        #expect(fields["nested.value"] as? String == "x *** y")
+    }
+
     @Test("only a valid W3C traceparent yields a trace id")
     func traceIDs() {
         #expect(EventLogContext.traceID(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") == "4bf92f3577b34da6a3ce929d0e0e4736")

@@ -70,6 +70,8 @@ struct OTLPExportTests {
             "COURIER_HTTP_PORT": "0", "COURIER_HTTP_HOST": "127.0.0.1", "COURIER_RELAY_POLL_INTERVAL": "200ms",
             "OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(port)",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_SERVICE_NAME": "courierd-\(app)",
+            // An API key, as a collector would want one: swift-otel logs each OTEL_* value it reads.
+            "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer otlp-secret-\(app)", "OTEL_LOG_LEVEL": "debug",
         ]
         let postgres = try await PostgresConnection.connect(try SembleFixture.courierdView(database.url))
         let run = try await CourierdProcessTests.run(environment: environment, stopWhen: "ready", timeout: .seconds(300)) { _ in
@@ -105,5 +107,7 @@ struct OTLPExportTests {
         #expect(broken.isEmpty, "swift-otel's messages too are JSON lines: \(broken.prefix(3))")
         let url = URLComponents(string: vhost.url)
         if let password = url?.password { #expect(!run.output.contains(password)) }
+        #expect(run.output.contains("OTEL_EXPORTER_OTLP_TRACES_HEADERS"), "swift-otel logged the setting, through courierd's logger")
+        #expect(!run.output.contains("otlp-secret-\(app)"), "but never the OTLP headers' value")
     }
 }

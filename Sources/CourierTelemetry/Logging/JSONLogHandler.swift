@@ -52,6 +52,7 @@ public struct JSONLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
+        if let error = event.error, merged["error"] == nil { merged["error"] = .string("\(error)") }
         let line = Self.line(
             timestamp: Self.now(), level: event.level, label: label, message: "\(event.message)", metadata: merged)
         switch output {

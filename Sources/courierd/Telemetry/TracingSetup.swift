@@ -1,4 +1,6 @@
 import CourierConfig
+import CourierTelemetry
+import Foundation
 import Logging
 import ServiceLifecycle
 import Tracing
@@ -31,8 +33,12 @@ enum TracingSetup {
             #if OTLP
             var configuration = OTel.Configuration.default
             configuration.serviceName = "courierd"
-            // swift-otel's own messages through courierd's handler (JSON lines), not its console logger.
-            configuration.diagnosticLogger = .custom(Logger(label: "courierd.otel"))
+            // swift-otel's own messages through courierd's handler (JSON lines), not its console
+            // logger — with the OTLP headers masked: it logs every OTEL_* value it reads.
+            let base = Logger(label: "courierd.otel")
+            let secrets = secretValues(in: environment)
+            configuration.diagnosticLogger = .custom(
+                Logger(label: "courierd.otel", factory: { _ in SecretMaskingLogHandler(inner: base.handler, secrets: secrets) }))
             configuration.logs.enabled = false  // logs: courierd's own handler (COURIER_LOG_FORMAT)
             configuration.metrics.enabled = false  // metrics: Prometheus on /metrics
             configuration.traces.enabled = true
@@ -51,5 +57,28 @@ enum TracingSetup {
         default:
             throw CourierConfiguration.Invalid(key: "OTEL_TRACES_EXPORTER", reason: "'\(exporter)' is not otlp or none (swift-otel exports traces over OTLP only)")
         }
+    }
+
+    /// What must never be logged of the OTLP settings: the headers variables' values (an API key,
+    /// typically `authorization=Bearer …`), whole and each header's value, and the password of
+    /// an endpoint URL with one.
+    static func secretValues(in environment: [String: String]) -> [String] {
+        var secrets: [String] = []
+        for (key, value) in environment where key.hasPrefix("OTEL_EXPORTER_OTLP") {
+            if key.hasSuffix("HEADERS") {
+                secrets.append(value)
+                for header in value.split(separator: ",") {
+                    if let equals = header.firstIndex(of: "=") {
+                        let headerValue = header[header.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+                        if headerValue.count >= 4 { secrets.append(headerValue) }
+                        // Also its percent-decoded form, in case it is logged decoded.
+                        if let decoded = headerValue.removingPercentEncoding, decoded.count >= 4 { secrets.append(decoded) }
+                    }
+                }
+            } else if key.hasSuffix("ENDPOINT"), let password = URLComponents(string: value)?.password, !password.isEmpty {
+                secrets.append(password)
+            }
+        }
+        return secrets
     }
 }

@@ -156,9 +156,11 @@ public struct EventHandlerRunner: DeliveryHandler {
         }
         guard events.count > 1 else {
             if let only = events.first {
-                let traceID = only.index < deliveries.count
-                    ? EventLogContext.traceID(traceparent: deliveries[only.index].properties.headers?["traceparent"]?.stringValue) : nil
-                EventLogContext(eventID: only.event.id, eventType: only.event.type.rawValue, traceID: traceID).withValue {
+                let type = only.event.type.rawValue
+                let event = only.index < deliveries.count
+                    ? EventLogContext(delivery: deliveries[only.index], eventType: type, eventID: only.event.id)
+                    : EventLogContext(eventID: only.event.id, eventType: type, traceID: nil)
+                event.withValue {
                     logger.warning("handler failed", metadata: ["handler": "\(handler.name)", "error": "\(error)"])
                 }
             }

@@ -22,10 +22,11 @@ public struct EventLogContext: Sendable, Equatable {
         self.traceID = traceID.map(Self.clean)
     }
 
-    /// For a delivery: its `message_id`, the event type given, the trace id of its `traceparent`.
-    public init(delivery: AMQPDelivery, eventType: String) {
+    /// For a delivery: its `message_id` (or `eventID`, the decoded event's), the event type
+    /// given, the trace id of its `traceparent`.
+    public init(delivery: AMQPDelivery, eventType: String, eventID: String? = nil) {
         self.init(
-            eventID: delivery.properties.messageID, eventType: eventType,
+            eventID: eventID ?? delivery.properties.messageID, eventType: eventType,
             traceID: Self.traceID(traceparent: delivery.properties.headers?["traceparent"]?.stringValue))
     }
 

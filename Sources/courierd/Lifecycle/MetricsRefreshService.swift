@@ -26,7 +26,7 @@ import ServiceLifecycle
 /// The broker side uses a connection of its own (`<connection name>-metrics`) and the passive
 /// declares of `courier status` (``BrokerInspection/queueDepths()``), one channel per queue, so
 /// a missing queue (which closes its channel) does not hide the others; it reads 0. The Postgres
-/// side runs three statements on one pooled connection, once the database is prepared (the
+/// side runs three readings on one pooled connection (the outbox's is `courier status`'s own, ``OutboxStatus``), once the database is prepared (the
 /// ``StartupGate``). Either side failing is logged once until it works again (never a password:
 /// errors carry redacted endpoints), counted, and tried again next interval; the other side goes on.
 /// A lost broker connection is opened again at the next refresh.
@@ -113,10 +113,6 @@ actor MetricsRefresher {
     }
 
     func refreshPostgres() async {
-        let outboxSQL = """
-            SELECT count(*)::bigint, COALESCE(GREATEST(extract(epoch FROM now() - min(timestamp)), 0), 0)::float8
-            FROM \(schema).event_store WHERE NOT processed
-            """
         let parkedSQL = """
             SELECT error_class, count(*)::bigint FROM \(schema).courier_failures
             WHERE dead_letter_queue = $1 AND status = 'parked' GROUP BY error_class ORDER BY 2 DESC, 1
@@ -131,11 +127,12 @@ actor MetricsRefresher {
         let started = ContinuousClock.now
         do {
             let (backlog, age, parked, bundles) = try await pool.withConnection { connection in
-                let outbox = try await connection.query(prepared: outboxSQL)
+                // The same reading as `courier status` (the pool's search_path finds Courier's schema).
+                let outbox = try await OutboxStatus.read(on: connection)
                 let classes = try await connection.query(prepared: parkedSQL, [queue])
                 let pending = try await connection.query(prepared: bundlesSQL)
                 return (
-                    try outbox.first?.decode(Int.self, column: 0) ?? 0, try outbox.first?.decode(Double.self, column: 1) ?? 0,
+                    outbox?.unpublished ?? 0, outbox?.ageSeconds ?? 0,
                     try classes.map { (try $0.decode(String.self, column: 0), try $0.decode(Int.self, column: 1)) },
                     (
                         try pending.first?.decode(Int.self, column: 0) ?? 0, try pending.first?.decode(Double.self, column: 1) ?? 0,

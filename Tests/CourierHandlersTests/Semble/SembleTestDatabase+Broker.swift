@@ -30,8 +30,8 @@ extension SembleTestDatabase {
     }
 
     /// Publishes `events` to `domain_events` (persistent, confirmed, routed by type, Courier's
-    /// encoding) and consumes them with the engine and ``SembleHandlers`` until the notifications
-    /// handler — which takes every type — has every one in its inbox.
+    /// encoding) and consumes them with the engine and ``SembleHandlers`` until every handler has every event
+    /// of its types in its inbox.
     func deliverThroughBroker(_ events: [EventEnvelope]) async throws {
         let url = try TestEnvironment.amqpURL()
         let consuming = try await AMQPConnection.connect(url: url)
@@ -50,14 +50,22 @@ extension SembleTestDatabase {
             #expect(outcome == .acked)
         }
         try await channel.close()
-        let runner = EventHandlerRunner(handlers: SembleHandlers.make(settings: settings), pool: pool, logger: Logger(label: "test"))
+        let handlers = SembleHandlers.make(settings: settings)
+        let runner = EventHandlerRunner(handlers: handlers, pool: pool, logger: Logger(label: "test"))
         let engine = ConsumerEngine(topology: topology, handler: runner, logger: Logger(label: "test"))
         let task = Task { try await engine.run(consuming: consuming, publishing: publishing) }
-        let ids = events.map(\.id)
+        // Every handler commits in its own transaction, in any order: wait for each one to have
+        // every event of its types in its inbox, not only the one that takes every type.
+        let expected = handlers.map { handler in
+            (handler.name, Array(Set(events.filter { handler.eventTypes.contains($0.type) }.map(\.id))))
+        }
         let applied = await eventually {
-            let rows = try? await connection.query(
-                "SELECT count(*) FROM courier_inbox WHERE handler = 'notifications' AND event_id = ANY ($1::text[])", [ids])
-            return (try? rows?.first?.decode(Int64.self, column: 0)) == Int64(Set(ids).count)
+            for (name, ids) in expected where !ids.isEmpty {
+                let rows = try? await connection.query(
+                    "SELECT count(*) FROM courier_inbox WHERE handler = $1 AND event_id = ANY ($2::text[])", [name, ids])
+                guard (try? rows?.first?.decode(Int64.self, column: 0)) == Int64(ids.count) else { return false }
+            }
+            return true
         }
         #expect(applied, "every event reached the handlers through the broker")
         task.cancel()

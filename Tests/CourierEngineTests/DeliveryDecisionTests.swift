@@ -57,11 +57,4 @@ struct DeliveryDecisionTests {
         #expect(decide(.transientFailure(failure), failedAttempts: 0, schedule: none) == .deadLetter(.retriesExhausted, failure, attempts: 1))
         #expect(decide(.transientFailure(failure), failedAttempts: -5, schedule: schedule) == .retry(attempt: 1, delay: .seconds(5)))
     }
-
-    @Test("when the retry or dead-letter path fails, the message is requeued after a pause, never dropped")
-    func fallbacks() {
-        #expect(fallback(whenFailing: .ack) == .none)
-        #expect(fallback(whenFailing: .retry(attempt: 1, delay: .seconds(5))) == .requeueAfter(.seconds(5)))
-        #expect(fallback(whenFailing: .deadLetter(.permanentFailure, failure, attempts: 1), pause: .seconds(2)) == .requeueAfter(.seconds(2)))
-    }
 }

@@ -3,48 +3,52 @@ import CourierTelemetry
 import Foundation
 import Logging
 
-/// Consumes the app queue and carries out, for each delivery, what ``decide(_:failedAttempts:schedule:)``
-/// says: ack; publish a copy to a retry queue, then ack; publish to the dead-letter exchange with
-/// the failure headers, then ack; or requeue and pause while a dependency is down.
+/// Consumes the app queue and carries out, for each batch, the plan ``SettlementPlanner`` returns
+/// (every rule lives there, without I/O): ack; publish a copy to a retry queue, then ack; publish
+/// to the dead-letter exchange with the failure headers, then ack; or requeue and pause while a
+/// dependency is down.
 ///
 /// Copies are published on a separate connection with publisher confirms, and the original is
 /// acked only after the broker confirmed the copy — so a crash in between can duplicate a
 /// message, never lose one. When the copy cannot be published, the original is requeued after a
 /// pause, never dropped and never spun on.
-public struct ConsumerEngine: Sendable {
-    public struct Settings: Sendable {
-        /// Unacknowledged deliveries the broker may send ahead (`basic.qos`).
-        public var prefetch: UInt16 = 200
-        /// The most deliveries handed to the handler at once.
-        public var batchSize: Int = 100
+package struct ConsumerEngine: Sendable {
+    package struct Settings: Sendable {
+        /// Unacknowledged deliveries the broker may send ahead (`basic.qos`); `courier.prefetch`.
+        /// About a second of handling: every fault returns what is in flight, and a quorum
+        /// queue counts each return against the delivery limit (config/README.md).
+        package var prefetch: UInt16 = 1000
+        /// The most deliveries handed to the handler at once; `courier.batch.size`. One
+        /// transaction per handler per batch: 500 gave ~40% more events/s than 200.
+        package var batchSize: Int = 500
         /// Larger bodies are dead-lettered unparsed.
-        public var maximumMessageBytes: Int = 256 * 1024
+        package var maximumMessageBytes: Int = 256 * 1024
         /// How long to wait before requeueing when a retry or dead-letter publish failed, and
         /// between dependency checks while paused.
-        public var pause: Duration = .seconds(5)
+        package var pause: Duration = .seconds(5)
         /// After the last acks of a stop, how long to let the broker apply them before the channel
         /// closes. Closing returns every unsettled delivery to the queue, and a quorum queue may
         /// see the close before acks still in its pipeline — which would hand those deliveries
         /// to someone else a second time.
-        public var settleGrace: Duration = .milliseconds(250)
+        package var settleGrace: Duration = .milliseconds(250)
         /// Written on dead-lettered messages (`x-courier-host`).
-        public var host: String = ProcessInfo.processInfo.environment["FLY_MACHINE_ID"] ?? ProcessInfo.processInfo.hostName
+        package var host: String = ProcessInfo.processInfo.environment["FLY_MACHINE_ID"] ?? ProcessInfo.processInfo.hostName
 
-        public init() {}
+        package init() {}
     }
 
-    public let topology: Topology
-    public let handler: any DeliveryHandler
-    public let settings: Settings
+    package let topology: Topology
+    package let handler: any DeliveryHandler
+    package let settings: Settings
     /// Hears of every parked message (the failure index); nil records nothing beyond the queue.
-    public let journal: (any DeadLetterJournal)?
+    package let journal: (any DeadLetterJournal)?
     /// Hears the dependency when consuming pauses for one (``HandlingOutcome/dependencyUnavailable(dependency:)``)
     /// and nil when it resumes: for readiness reports.
     let onPause: @Sendable (String?) -> Void
     let logger: Logger
     let metrics: EngineMetrics
 
-    public init(
+    package init(
         topology: Topology, handler: any DeliveryHandler, settings: Settings = Settings(),
         journal: (any DeadLetterJournal)? = nil, logger: Logger, onPause: @escaping @Sendable (String?) -> Void = { _ in }
     ) {
@@ -64,7 +68,7 @@ public struct ConsumerEngine: Sendable {
     /// The publishing connection is watched too: when it is lost (or its channel closed), `run`
     /// ends with ``PublishingLost`` — the copies' path is gone, so consuming on would only
     /// requeue every failure — and the supervisor re-establishes both connections.
-    public func run(consuming: AMQPConnection, publishing: AMQPConnection) async throws {
+    package func run(consuming: AMQPConnection, publishing: AMQPConnection) async throws {
         let publisher = try await publishing.openChannel()
         try await publisher.confirmSelect()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -82,9 +86,9 @@ public struct ConsumerEngine: Sendable {
     }
 
     /// The publishing connection or its channel went away while consuming.
-    public struct PublishingLost: Error, CustomStringConvertible {
-        public var cause: String
-        public var description: String { "the connection for retry and dead-letter copies was lost: \(cause)" }
+    package struct PublishingLost: Error, CustomStringConvertible {
+        package var cause: String
+        package var description: String { "the connection for retry and dead-letter copies was lost: \(cause)" }
     }
 
     private func consumeUntilStopped(consuming: AMQPConnection, publisher: AMQPChannel) async throws {
@@ -133,77 +137,47 @@ public struct ConsumerEngine: Sendable {
         return nil
     }
 
-    /// Handles one batch and settles every delivery in it. Returns the dependency that is down
-    /// when the handler reported one.
-    ///
-    /// Messages redelivered often enough to have crashed a process (``isSuspect(redelivered:deliveryCount:deliveryLimit:)``)
-    /// are handled one at a time, each settled and its ack on the wire before the next, after the
-    /// rest of the batch. The order flips with the quorum queue's `x-delivery-count`: the messages
-    /// queued behind a killer get their turn before it on the next delivery, so only the killer's
-    /// count climbs to the delivery limit and the broker parks it alone.
+    /// The rules the engine follows for a batch; it only carries out what they return.
+    var planner: SettlementPlanner {
+        SettlementPlanner(schedule: topology.settings.retrySchedule, maximumMessageBytes: settings.maximumMessageBytes, handlerName: handler.name)
+    }
+
+    /// Handles one batch in the planner's order (``SettlementPlanner/handlingOrder(_:deliveryLimit:)``:
+    /// suspected killers alone, after the rest, each settled and its acks on the wire before the
+    /// next) and settles every delivery in it. Returns the dependency that is down when the
+    /// handler reported one.
     private func process(_ batch: [AMQPDelivery], channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
-        let limit = topology.settings.deliveryLimit
-        func suspect(_ delivery: AMQPDelivery) -> Bool {
-            isSuspect(redelivered: delivery.redelivered, deliveryCount: delivery.properties.headers?["x-delivery-count"], deliveryLimit: limit)
+        let planner = self.planner
+        let order = planner.handlingOrder(batch, deliveryLimit: topology.settings.deliveryLimit)
+        guard !order.alone.isEmpty else {
+            return try await handle(batch, planner: planner, channel: channel, publisher: publisher)  // the common case
         }
-        guard batch.contains(where: suspect) else {
-            return try await handle(batch, channel: channel, publisher: publisher)  // the common case: no copies
-        }
-        let fresh = batch.filter { !suspect($0) }
-        var suspects = batch.filter(suspect)
-        if let count = suspects.first?.properties.headers?["x-delivery-count"]?.intValue, count % 2 == 1 {
-            suspects.reverse()
-        }
-        if !fresh.isEmpty, let paused = try await handle(fresh, channel: channel, publisher: publisher) {
+        if !order.together.isEmpty,
+            let paused = try await handle(order.together.map { batch[$0] }, planner: planner, channel: channel, publisher: publisher)
+        {
             return paused
         }
-        for suspect in suspects {
+        for index in order.alone {
             await channel.flush()
-            if let paused = try await handle([suspect], channel: channel, publisher: publisher) { return paused }
+            if let paused = try await handle([batch[index]], planner: planner, channel: channel, publisher: publisher) { return paused }
         }
         return nil
     }
 
-    private func handle(_ batch: [AMQPDelivery], channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
+    /// Hands what the planner admits to the handler, then carries out the plan.
+    private func handle(_ batch: [AMQPDelivery], planner: SettlementPlanner, channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
         let received = metrics.received(batch)
-        let limit = settings.maximumMessageBytes
-        if !batch.contains(where: { $0.body.count > limit }) {
-            // The common case: the whole batch goes to the handler, without copying it; when it
-            // handled every delivery, all are acked at once — no decision per message needed.
-            let handled = await run(batch)
-            if handled.count == batch.count, handled.allSatisfy({ if case .handled = $0 { true } else { false } }) {
-                var tags: [UInt64] = []
-                tags.reserveCapacity(batch.count)
-                for delivery in batch { tags.append(delivery.deliveryTag) }
-                channel.ack(tags)
-                metrics.settled(counts: received, .acked)
-                return nil
-            }
-            let outcomes = batch.indices.map { $0 < handled.count ? handled[$0] : missingOutcome }
-            return try await settle(batch, outcomes: outcomes, channel: channel, publisher: publisher)
+        let admitted = planner.admitted(batch)
+        let handled: [HandlingOutcome]
+        if admitted.count == batch.count {
+            handled = await run(batch)  // the common case, without copying the batch
+        } else {
+            handled = admitted.isEmpty ? [] : await run(admitted.map { batch[$0] })
         }
-        // Too large: dead-lettered without being parsed or handed to the handler.
-        var outcomes = [HandlingOutcome?](repeating: nil, count: batch.count)
-        var eligible: [AMQPDelivery] = []
-        var eligibleIndex: [Int] = []
-        for (index, delivery) in batch.enumerated() {
-            if delivery.body.count > limit {
-                outcomes[index] = .permanentFailure(
-                    HandlingFailure(
-                        errorClass: "MessageTooLarge",
-                        message: "body of \(delivery.body.count) bytes exceeds the limit of \(limit)"))
-            } else {
-                eligible.append(delivery)
-                eligibleIndex.append(index)
-            }
-        }
-        if !eligible.isEmpty {
-            let handled = await run(eligible)
-            for (position, index) in eligibleIndex.enumerated() {
-                outcomes[index] = position < handled.count ? handled[position] : missingOutcome
-            }
-        }
-        return try await settle(batch, outcomes: outcomes.map { $0 ?? missingOutcome }, channel: channel, publisher: publisher)
+        // What a copy may take: the publishing connection's frame, less what the broker adds.
+        let copyFrameMax = publisher.connection.maximumFrameSize - FailureHeaders.brokerHeadroom
+        let plan = planner.plan(batch, handled: handled, copyFrameMax: copyFrameMax, queue: topology.appQueue)
+        return try await execute(plan, batch: batch, received: received, planner: planner, channel: channel, publisher: publisher)
     }
 
     /// The handler on `deliveries`, timed and counted in flight.
@@ -216,90 +190,67 @@ public struct ConsumerEngine: Sendable {
         return handled
     }
 
-    private var missingOutcome: HandlingOutcome {
-        .transientFailure(HandlingFailure(errorClass: "MissingOutcome", message: "the handler returned no outcome", handler: handler.name))
-    }
-
-    /// Carries out the decision for each delivery of a batch with at least one that was not simply
-    /// handled. Returns the dependency that is down when the handler reported one.
-    private func settle(
-        _ batch: [AMQPDelivery], outcomes: [HandlingOutcome], channel: AMQPChannel, publisher: AMQPChannel
+    /// Carries out a plan: acks and requeues in order, then the copies, published together (each
+    /// waits for its own confirm: streaming confirms). Returns the dependency that paused.
+    private func execute(
+        _ plan: SettlementPlan, batch: [AMQPDelivery], received: [String: Int], planner: SettlementPlanner,
+        channel: AMQPChannel, publisher: AMQPChannel
     ) async throws -> String? {
-        var pausedBy: String?
-        var acked: [AMQPDelivery] = []
-        var ackTags: [UInt64] = []
-        acked.reserveCapacity(batch.count)
-        ackTags.reserveCapacity(batch.count)
-        var copies: [(AMQPDelivery, DeliveryAction, HandlingOutcome)] = []
-        for (delivery, outcome) in zip(batch, outcomes) {
-            let action = decide(outcome, failedAttempts: FailureHeaders.failedAttempts(in: delivery.properties), schedule: topology.settings.retrySchedule)
-            switch action {
-            case .ack:
-                ackTags.append(delivery.deliveryTag)
-                acked.append(delivery)
-            case .requeueAndPause(let dependency):
-                pausedBy = pausedBy ?? dependency
-                channel.ack(ackTags)  // settlements keep their order
-                ackTags.removeAll(keepingCapacity: true)
-                channel.nack(delivery.deliveryTag, requeue: true)
-                metrics.settled(delivery, .requeued)
-            case .retry, .deadLetter:
-                copies.append((delivery, action, outcome))
+        var copies: [(AMQPDelivery, DeliveryAction)] = []
+        for step in plan.steps {
+            switch step {
+            case .ack(let indices) where indices.count == batch.count:
+                var tags: [UInt64] = []
+                tags.reserveCapacity(batch.count)
+                for delivery in batch { tags.append(delivery.deliveryTag) }
+                channel.ack(tags)
+                metrics.settled(counts: received, .acked)
+            case .ack(let indices):
+                channel.ack(indices.map { batch[$0].deliveryTag })
+                metrics.settled(indices.map { batch[$0] }, .acked)
+            case .requeue(let index):
+                channel.nack(batch[index].deliveryTag, requeue: true)
+                metrics.settled(batch[index], .requeued)
+            case .copy(let index, let action):
+                copies.append((batch[index], action))
             }
         }
-        channel.ack(ackTags)
-        metrics.settled(acked, .acked)
         if !copies.isEmpty {
-            // Each copy waits for its own confirm; they are published together (streaming confirms).
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for (delivery, action, outcome) in copies {
+                for (delivery, action) in copies {
                     group.addTask {
-                        try await self.publishCopy(of: delivery, action: action, outcome: outcome, channel: channel, publisher: publisher)
+                        try await self.publishCopy(of: delivery, action: action, planner: planner, channel: channel, publisher: publisher)
                     }
                 }
                 try await group.waitForAll()
             }
         }
-        if let pausedBy {
+        if let pausedBy = plan.pausedBy {
             logger.warning("pausing: a dependency is down for every message", metadata: ["dependency": "\(pausedBy)"])
         }
-        return pausedBy
+        return plan.pausedBy
     }
 
-    /// Publishes the retry or dead-letter copy, waits for its confirm, then acks the original;
-    /// if the copy is not confirmed, requeues the original after a pause.
+    /// Publishes the retry or dead-letter copy the plan asked for, waits for its confirm, then
+    /// settles the original as ``SettlementPlanner/afterCopy(_:publisherOpen:pause:)`` says.
     ///
-    /// A copy is made to fit the publishing connection's frame first: a retry copy that cannot
-    /// is parked instead (``parkInstead(ofRetrying:attempts:because:)``), a parked copy leaves
-    /// its largest foreign headers out (``FailureHeaders/fitting(_:frameMax:)``); the failure
-    /// index keeps the message as it came. Throws ``PublishingLost`` when the publish failed
-    /// because the publisher's channel or connection is gone: the engine then restarts.
+    /// A parked copy leaves its largest foreign headers out to fit the publishing connection's
+    /// frame (``FailureHeaders/fitting(_:frameMax:)``); the failure index keeps the message as it
+    /// came. Throws ``PublishingLost`` when the publisher's channel or connection is gone.
     private func publishCopy(
-        of delivery: AMQPDelivery, action: DeliveryAction, outcome: HandlingOutcome, channel: AMQPChannel, publisher: AMQPChannel
+        of delivery: AMQPDelivery, action: DeliveryAction, planner: SettlementPlanner, channel: AMQPChannel, publisher: AMQPChannel
     ) async throws {
-        // What a copy may take: the publishing connection's frame, less what the broker adds.
-        let frameMax = publisher.connection.maximumFrameSize - FailureHeaders.brokerHeadroom
-        var action = action
+        let origin = FailureHeaders.origin(of: delivery, queue: topology.appQueue)
         let exchange: String
         let routingKey: String
-        var properties: AMQPProperties
-        let origin = FailureHeaders.origin(of: delivery, queue: topology.appQueue)
+        let properties: AMQPProperties
         var record: DeadLetterRecord?
-        if case .retry(let attempt, let delay) = action {
-            properties = FailureHeaders.retry(delivery.properties, attempt: attempt, origin: origin)
-            if let problem = Self.copyProblem(properties, frameMax: frameMax), case .transientFailure(let failure) = outcome {
-                action = parkInstead(ofRetrying: failure, attempts: attempt, because: "the retry copy cannot be sent: \(problem)")
-            } else {
-                exchange = ""
-                routingKey = topology.retryQueue(for: delay)
-                return try await send(
-                    delivery, action: action, exchange: exchange, routingKey: routingKey, properties: properties, record: nil,
-                    channel: channel, publisher: publisher)
-            }
-        }
         switch action {
-        case .deadLetter(let reason, var failure, let attempts):
-            if failure.handler == nil, failure.errorClass != "MessageTooLarge" { failure.handler = handler.name }
+        case .retry(let attempt, let delay):
+            exchange = ""
+            routingKey = topology.retryQueue(for: delay)
+            properties = FailureHeaders.retry(delivery.properties, attempt: attempt, origin: origin)
+        case .deadLetter(let reason, let failure, let attempts):
             exchange = Topology.deadLetterExchangeName
             routingKey = topology.appQueue
             let failureID = UUID().uuidString.lowercased()
@@ -307,6 +258,7 @@ public struct ConsumerEngine: Sendable {
             let complete = FailureHeaders.deadLetter(
                 delivery.properties, reason: reason, failure: failure, attempts: attempts,
                 origin: origin, failedAt: failedAt, host: settings.host, failureID: failureID)
+            let frameMax = publisher.connection.maximumFrameSize - FailureHeaders.brokerHeadroom
             let (fitted, removed) = FailureHeaders.fitting(complete, frameMax: frameMax)
             properties = fitted
             // The index keeps every header, those left out of the parked copy included.
@@ -324,26 +276,9 @@ public struct ConsumerEngine: Sendable {
             EventLogContext(delivery: delivery, eventType: origin.routingKey).withValue {
                 logger.warning("dead-lettering", metadata: metadata)
             }
-        case .retry, .ack, .requeueAndPause:
-            return
+        case .ack, .requeueAndPause:
+            return  // not copies: the plan never asks for these here
         }
-        try await send(
-            delivery, action: action, exchange: exchange, routingKey: routingKey, properties: properties, record: record,
-            channel: channel, publisher: publisher)
-    }
-
-    /// Why a copy with these properties could not be published on a connection with `frameMax`.
-    static func copyProblem(_ properties: AMQPProperties, frameMax: Int) -> String? {
-        if let problem = properties.encodingProblem { return problem }
-        let size = properties.headerFrameSize
-        guard frameMax > 0, size > frameMax else { return nil }
-        return "its headers need a frame of \(size) bytes, over the \(frameMax) a copy may take (frame_max less the broker's headroom)"
-    }
-
-    private func send(
-        _ delivery: AMQPDelivery, action: DeliveryAction, exchange: String, routingKey: String, properties: AMQPProperties,
-        record: DeadLetterRecord?, channel: AMQPChannel, publisher: AMQPChannel
-    ) async throws {
         let outcome: AMQPPublishOutcome?
         var failure: (any Error)?
         do {
@@ -354,18 +289,14 @@ public struct ConsumerEngine: Sendable {
             outcome = nil
             failure = error
         }
-        if outcome == .acked {
+        switch planner.afterCopy(outcome, publisherOpen: publisher.isOpen, pause: settings.pause) {
+        case .ackOriginal:
             channel.ack(delivery.deliveryTag)
             if case .retry = action { metrics.settled(delivery, .retried) } else { metrics.settled(delivery, .deadLettered) }
             if let record, let journal { await journal.record(record) }
-            return
-        }
-        if let failure, !publisher.isOpen {
-            // The path is gone, not refused: leave the original unsettled (closing the consuming
-            // channel returns it to the queue) and let the supervisor reconnect both.
-            throw PublishingLost(cause: "\(failure)")
-        }
-        if case .requeueAfter(let pause) = fallback(whenFailing: action, pause: settings.pause) {
+        case .reconnect:
+            throw PublishingLost(cause: failure.map { "\($0)" } ?? "the publishing channel closed")
+        case .requeueAfter(let pause):
             logger.error(
                 "the \(exchange.isEmpty ? "retry" : "dead-letter") path is unavailable; requeueing after a pause",
                 metadata: ["routing_key": "\(routingKey)", "outcome": "\(outcome.map { "\($0)" } ?? "error")"])

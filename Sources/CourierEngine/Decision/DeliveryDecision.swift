@@ -1,7 +1,7 @@
 import CourierAMQP
 
 /// What a handler made of one delivery.
-public enum HandlingOutcome: Sendable, Equatable {
+package enum HandlingOutcome: Sendable, Equatable {
     /// The effect is committed: ack.
     case handled
     /// It failed, but may succeed later (a timeout, a lock, a brief outage of something it needs
@@ -16,15 +16,15 @@ public enum HandlingOutcome: Sendable, Equatable {
 }
 
 /// Why handling failed, as it will be written on a dead-lettered message.
-public struct HandlingFailure: Sendable, Equatable {
+package struct HandlingFailure: Sendable, Equatable {
     /// A stable name for the kind of error, e.g. `InvalidField`, `PostgresError.queryFailed`.
-    public var errorClass: String
+    package var errorClass: String
     /// The error's text (bounded when written out).
-    public var message: String
+    package var message: String
     /// The handler that failed, when one did.
-    public var handler: String?
+    package var handler: String?
 
-    public init(errorClass: String, message: String, handler: String? = nil) {
+    package init(errorClass: String, message: String, handler: String? = nil) {
         self.errorClass = errorClass
         self.message = message
         self.handler = handler
@@ -32,7 +32,7 @@ public struct HandlingFailure: Sendable, Equatable {
 }
 
 /// Why a message goes to the dead-letter queue.
-public enum DeadLetterReason: String, Sendable, Equatable {
+package enum DeadLetterReason: String, Sendable, Equatable {
     /// A permanent failure: no retry could help.
     case permanentFailure = "permanent-failure"
     /// Transient failures, one per delay of the retry schedule and one more.
@@ -40,7 +40,7 @@ public enum DeadLetterReason: String, Sendable, Equatable {
 }
 
 /// What to do with a delivery. The engine carries it out; this type only decides.
-public enum DeliveryAction: Sendable, Equatable {
+package enum DeliveryAction: Sendable, Equatable {
     /// Acknowledge.
     case ack
     /// Publish a copy to the retry queue for `delay` with the attempt header set to `attempt`
@@ -54,18 +54,18 @@ public enum DeliveryAction: Sendable, Equatable {
 
 /// The broker-side retry delays: one durable queue per delay whose TTL dead-letters back to the
 /// app queue. A message is tried once, then once after each delay.
-public struct RetrySchedule: Sendable, Equatable {
-    public var delays: [Duration]
+package struct RetrySchedule: Sendable, Equatable {
+    package var delays: [Duration]
 
-    public init(delays: [Duration]) {
+    package init(delays: [Duration]) {
         self.delays = delays
     }
 
     /// 5 s, 30 s, 2 min, 10 min: five tries over about 13 minutes.
-    public static let standard = RetrySchedule(delays: [.seconds(5), .seconds(30), .seconds(120), .seconds(600)])
+    package static let standard = RetrySchedule(delays: [.seconds(5), .seconds(30), .seconds(120), .seconds(600)])
 
     /// How many times a message is handled at most.
-    public var maxAttempts: Int { delays.count + 1 }
+    package var maxAttempts: Int { delays.count + 1 }
 }
 
 /// The decision "ack, retry later, or dead-letter?" — a pure function of the outcome, the
@@ -75,7 +75,7 @@ public struct RetrySchedule: Sendable, Equatable {
 /// - Parameter failedAttempts: how many earlier tries of this message failed (0 on the first).
 ///   It comes from a header, so from the wire: any value is taken, negative as 0, and none can
 ///   make the count overflow.
-public func decide(_ outcome: HandlingOutcome, failedAttempts: Int, schedule: RetrySchedule) -> DeliveryAction {
+package func decide(_ outcome: HandlingOutcome, failedAttempts: Int, schedule: RetrySchedule) -> DeliveryAction {
     let failedAttempts = min(max(0, failedAttempts), Int.max - 1)
     switch outcome {
     case .handled:
@@ -96,7 +96,7 @@ public func decide(_ outcome: HandlingOutcome, failedAttempts: Int, schedule: Re
 /// A retry whose copy cannot be published — its headers would not fit one frame, so it could
 /// never come back — parks the message now instead, saying why, with the failure that asked for
 /// the retry. (The parked copy can leave headers out to fit: see ``FailureHeaders/fitting(_:frameMax:)``.)
-public func parkInstead(ofRetrying failure: HandlingFailure, attempts: Int, because problem: String) -> DeliveryAction {
+package func parkInstead(ofRetrying failure: HandlingFailure, attempts: Int, because problem: String) -> DeliveryAction {
     .deadLetter(
         .permanentFailure,
         HandlingFailure(
@@ -104,22 +104,6 @@ public func parkInstead(ofRetrying failure: HandlingFailure, attempts: Int, beca
             message: "\(problem); the failure to retry was \(failure.errorClass): \(failure.message)",
             handler: failure.handler),
         attempts: attempts)
-}
-
-/// What to do when carrying out an action failed because the broker path it needs (a retry queue,
-/// the dead-letter exchange) is unavailable: give the message back to the queue — after a pause,
-/// so a broken path never turns into a hot loop — and never drop it.
-public func fallback(whenFailing action: DeliveryAction, pause: Duration = .seconds(5)) -> FallbackAction {
-    switch action {
-    case .ack: return .none
-    case .retry, .deadLetter, .requeueAndPause: return .requeueAfter(pause)
-    }
-}
-
-public enum FallbackAction: Sendable, Equatable {
-    case none
-    /// Wait `pause`, then `nack` with requeue.
-    case requeueAfter(Duration)
 }
 
 /// Whether a delivery may be what crashed a process before it, so that it is handled alone
@@ -136,7 +120,7 @@ public enum FallbackAction: Sendable, Equatable {
 ///
 /// A redelivery without a usable count (a classic queue, or a header that is not a number) is a
 /// suspect, as before.
-public func isSuspect(redelivered: Bool, deliveryCount: AMQPFieldValue?, deliveryLimit: Int) -> Bool {
+package func isSuspect(redelivered: Bool, deliveryCount: AMQPFieldValue?, deliveryLimit: Int) -> Bool {
     guard redelivered else { return false }
     guard let count = deliveryCount?.intValue else { return true }
     return count >= Int64(max(1, deliveryLimit / 2))

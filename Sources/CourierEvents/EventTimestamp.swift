@@ -1,3 +1,4 @@
+import CourierSupport
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -89,7 +90,7 @@ public enum EventTimestamp {
         let clamped = min(max(micros, minMicroseconds), maxMicroseconds)
         let (seconds, fraction) = floorDivMod(clamped, 1_000_000)
         let (days, secondOfDay) = floorDivMod(seconds, 86_400)
-        let (year, month, day) = civil(fromDays: days)
+        let (year, month, day) = CivilDate.date(fromDays: days)
         writeDigits(year, count: 4, into: &out)
         out.append(Ascii.minus)
         writeDigits(month, count: 2, into: &out)
@@ -179,7 +180,7 @@ public enum EventTimestamp {
         }
         guard index == s.count else { throw ParseError(reason: "unexpected text after the time zone") }
 
-        let days = daysFromCivil(year: year, month: month, day: day)
+        let days = CivilDate.days(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
         let micros = seconds * 1_000_000 + fraction
         guard micros >= minMicroseconds, micros <= maxMicroseconds else {
@@ -216,29 +217,6 @@ public enum EventTimestamp {
         case 4, 6, 9, 11: 30
         default: 31
         }
-    }
-
-    /// Days since 1970-01-01 of a civil date.
-    static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// The civil date of a number of days since 1970-01-01.
-    static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
     private static func floorDivMod(_ a: Int64, _ b: Int64) -> (Int64, Int64) {

@@ -79,10 +79,6 @@ struct PostgresValueTests {
         for malformed in ["", "2024-13-01", "2024-05-01 25", "yesterday", "2024-05-01 12:30:00+"] {
             #expect(throws: PostgresValueError.self) { try PostgresTimestamp.parse(malformed) }
         }
-        for days in stride(from: Int64(-800_000), through: 800_000, by: 997) {
-            let (year, month, day) = PostgresTimestamp.civil(fromDays: days)
-            #expect(PostgresTimestamp.days(fromYear: year, month: month, day: day) == days)
-        }
     }
 
     @Test("decoding errors name the column, its type and the Swift type, never the value")

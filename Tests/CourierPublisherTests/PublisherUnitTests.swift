@@ -38,17 +38,6 @@ struct PublisherUnitTests {
         #expect(TraceHeadersJSON.decode(#"{"traceparent":42,"x-courier-attempts":"9","tracestate":"a=b"}"#) == ["tracestate": "a=b"])
     }
 
-    @Test("backoff doubles from its start and stops at its maximum")
-    func backoff() {
-        let backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(5))
-        #expect(backoff.delay(afterFailures: 0) == .zero)
-        #expect(backoff.delay(afterFailures: 1) == .milliseconds(500))
-        #expect(backoff.delay(afterFailures: 2) == .seconds(1))
-        #expect(backoff.delay(afterFailures: 4) == .seconds(4))
-        #expect(backoff.delay(afterFailures: 5) == .seconds(5))
-        #expect(backoff.delay(afterFailures: 1000) == .seconds(5))
-    }
-
     @Test("a confirm batch settles each message once; expiry settles only what is still open")
     func confirmBatch() async {
         let batch = ConfirmBatch(count: 3)

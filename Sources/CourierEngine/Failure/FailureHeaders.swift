@@ -1,58 +1,59 @@
 import CourierAMQP
+import CourierSupport
 import Foundation
 
 /// The headers Courier writes, in one place. Documented in the README.
-public enum CourierHeader {
+package enum CourierHeader {
     /// How many tries of this message have failed so far (0 or absent on the first delivery).
     /// Courier counts attempts itself: broker counters differ between RabbitMQ versions.
-    public static let attempts = "x-courier-attempts"
+    package static let attempts = "x-courier-attempts"
     /// On a dead-lettered message: `permanent-failure` or `retries-exhausted`.
-    public static let reason = "x-courier-reason"
-    public static let errorClass = "x-courier-error-class"
+    package static let reason = "x-courier-reason"
+    package static let errorClass = "x-courier-error-class"
     /// The error text, at most ``FailureHeaders/maximumMessageBytes`` bytes of UTF-8.
-    public static let errorMessage = "x-courier-error-message"
+    package static let errorMessage = "x-courier-error-message"
     /// A stable fingerprint of the error: class, handler and message with ids and numbers
     /// blanked, so the same failure on different messages groups together.
-    public static let errorFingerprint = "x-courier-error-fingerprint"
+    package static let errorFingerprint = "x-courier-error-fingerprint"
     /// When it failed: an AMQP timestamp (seconds since 1970).
-    public static let failedAt = "x-courier-failed-at"
-    public static let handler = "x-courier-handler"
-    public static let originalExchange = "x-courier-original-exchange"
-    public static let originalRoutingKey = "x-courier-original-routing-key"
-    public static let originalQueue = "x-courier-original-queue"
+    package static let failedAt = "x-courier-failed-at"
+    package static let handler = "x-courier-handler"
+    package static let originalExchange = "x-courier-original-exchange"
+    package static let originalRoutingKey = "x-courier-original-routing-key"
+    package static let originalQueue = "x-courier-original-queue"
     /// The host that handled it (`FLY_MACHINE_ID` / hostname).
-    public static let host = "x-courier-host"
+    package static let host = "x-courier-host"
     /// On a parked copy that would not have fitted one frame: the names of the original headers
     /// left out of it (largest first), comma-separated. The failure index keeps them all.
-    public static let removedHeaders = "x-courier-removed-headers"
+    package static let removedHeaders = "x-courier-removed-headers"
     /// A UUID naming this parking of the message: the key of the failure index in Postgres and
     /// what `courier dlq show|replay ID` finds the message by.
-    public static let failureID = "x-courier-failure-id"
+    package static let failureID = "x-courier-failure-id"
 
     // Lineage, written by `courier dlq replay` on the copy it sends back to the original queue.
     /// When it was replayed (an AMQP timestamp).
-    public static let replayedAt = "x-courier-replayed-at"
+    package static let replayedAt = "x-courier-replayed-at"
     /// How many times this message has been replayed, this time included.
-    public static let replayCount = "x-courier-replay-count"
+    package static let replayCount = "x-courier-replay-count"
     /// Who replayed it (`user@host`, or what `--by` said).
-    public static let replayedBy = "x-courier-replayed-by"
+    package static let replayedBy = "x-courier-replayed-by"
     /// The failure id of the parking it was replayed from.
-    public static let replayedFrom = "x-courier-replayed-from"
+    package static let replayedFrom = "x-courier-replayed-from"
 
     /// Written at parking time and meaningless on a message that is handled again: `courier dlq
     /// replay` strips these (and the broker's `x-death` family) from the copy it sends back.
-    public static let failureHeaders: [String] = [
+    package static let failureHeaders: [String] = [
         attempts, reason, errorClass, errorMessage, errorFingerprint, failedAt, handler, host, failureID,
     ]
 }
 
 /// Where a message was consumed from, for the failure headers and for replay.
-public struct MessageOrigin: Sendable, Equatable {
-    public var exchange: String
-    public var routingKey: String
-    public var queue: String
+package struct MessageOrigin: Sendable, Equatable {
+    package var exchange: String
+    package var routingKey: String
+    package var queue: String
 
-    public init(exchange: String, routingKey: String, queue: String) {
+    package init(exchange: String, routingKey: String, queue: String) {
         self.exchange = exchange
         self.routingKey = routingKey
         self.queue = queue
@@ -61,19 +62,19 @@ public struct MessageOrigin: Sendable, Equatable {
 
 /// Builds the properties of the copies Courier publishes: to a retry queue, or to the dead-letter
 /// exchange. Everything the original carried is kept; Courier's own headers are added or replaced.
-public enum FailureHeaders {
-    public static let maximumMessageBytes = 1024
+package enum FailureHeaders {
+    package static let maximumMessageBytes = 1024
     /// Room left in a copy's header frame for what the broker adds while it holds the copy:
     /// `x-delivery-count` (quorum queues, on every delivery), `x-death` and the
     /// `x-first-death-*`/`x-last-death-*` headers (when a retry queue's TTL sends it back). A copy
     /// filled to `frame_max` would come back larger than a frame, which clients reject.
-    public static let brokerHeadroom = 4096
+    package static let brokerHeadroom = 4096
 
     /// Where a delivery first came from. A retry copy reaches the app queue again through the
     /// default exchange with the queue's name as routing key, so the event's own exchange and
     /// routing key travel in the `x-courier-original-*` headers from its first retry on; a
     /// delivery without them is an original.
-    public static func origin(of delivery: AMQPDelivery, queue: String) -> MessageOrigin {
+    package static func origin(of delivery: AMQPDelivery, queue: String) -> MessageOrigin {
         let headers = delivery.properties.headers
         return MessageOrigin(
             exchange: HeaderValues.name(headers?[CourierHeader.originalExchange], allowEmpty: true) ?? delivery.exchange,
@@ -84,14 +85,14 @@ public enum FailureHeaders {
     /// The routing key the event was published with (see ``origin(of:queue:)``): what its type
     /// and, without a `message_id`, its identity are derived from, on every attempt alike. A
     /// header that is not a valid routing key is ignored.
-    public static func originalRoutingKey(of delivery: AMQPDelivery) -> String {
+    package static func originalRoutingKey(of delivery: AMQPDelivery) -> String {
         HeaderValues.name(delivery.properties.headers?[CourierHeader.originalRoutingKey]) ?? delivery.routingKey
     }
 
     /// The properties for a retry copy: the original's, with the attempt header set and the
     /// origin recorded (a valid one from an earlier attempt is kept, so it always names the first
     /// publish; one that is not a valid name is replaced).
-    public static func retry(_ original: AMQPProperties, attempt: Int, origin: MessageOrigin) -> AMQPProperties {
+    package static func retry(_ original: AMQPProperties, attempt: Int, origin: MessageOrigin) -> AMQPProperties {
         var properties = original
         var headers = properties.headers ?? AMQPTable()
         let exchange = HeaderValues.name(headers[CourierHeader.originalExchange], allowEmpty: true) ?? origin.exchange
@@ -110,7 +111,7 @@ public enum FailureHeaders {
     }
 
     /// The properties for the dead-letter copy: the original's plus every failure header.
-    public static func deadLetter(
+    package static func deadLetter(
         _ original: AMQPProperties,
         reason: DeadLetterReason,
         failure: HandlingFailure,
@@ -143,7 +144,7 @@ public enum FailureHeaders {
 
     /// The attempts already failed, from a delivery's headers: 0 when absent or not a
     /// non-negative integer, at most ``HeaderValues/maximumCount``.
-    public static func failedAttempts(in properties: AMQPProperties) -> Int {
+    package static func failedAttempts(in properties: AMQPProperties) -> Int {
         HeaderValues.count(properties.headers?[CourierHeader.attempts]) ?? 0
     }
 
@@ -160,7 +161,7 @@ public enum FailureHeaders {
     ///
     /// For a parked copy whose original headers were close to the frame limit: the failure
     /// headers would push it over, and a copy that cannot be published cannot be parked.
-    public static func fitting(_ properties: AMQPProperties, frameMax: Int) -> (properties: AMQPProperties, removed: [String]) {
+    package static func fitting(_ properties: AMQPProperties, frameMax: Int) -> (properties: AMQPProperties, removed: [String]) {
         var size = properties.headerFrameSize
         guard size > frameMax, let headers = properties.headers else { return (properties, []) }
         let candidates = headers.entries.enumerated()
@@ -207,7 +208,7 @@ public enum FailureHeaders {
     }
 
     /// The message cut to ``maximumMessageBytes`` of UTF-8, on a character boundary, marked `…`.
-    public static func bounded(_ message: String) -> String {
+    package static func bounded(_ message: String) -> String {
         guard message.utf8.count > maximumMessageBytes else { return message }
         var result = ""
         var used = 0
@@ -223,15 +224,8 @@ public enum FailureHeaders {
     /// A stable 16-hex-digit fingerprint of a failure: its class, its handler, and its message
     /// with UUIDs, DIDs, hex ids and numbers blanked. The same cause on different messages gives
     /// the same fingerprint; FNV-1a 64, so it is the same on every host and every run.
-    public static func fingerprint(_ failure: HandlingFailure) -> String {
-        let text = [failure.errorClass, failure.handler ?? "", normalized(failure.message)].joined(separator: "\u{1F}")
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+    package static func fingerprint(_ failure: HandlingFailure) -> String {
+        FNV1a.hex64([failure.errorClass, failure.handler ?? "", normalized(failure.message)].joined(separator: "\u{1F}"))
     }
 
     /// The message with the parts that vary per message replaced by placeholders.

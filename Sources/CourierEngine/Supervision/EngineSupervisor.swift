@@ -1,26 +1,27 @@
 import CourierAMQP
+import CourierSupport
 import Logging
 
 /// Keeps the engine consuming through broker restarts, dropped connections, closed channels and
 /// consumer cancellations: connect, declare the topology, consume; when that ends with an error,
-/// log it once, wait (``ReconnectBackoff``) and start over. Returns when its task is cancelled
+/// log it once, wait (``Backoff``) and start over. Returns when its task is cancelled
 /// (graceful shutdown), after the engine settled the batch in hand.
-public struct EngineSupervisor: Sendable {
-    public typealias Connect = @Sendable () async throws -> (consuming: AMQPConnection, publishing: AMQPConnection)
+package struct EngineSupervisor: Sendable {
+    package typealias Connect = @Sendable () async throws -> (consuming: AMQPConnection, publishing: AMQPConnection)
 
-    public let topology: Topology
-    public let handler: any DeliveryHandler
-    public let settings: ConsumerEngine.Settings
-    public let connect: Connect
-    public let journal: (any DeadLetterJournal)?
+    package let topology: Topology
+    package let handler: any DeliveryHandler
+    package let settings: ConsumerEngine.Settings
+    package let connect: Connect
+    package let journal: (any DeadLetterJournal)?
     /// Reset once consuming starts (connected, topology declared), so the next outage starts
     /// from the initial wait again.
-    public var backoff: ReconnectBackoff
+    package var backoff: Backoff
     let logger: Logger
 
-    public init(
+    package init(
         topology: Topology, handler: any DeliveryHandler, settings: ConsumerEngine.Settings,
-        journal: (any DeadLetterJournal)? = nil, backoff: ReconnectBackoff = ReconnectBackoff(), logger: Logger,
+        journal: (any DeadLetterJournal)? = nil, backoff: Backoff = Backoff(), logger: Logger,
         connect: @escaping Connect
     ) {
         self.journal = journal
@@ -33,7 +34,7 @@ public struct EngineSupervisor: Sendable {
     }
 
     /// Runs until cancelled. `onState` hears every change (for readiness and metrics).
-    public func run(onState: @escaping @Sendable (State) -> Void = { _ in }) async {
+    package func run(onState: @escaping @Sendable (State) -> Void = { _ in }) async {
         var backoff = self.backoff
         while !Task.isCancelled {
             onState(.connecting(attempt: backoff.failures + 1))
@@ -81,7 +82,7 @@ public struct EngineSupervisor: Sendable {
         onState(.stopped)
     }
 
-    public enum State: Sendable, Equatable {
+    package enum State: Sendable, Equatable {
         case connecting(attempt: Int)
         case consuming
         /// Connected, but consuming is paused until `dependency` (e.g. Postgres) is back.

@@ -1,3 +1,4 @@
+import CourierSupport
 import Foundation
 
 /// Conversions between `Date` and the text forms of `timestamptz`, `timestamp` and `date`.
@@ -14,7 +15,7 @@ public enum PostgresTimestamp {
         if date == .distantPast { return "-infinity" }
         let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
         let (days, microsOfDay) = floorDivide(micros, 86_400_000_000)
-        let (year, month, day) = civil(fromDays: days)
+        let (year, month, day) = CivilDate.date(fromDays: days)
         let seconds = microsOfDay / 1_000_000
         let era = year <= 0 ? " BC" : ""
         return "\(pad(year <= 0 ? 1 - year : year, 4))-\(pad(month, 2))-\(pad(day, 2))"
@@ -71,34 +72,11 @@ public enum PostgresTimestamp {
         }
         if scanner.consume(" BC") { year = 1 - year }
         guard scanner.isAtEnd, (1...12).contains(month), (1...31).contains(day) else { throw invalid }
-        let seconds = days(fromYear: year, month: month, day: day) * 86_400 + secondsOfDay - offsetSeconds
+        let seconds = CivilDate.days(year: year, month: month, day: day) * 86_400 + secondsOfDay - offsetSeconds
         return Date(timeIntervalSince1970: Double(seconds) + Double(micros) / 1_000_000)
     }
 
     private static let invalid = PostgresValueError("not a timestamp, timestamptz or date")
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-    static func days(fromYear year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = floorDivide(y, 400).quotient
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// The proleptic Gregorian date of a day count since 1970-01-01 (`civil_from_days`).
-    static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = floorDivide(z, 146_097).quotient
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
 
     private static func floorDivide(_ a: Int64, _ b: Int64) -> (quotient: Int64, remainder: Int64) {
         let quotient = a >= 0 ? a / b : -((-a + b - 1) / b)

@@ -1,5 +1,6 @@
 import CourierAMQP
 import CourierEvents
+import CourierSupport
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -264,7 +265,7 @@ public final class EventPublisher: Service, Sendable {
             let failure = PublishError.connecting(error, endpoint: endpoint)
             let failures = state.withLock { state -> Int in
                 state.failures += 1
-                state.retryAt = .now + backoff.delay(afterFailures: state.failures)
+                state.retryAt = .now + backoff.delay(afterFailures: state.failures, unit: Double.random(in: 0..<1))
                 state.lastFailure = failure
                 state.connecting = nil
                 if connection == nil { state.connection = nil }

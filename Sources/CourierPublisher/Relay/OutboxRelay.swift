@@ -1,4 +1,5 @@
 import CourierPostgres
+import CourierSupport
 import CourierTelemetry
 import Logging
 import ServiceLifecycle
@@ -133,7 +134,7 @@ public final class OutboxRelay: Service, Sendable {
                 if let failure = pass.failure {
                     failures += 1
                     streak.failed(lane: lane, "cannot publish outbox rows; they stay unpublished and are retried", error: "\(failure)")
-                    await wake.wait(timeout: backoff.delay(afterFailures: failures), wakeOnNotify: false)
+                    await wake.wait(timeout: backoff.delay(afterFailures: failures, unit: Double.random(in: 0..<1)), wakeOnNotify: false)
                     continue
                 }
                 failures = 0
@@ -149,7 +150,7 @@ public final class OutboxRelay: Service, Sendable {
                     await current.close()
                     connection = nil
                 }
-                await wake.wait(timeout: backoff.delay(afterFailures: failures), wakeOnNotify: false)
+                await wake.wait(timeout: backoff.delay(afterFailures: failures, unit: Double.random(in: 0..<1)), wakeOnNotify: false)
             }
         }
         await connection?.close()
@@ -229,7 +230,7 @@ public final class OutboxRelay: Service, Sendable {
                         metadata: ["error": "\(error)", "poll_interval": "\(configuration.pollInterval)"])
                 }
             }
-            try? await Task.sleep(for: backoff.delay(afterFailures: max(failures, 1)))
+            try? await Task.sleep(for: backoff.delay(afterFailures: max(failures, 1), unit: Double.random(in: 0..<1)))
         }
     }
 }

@@ -2,6 +2,7 @@ import CourierConfig
 import CourierEngine
 import CourierHandlers
 import CourierPostgres
+import CourierSupport
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -32,7 +33,7 @@ struct DatabaseSetupService: Service {
     let logger: Logger
 
     func run() async throws {
-        var backoff = ReconnectBackoff(initial: .milliseconds(250), maximum: .seconds(2))
+        var backoff = Backoff(initial: .milliseconds(250), maximum: .seconds(2))
         var failing = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {

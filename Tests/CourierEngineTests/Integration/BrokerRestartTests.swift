@@ -1,5 +1,6 @@
 import CourierAMQP
 import CourierEngine
+import CourierSupport
 import CourierTesting
 import Foundation
 import Logging
@@ -21,7 +22,7 @@ struct BrokerRestartTests {
         settings.batchSize = 10
         let supervisor = EngineSupervisor(
             topology: topology, handler: handler, settings: settings,
-            backoff: ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(2)), logger: Logger(label: "test")
+            backoff: Backoff(initial: .milliseconds(200), maximum: .seconds(2)), logger: Logger(label: "test")
         ) {
             (try await AMQPConnection.connect(url: url), try await AMQPConnection.connect(url: url))
         }

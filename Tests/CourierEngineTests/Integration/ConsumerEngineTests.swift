@@ -1,5 +1,6 @@
 import CourierAMQP
 import CourierEngine
+import CourierSupport
 import CourierTesting
 import Foundation
 import Logging
@@ -290,7 +291,7 @@ struct ConsumerEngineTests {
         settings.batchSize = 10
         let supervisor = EngineSupervisor(
             topology: topology, handler: handler, settings: settings,
-            backoff: ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(1)), logger: Logger(label: "test")
+            backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(1)), logger: Logger(label: "test")
         ) {
             (try await AMQPConnection.connect(url: url + separator + "connection_name=\(name)"),
              try await AMQPConnection.connect(url: url + separator + "connection_name=\(name)-publish"))
@@ -340,7 +341,7 @@ struct SupervisorCancelTests {
         let handler = ScriptedHandler()
         let supervisor = EngineSupervisor(
             topology: topology, handler: handler, settings: ConsumerEngine.Settings(),
-            backoff: ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(1)), logger: Logger(label: "test")
+            backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(1)), logger: Logger(label: "test")
         ) {
             (try await AMQPConnection.connect(url: url), try await AMQPConnection.connect(url: url))
         }

@@ -1,5 +1,6 @@
 import CourierAMQP
 import CourierEngine
+import CourierSupport
 import CourierTesting
 import Foundation
 import Logging
@@ -66,7 +67,7 @@ struct HostileHeadersEngineTests {
         settings.pause = .milliseconds(200)
         let supervisor = EngineSupervisor(
             topology: topology, handler: handler, settings: settings,
-            backoff: ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(1)), logger: Logger(label: "test")
+            backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(1)), logger: Logger(label: "test")
         ) {
             // As courierd connects: the consuming connection reads frames the broker grew.
             var consuming = try AMQPConfiguration(url: url + separator + "connection_name=\(name)")

@@ -41,13 +41,7 @@ enum Courierd {
             exit(78)
         }
 
-        let postgres: PostgresConfiguration
-        do {
-            postgres = try DatabaseSetup.postgresConfiguration(configuration)
-        } catch {
-            FileHandle.standardError.write(Data("courierd: invalid configuration: database.url (environment DATABASE_URL): \(error)\n".utf8))
-            exit(78)
-        }
+        let postgres = configuration.database
 
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))

@@ -221,6 +221,7 @@ struct CourierdProcessTests {
             (["DATABASE_URL": "postgres://x@127.0.0.1/x"], "amqp.url (environment AMQP_URL)"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1:99999/", "DATABASE_URL": "postgres://x@127.0.0.1/x"], "amqp.url"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/"], "database.url (environment DATABASE_URL)"),
+            (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "mysql://u:pw@127.0.0.1/x"], "database.url"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "FLY_APP_NAME": "a b"], "fly.app.name"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_LOG_LEVEL": "loud"], "courier.log.level"),
             (["AMQP_URL": "amqp://u:pw@127.0.0.1/", "DATABASE_URL": "postgres://x@127.0.0.1/x", "COURIER_LOG_FORMAT": "xml"], "courier.log.format"),

@@ -1,5 +1,4 @@
 import CourierPostgres
-import CourierPublisher
 
 /// **The old layout** (until December 2026), kept only to recognise and upgrade databases it
 /// created (``LegacyLayout``) and to test that upgrade: it created Semble's tables itself, in
@@ -9,9 +8,9 @@ import CourierPublisher
 ///
 /// The read models, the inbox and `feed_activity_sources` it made are what ``CourierSchema``
 /// now creates in Courier's schema (there without the foreign key into `feed_activities`).
-public enum LegacySembleSchema {
+package enum LegacySembleSchema {
     /// The old migrations, versions 1–7.
-    public static let migrations: [PostgresMigration] = [
+    package static let migrations: [PostgresMigration] = [
         PostgresMigration(version: 1, name: "semble_feeds_and_notifications", sql: sembleTables),
         PostgresMigration(version: 2, name: "event_store_outbox", sql: eventStore),
         PostgresMigration(version: 3, name: "courier_inbox", sql: inbox),
@@ -65,9 +64,24 @@ public enum LegacySembleSchema {
         CREATE INDEX notifications_recipient_created_idx ON notifications (recipient_user_id, created_at DESC);
         """
 
-    /// The seed's outbox table, from the publisher library that owns it (the same text, so the
-    /// two migration sets agree whichever runs first).
-    static let eventStore = OutboxSchema.seedTable
+    /// The seed's outbox table. Frozen here, in the migration that applied it: its text is part of
+    /// the migration's checksum, so it must never change with the publisher's copy
+    /// (`OutboxSchema.seedTable`, the same text today — both are `IF NOT EXISTS`, so whichever
+    /// runs first creates the table; a test in the publisher's suite checks the two agree).
+    static let eventStore = """
+        CREATE TABLE IF NOT EXISTS event_store (
+            id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+            aggregate_id varchar(255) NOT NULL,
+            event_type varchar(255) NOT NULL,
+            event_data jsonb NOT NULL,
+            version integer NOT NULL DEFAULT 1,
+            timestamp timestamptz NOT NULL,
+            processed boolean NOT NULL DEFAULT false,
+            created_at timestamptz DEFAULT now()
+        );
+        CREATE INDEX IF NOT EXISTS event_store_unprocessed_idx ON event_store (processed, timestamp) WHERE NOT processed;
+        CREATE INDEX IF NOT EXISTS event_store_aggregate_version_idx ON event_store (aggregate_id, version);
+        """
 
     static let inbox = """
         CREATE TABLE courier_inbox (

@@ -58,8 +58,8 @@ public enum OutboxSchema {
     }
 
     /// The outbox table exactly as Semble's seed defines it, with its two indexes — idempotent, so
-    /// whichever of the API's migrations and courierd's (``SembleSchema`` applies the same text)
-    /// runs first creates it.
+    /// whichever of the API's migrations and courierd's (`LegacySembleSchema` froze the same text
+    /// in its own migration) runs first creates it.
     public static let seedTable = """
         CREATE TABLE IF NOT EXISTS event_store (
             id uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -52,13 +52,7 @@ struct CommandContext {
     /// A connection to courierd's database with courierd's `search_path` (Courier's schema, then
     /// Semble's), not migrated.
     func database() async throws -> PostgresConnection {
-        var postgresConfiguration: PostgresConfiguration
-        do {
-            postgresConfiguration = try PostgresConfiguration(url: configuration.databaseURL)
-        } catch {
-            throw OpsError(.usage, "invalid configuration: database.url (environment DATABASE_URL): \(error)")
-        }
-        postgresConfiguration.searchPath = [configuration.databaseSchema, SembleTables.defaultSchema]
+        let postgresConfiguration = configuration.database
         do {
             return try await PostgresConnection.connect(postgresConfiguration, logger: logger)
         } catch {

@@ -28,7 +28,7 @@ struct DaemonService: Service {
             "courierd starting",
             metadata: ["app": "\(configuration.appName)", "queue": "\(configuration.queueName)", "amqp": "\(configuration.amqp.redactedURL)"])
         // The database was prepared before any service started (``DatabaseSetup``).
-        let postgresConfiguration = try DatabaseSetup.postgresConfiguration(configuration)
+        let postgresConfiguration = configuration.database
         // One connection per handler (they run side by side) and one for health checks.
         let pool = PostgresPool(configuration: postgresConfiguration, maximumConnections: handlers.count + 1, logger: logger)
         let router = EventHandlerRunner(

@@ -21,14 +21,6 @@ enum DatabaseSetup {
         var description: String { underlying.description }
     }
 
-    /// The connection settings every Postgres connection of courierd uses: Courier's schema
-    /// first, then Semble's, so both sets of tables are found by their plain names.
-    static func postgresConfiguration(_ configuration: CourierConfiguration) throws -> PostgresConfiguration {
-        var postgres = try PostgresConfiguration(url: configuration.databaseURL)
-        postgres.searchPath = [configuration.databaseSchema, SembleTables.defaultSchema]
-        return postgres
-    }
-
     static func prepare(_ configuration: CourierConfiguration, postgres: PostgresConfiguration, logger: Logger) async throws {
         let connection = try await PostgresConnection.connect(postgres, logger: logger)
         do {

@@ -11,6 +11,11 @@ import Testing
 /// The upgrade of a database the old layout's migrations (``LegacySembleSchema``) created.
 @Suite("Upgrading the old database layout")
 struct LegacyLayoutTests {
+    @Test("the old layout's frozen outbox table is the publisher's, word for word (both IF NOT EXISTS: whichever runs first creates it)")
+    func frozenOutboxTableAgrees() {
+        #expect(LegacySembleSchema.eventStore == OutboxSchema.seedTable)
+    }
+
     static let activity = "11111111-1111-4111-8111-111111111111"
     static let notification = "22222222-2222-4222-8222-222222222222"
 

@@ -7,6 +7,8 @@ import PackageDescription
 //   CRabbitMQ  → CourierAMQP       (librabbitmq, one actor per connection on its own thread)
 //   CLibPQ     → CourierPostgres   (libpq, one actor per connection on its own thread)
 //   CourierConcurrency             (the dedicated-thread serial executor both of them run on)
+//   CourierSupport                 (arithmetic several modules write into the database or the wire, in one
+//                                  place: FNV-1a, civil dates, the jittered backoff; package-internal)
 //   CourierTelemetry               (trace context through messages and the outbox, span names and attributes,
 //                                  the JSON log handler and the event metadata of log lines)
 //   CourierEngine                  (the consuming engine: topology, the ack/retry/dead-letter decision)
@@ -25,15 +27,16 @@ import PackageDescription
 let package = Package(
     name: "courier",
     platforms: [.macOS(.v15)],
+    // What another package may depend on: what an API embeds to publish Semble's events (the
+    // publisher, the outbox and its relay, the events) and the two connection modules their
+    // public API takes (AMQPConfiguration, PostgresConnection for the outbox's transaction). Every
+    // other module is this package's own: its declarations are `package`, not `public`.
     products: [
         .library(name: "CourierAMQP", targets: ["CourierAMQP"]),
         .library(name: "CourierPostgres", targets: ["CourierPostgres"]),
-        .library(name: "CourierEngine", targets: ["CourierEngine"]),
         .library(name: "CourierEvents", targets: ["CourierEvents"]),
-        .library(name: "CourierHandlers", targets: ["CourierHandlers"]),
         .library(name: "CourierPublisher", targets: ["CourierPublisher"]),
         .library(name: "CourierOps", targets: ["CourierOps"]),
-        .library(name: "CourierTesting", targets: ["CourierTesting"]),
         .executable(name: "courierd", targets: ["courierd"]),
         .executable(name: "courier", targets: ["courier"]),
         .executable(name: "courier-bench", targets: ["courier-bench"]),
@@ -77,6 +80,7 @@ let package = Package(
 
         // MARK: Core modules
         .target(name: "CourierConcurrency"),
+        .target(name: "CourierSupport"),
         .target(
             name: "CourierTelemetry",
             dependencies: [
@@ -99,6 +103,7 @@ let package = Package(
             dependencies: [
                 "CLibPQ",
                 "CourierConcurrency",
+                "CourierSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -106,12 +111,13 @@ let package = Package(
             name: "CourierEngine",
             dependencies: [
                 "CourierAMQP",
+                "CourierSupport",
                 "CourierTelemetry",  // the event's metadata on log lines
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        .target(name: "CourierEvents"),
+        .target(name: "CourierEvents", dependencies: ["CourierSupport"]),
         .target(
             name: "CourierHandlers",
             dependencies: [
@@ -119,7 +125,6 @@ let package = Package(
                 "CourierEngine",
                 "CourierEvents",
                 "CourierPostgres",
-                "CourierPublisher",  // the outbox table's definition
                 "CourierTelemetry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -131,6 +136,7 @@ let package = Package(
                 "CourierAMQP",
                 "CourierEvents",
                 "CourierPostgres",
+                "CourierSupport",
                 "CourierTelemetry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -144,6 +150,7 @@ let package = Package(
                 "CourierEngine",
                 "CourierHandlers",
                 "CourierPostgres",
+                "CourierPublisher",  // the relay's defaults
                 "CourierTelemetry",  // the log format
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -181,6 +188,7 @@ let package = Package(
                 "CourierHandlers",
                 "CourierPublisher",
                 "CourierPostgres",
+                "CourierSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -263,6 +271,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CourierConcurrencyTests", dependencies: ["CourierConcurrency"]),
+        .testTarget(name: "CourierSupportTests", dependencies: ["CourierSupport"]),
         .testTarget(
             name: "CourierTelemetryTests",
             dependencies: ["CourierTelemetry", .product(name: "Logging", package: "swift-log")]
@@ -297,7 +306,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CourierEngineTests",
-            dependencies: ["CourierEngine", "CourierPostgres", "CourierTesting", "courier-test-consumer"]
+            dependencies: ["CourierEngine", "CourierPostgres", "CourierSupport", "CourierTesting", "courier-test-consumer"]
         ),
         .testTarget(
             name: "CourierdTests",

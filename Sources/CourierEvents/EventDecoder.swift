@@ -36,18 +36,18 @@ import Foundation
 /// ``FieldReader``): `curatorId`, `addedBy`, `removedBy` and `authorId` as its `CuratorId` does,
 /// `followerId` as its `DID` does; `targetId` and the ids of cards, collections, connections and
 /// follows are not checked beyond being ids.
-public struct EventDecoder: Sendable {
+package struct EventDecoder: Sendable {
     /// The migration chain; its `currentVersion` is the version of every decoded envelope.
-    public let upcasters: Upcasters
+    package let upcasters: Upcasters
 
-    public init(upcasters: Upcasters = .standard) {
+    package init(upcasters: Upcasters = .standard) {
         self.upcasters = upcasters
     }
 
     /// Decodes one message whose `x-schema-version` header is still untrusted (see
     /// ``SchemaVersionHeader``): a header that is not a non-negative integer is
     /// `unsupportedSchemaVersion`, never read as absent.
-    public func decode(
+    package func decode(
         body: [UInt8],
         messageId: String?,
         routingKey: String?,
@@ -69,7 +69,7 @@ public struct EventDecoder: Sendable {
     ///   - schemaVersion: the `x-schema-version` header value if present (nil → version 1, the
     ///     format of Semble's TypeScript API).
     /// - Throws: `EventDecodingError`; all of its cases are permanent (dead-letter, do not retry).
-    public func decode(
+    package func decode(
         body: [UInt8],
         messageId: String?,
         routingKey: String?,

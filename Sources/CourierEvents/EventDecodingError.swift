@@ -3,10 +3,10 @@
 /// Every decoding error is permanent: the same bytes will fail the same way, so the engine should
 /// dead-letter rather than retry. `errorClass` is the stable name written as the
 /// `x-courier-error-class` header; `message` is for humans and names the offending field.
-public struct EventDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct EventDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The kind of failure: a closed set of stable names (like postgres-nio's `PSQLError.Code`),
     /// as a struct rather than an enum so that adding a code later is not a breaking change.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+    package struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Base: String, Sendable, Hashable {
             case malformedJSON = "MalformedJSON"
             case notAnObject = "NotAnObject"
@@ -22,43 +22,43 @@ public struct EventDecodingError: Error, Sendable, Hashable, CustomStringConvert
         private init(_ base: Base) { self.base = base }
 
         /// The body is not JSON (syntax error, invalid UTF-8, nesting too deep).
-        public static let malformedJSON = Code(.malformedJSON)
+        package static let malformedJSON = Code(.malformedJSON)
         /// The body is JSON but not an object.
-        public static let notAnObject = Code(.notAnObject)
+        package static let notAnObject = Code(.notAnObject)
         /// A required field is absent.
-        public static let missingField = Code(.missingField)
+        package static let missingField = Code(.missingField)
         /// A field has the wrong JSON type, is blank, or is not a valid value (date, targetType, an
         /// actor's DID, a serialized value object of no accepted shape).
-        public static let invalidField = Code(.invalidField)
+        package static let invalidField = Code(.invalidField)
         /// The event type (body, `type` property or routing key) names no known event.
-        public static let unknownEventType = Code(.unknownEventType)
+        package static let unknownEventType = Code(.unknownEventType)
         /// Two sources of the event type name different known events: the body's type and the
         /// routing key (or `type` property), or, in schema version 1, `eventType` and `eventName`.
-        public static let eventTypeMismatch = Code(.eventTypeMismatch)
+        package static let eventTypeMismatch = Code(.eventTypeMismatch)
         /// The `x-schema-version` header names a version this decoder cannot upcast from.
-        public static let unsupportedSchemaVersion = Code(.unsupportedSchemaVersion)
+        package static let unsupportedSchemaVersion = Code(.unsupportedSchemaVersion)
 
         /// The stable name, e.g. `MissingField`.
-        public var description: String { base.rawValue }
+        package var description: String { base.rawValue }
     }
 
-    public var code: Code
+    package var code: Code
     /// The field at fault, when there is one (e.g. `addedAt`, `eventType`).
-    public var field: String?
+    package var field: String?
     /// A human-readable explanation; names the field when there is one,
     /// e.g. `field 'addedAt': not an ISO-8601 date: "yesterday"`.
-    public var message: String
+    package var message: String
 
     /// The value of the `x-courier-error-class` header, e.g. `MissingField`.
-    public var errorClass: String { code.description }
+    package var errorClass: String { code.description }
 
-    public init(code: Code, field: String? = nil, message: String) {
+    package init(code: Code, field: String? = nil, message: String) {
         self.code = code
         self.field = field
         self.message = message
     }
 
-    public var description: String { "\(code): \(message)" }
+    package var description: String { "\(code): \(message)" }
 }
 
 extension EventDecodingError {

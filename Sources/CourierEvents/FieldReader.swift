@@ -14,7 +14,7 @@ extension EventSchema {
     /// 512 bytes leaves room, and keeps ids far from anything a real id needs. Ids may not contain
     /// control characters (U+0000–U+001F): nothing Semble makes has them, and Postgres text
     /// cannot hold U+0000.
-    public static let maximumIDBytes = 512
+    package static let maximumIDBytes = 512
 }
 
 /// Reads typed, validated fields out of an upcast body object, with errors that name the field.

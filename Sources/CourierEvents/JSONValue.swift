@@ -2,7 +2,7 @@
 ///
 /// Upcasting steps work on `[String: JSONValue]` (the body's top-level object) so that a schema
 /// change can rename, move or rewrite fields without knowing the typed events.
-public enum JSONValue: Sendable, Hashable {
+package enum JSONValue: Sendable, Hashable {
     case string(String)
     /// Every JSON number, as a `Double` (the events carry no numbers; this only has to be faithful
     /// enough for upcasting steps and for error messages).
@@ -18,12 +18,12 @@ public enum JSONValue: Sendable, Hashable {
     /// mark is skipped). Rejects trailing data, trailing commas, leading zeros, control characters
     /// and invalid escapes in strings, lone surrogates, invalid UTF-8, and nesting deeper than
     /// `JSONParser.maxDepth`. Duplicate keys are accepted; the last one wins.
-    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
         try JSONParser.parse(bytes)
     }
 
     /// The name of this value's JSON type, for error messages ("a string", "null"…).
-    public var typeDescription: String {
+    package var typeDescription: String {
         switch self {
         case .string: "a string"
         case .number: "a number"
@@ -36,15 +36,15 @@ public enum JSONValue: Sendable, Hashable {
 }
 
 /// Why a body is not JSON: the byte offset where parsing stopped and what was wrong there.
-public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Byte offset into the input.
-    public var offset: Int
-    public var reason: String
+    package var offset: Int
+    package var reason: String
 
-    public init(offset: Int, reason: String) {
+    package init(offset: Int, reason: String) {
         self.offset = offset
         self.reason = reason
     }
 
-    public var description: String { "\(reason) at byte \(offset)" }
+    package var description: String { "\(reason) at byte \(offset)" }
 }

@@ -26,7 +26,7 @@ extension EventSchema {
     /// The value is not checked against the versions a decoder supports (``Upcasters/checkSupported(_:)``
     /// does that); a negative integer is returned as it is and rejected there.
     /// - Throws: ``EventDecodingError/Code/unsupportedSchemaVersion`` when the header is not an integer.
-    public static func version(of header: SchemaVersionHeader?) throws(EventDecodingError) -> Int {
+    package static func version(of header: SchemaVersionHeader?) throws(EventDecodingError) -> Int {
         switch header {
         case nil:
             return Upcasters.oldestVersion

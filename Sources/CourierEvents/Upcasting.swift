@@ -5,18 +5,18 @@
 /// a version-n object into version n+1; the decoder runs the steps from the message's version up
 /// to `currentVersion` and validates only the current format. Adding a version means appending a
 /// step (and bumping `EventSchema.currentVersion` when it is the standard chain).
-public struct Upcasters: Sendable {
+package struct Upcasters: Sendable {
     /// One migration: a body object of version `fromVersion` into version `fromVersion + 1`.
-    public struct Step: Sendable {
+    package struct Step: Sendable {
         /// The version this step reads; it writes `fromVersion + 1`.
-        public let fromVersion: Int
+        package let fromVersion: Int
         /// What the step does, for diagnostics.
-        public let summary: String
+        package let summary: String
         let apply: @Sendable (inout [String: JSONValue]) throws(EventDecodingError) -> Void
 
         /// - Parameter apply: rewrites the object in place. It may throw an `EventDecodingError`
         ///   when an old message cannot be expressed in the new format.
-        public init(
+        package init(
             fromVersion: Int,
             summary: String,
             apply: @escaping @Sendable (inout [String: JSONValue]) throws(EventDecodingError) -> Void
@@ -28,20 +28,20 @@ public struct Upcasters: Sendable {
     }
 
     /// The oldest version the chain starts from: 1, Semble's TypeScript API.
-    public static let oldestVersion = 1
+    package static let oldestVersion = 1
 
     /// The steps, in order: `steps[i]` upcasts from version `oldestVersion + i`.
-    public let steps: [Step]
+    package let steps: [Step]
 
     /// The version every message is upcast to: `oldestVersion + steps.count`.
-    public var currentVersion: Int { Self.oldestVersion + steps.count }
+    package var currentVersion: Int { Self.oldestVersion + steps.count }
 
     /// The versions a message may carry.
-    public var supportedVersions: ClosedRange<Int> { Self.oldestVersion...currentVersion }
+    package var supportedVersions: ClosedRange<Int> { Self.oldestVersion...currentVersion }
 
     /// A chain of steps. The steps must be contiguous from version 1 (a programming error
     /// otherwise, checked here once rather than on every message).
-    public init(steps: [Step]) {
+    package init(steps: [Step]) {
         for (offset, step) in steps.enumerated() {
             precondition(
                 step.fromVersion == Self.oldestVersion + offset,
@@ -52,17 +52,17 @@ public struct Upcasters: Sendable {
     }
 
     /// This chain with one more step at the end (its `fromVersion` must be `currentVersion`).
-    public func appending(_ step: Step) -> Upcasters {
+    package func appending(_ step: Step) -> Upcasters {
         Upcasters(steps: steps + [step])
     }
 
     /// The chain for the formats Courier knows: up to `EventSchema.currentVersion`.
-    public static let standard = Upcasters(steps: [.typeScriptPayloads])
+    package static let standard = Upcasters(steps: [.typeScriptPayloads])
 
     /// Brings `object` from `version` to `currentVersion`.
     /// - Throws: `unsupportedSchemaVersion` when `version` is not in `supportedVersions`,
     ///   or whatever a step throws.
-    public func upcast(_ object: inout [String: JSONValue], from version: Int) throws(EventDecodingError) {
+    package func upcast(_ object: inout [String: JSONValue], from version: Int) throws(EventDecodingError) {
         try checkSupported(version)
         for step in steps[(version - Self.oldestVersion)...] {
             try step.apply(&object)
@@ -72,7 +72,7 @@ public struct Upcasters: Sendable {
 
 extension Upcasters {
     /// Throws `unsupportedSchemaVersion` unless `version` is in `supportedVersions`.
-    public func checkSupported(_ version: Int) throws(EventDecodingError) {
+    package func checkSupported(_ version: Int) throws(EventDecodingError) {
         guard supportedVersions.contains(version) else {
             throw EventDecodingError(
                 code: .unsupportedSchemaVersion,
@@ -112,7 +112,7 @@ extension Upcasters.Step {
     /// object is rejected as "expected a … string, got an object".
     /// Both shapes of one event decode to the same envelope; only a derived id differs, since it is
     /// taken from the bytes as they arrived (`EventIdentity`).
-    public static let typeScriptPayloads = Upcasters.Step(
+    package static let typeScriptPayloads = Upcasters.Step(
         fromVersion: 1,
         summary: "rewrite legacy eventType names, eventName → eventType, unwrap serialized value objects"
     ) { object throws(EventDecodingError) in
@@ -154,7 +154,7 @@ extension Upcasters.Step {
     /// ConnectionId, CuratorId, DID, FollowTargetType, UniqueEntityID), and `targetId`, a plain
     /// string in Semble but accepted in the same shapes. Dates, `collectionName` and the
     /// common `aggregateId` are plain strings in both publishers' bodies and are not unwrapped.
-    public static let valueObjectFields: [String] = [
+    package static let valueObjectFields: [String] = [
         "cardId", "collectionId", "connectionId", "curatorId", "addedBy", "removedBy", "authorId",
         "followId", "followerId", "targetId", "targetType",
     ]

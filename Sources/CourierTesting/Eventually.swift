@@ -8,7 +8,7 @@
 /// close that takes 100 ms when idle has taken over 10 s, and a first connect of a supervisor
 /// with the whole suite running in parallel over 60 s. Do not pass a shorter budget to
 /// assert that something is quick; assert what caused it instead.
-public func eventually(
+package func eventually(
     _ timeout: Duration = .seconds(180), _ condition: () async throws -> Bool
 ) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout

@@ -1,6 +1,6 @@
 /// `value` as a JSON string literal, quotes included: `"`, `\\`, newline and tab escaped, other
 /// control characters as `\u00XX` (NUL too). For tests that write event bodies by hand.
-public func jsonString(_ value: String) -> String {
+package func jsonString(_ value: String) -> String {
     var out = "\""
     for scalar in value.unicodeScalars {
         switch scalar {

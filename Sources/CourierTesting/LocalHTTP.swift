@@ -6,19 +6,19 @@ import Foundation
 
 /// A plain HTTP/1.1 GET to 127.0.0.1 over a socket — courierd's health and metrics, for the
 /// tests and the chaos suite (no HTTP client library in the dependency set). Fails after 5 s without an answer.
-public enum LocalHTTP {
+package enum LocalHTTP {
     /// The port courierd's log names: "HTTP listening address=[IPv4]127.0.0.1/127.0.0.1:PORT"
     /// (it logs it when `COURIER_HTTP_PORT=0` let the system pick one).
-    public static func courierdPort(inLog log: String) -> Int? {
+    package static func courierdPort(inLog log: String) -> Int? {
         log.split(separator: "\n").first { $0.contains("HTTP listening") }?.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }
     }
 
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
         init(_ description: String) { self.description = description }
     }
 
-    public static func get(port: Int, path: String) async throws -> (status: Int, body: String) {
+    package static func get(port: Int, path: String) async throws -> (status: Int, body: String) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw LocalHTTP.Failure("socket() failed") }
         defer { close(fd) }

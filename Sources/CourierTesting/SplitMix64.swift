@@ -1,11 +1,11 @@
 /// A small seeded random number generator (SplitMix64), so a generated case — a sweep of inputs,
 /// a shuffled event stream, a benchmark's event mix — can be replayed from its seed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
+package struct SplitMix64: RandomNumberGenerator, Sendable {
+    package var state: UInt64
 
-    public init(seed: UInt64) { state = seed }
+    package init(seed: UInt64) { state = seed }
 
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -14,5 +14,5 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     }
 
     /// A number in `0..<bound`.
-    public mutating func next(below bound: Int) -> Int { Int.random(in: 0..<bound, using: &self) }
+    package mutating func next(below bound: Int) -> Int { Int.random(in: 0..<bound, using: &self) }
 }

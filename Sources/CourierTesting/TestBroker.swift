@@ -2,11 +2,11 @@ import Foundation
 
 /// Acts on the project-local RabbitMQ node the way an outage would, through `rabbitmqctl`
 /// (`COURIER_RABBITMQCTL`, exported by `make test`).
-public enum TestBroker {
+package enum TestBroker {
     /// Closes, from the broker's side, every connection whose client-given name is `name`
     /// (`?connection_name=` in the URL). Returns how many it closed.
     @discardableResult
-    public static func closeConnections(named name: String, reason: String = "closed by a test") throws -> Int {
+    package static func closeConnections(named name: String, reason: String = "closed by a test") throws -> Int {
         let listing = try rabbitmqctl(["list_connections", "-q", "--no-table-headers", "pid", "client_properties"])
         var closed = 0
         for line in listing.split(separator: "\n") where line.contains("connection_name\",\"\(name)\"") {
@@ -21,7 +21,7 @@ public enum TestBroker {
     /// from the other tests' apps (every app bound to an event type gets its copy). Returns its
     /// AMQP URL. Named like the run's vhost with more hex digits, so `with-test-env.sh` removes it
     /// with the run's leftovers if the test is killed before ``deleteVhost(_:)``.
-    public static func makeVhost() throws -> (name: String, url: String) {
+    package static func makeVhost() throws -> (name: String, url: String) {
         let run = try TestEnvironment.value("COURIER_TEST_VHOST")
         let name = run + UUID().uuidString.prefix(6).lowercased()
         _ = try rabbitmqctl(["-q", "add_vhost", name])
@@ -33,20 +33,20 @@ public enum TestBroker {
         return (name, url.replacingCharacters(in: range, with: "/" + name))
     }
 
-    public static func deleteVhost(_ name: String) {
+    package static func deleteVhost(_ name: String) {
         _ = try? rabbitmqctl(["-q", "delete_vhost", name])
     }
 
     /// Runs rabbitmqctl against the local node and returns its standard output.
-    public static func rabbitmqctl(_ arguments: [String]) throws -> String {
+    package static func rabbitmqctl(_ arguments: [String]) throws -> String {
         try run(try TestEnvironment.value("COURIER_RABBITMQCTL"), arguments)
     }
 
-    public struct CommandFailed: Error, CustomStringConvertible {
-        public var command: String
-        public var status: Int32
-        public var output: String
-        public var description: String { "`\(command)` exited \(status): \(output)" }
+    package struct CommandFailed: Error, CustomStringConvertible {
+        package var command: String
+        package var status: Int32
+        package var output: String
+        package var description: String { "`\(command)` exited \(status): \(output)" }
     }
 
     /// Runs the program at `path` and returns its output; throws ``CommandFailed`` when it exits
@@ -74,9 +74,9 @@ public enum TestBroker {
 
 /// Stops and starts the project-local Postgres cluster (through `deploy/local/services.sh`,
 /// `COURIER_SERVICES_SCRIPT`), for outage tests that run on their own.
-public enum TestDatabase {
-    public static func stop() throws { try services(["stop-postgres"]) }
-    public static func start() throws { try services(["up"]) }
+package enum TestDatabase {
+    package static func stop() throws { try services(["stop-postgres"]) }
+    package static func start() throws { try services(["up"]) }
 
     static func services(_ arguments: [String]) throws {
         _ = try TestBroker.run(try TestEnvironment.value("COURIER_SERVICES_SCRIPT"), arguments)
@@ -86,28 +86,28 @@ public enum TestDatabase {
 /// The project-local three-node cluster (`deploy/local/cluster.sh`, exported by
 /// `COURIER_WITH_CLUSTER=1 with-test-env.sh`): its nodes stopped and started the way an outage
 /// would, and `rabbitmqctl` through a node that is up.
-public enum TestCluster {
+package enum TestCluster {
     /// This run's vhost on every node: comma-separated URLs, credentials and vhost in the first.
-    public static func amqpURL() throws -> String { try TestEnvironment.value("COURIER_TEST_CLUSTER_AMQP_URL") }
-    public static func vhost() throws -> String { try TestEnvironment.value("COURIER_TEST_CLUSTER_VHOST") }
+    package static func amqpURL() throws -> String { try TestEnvironment.value("COURIER_TEST_CLUSTER_AMQP_URL") }
+    package static func vhost() throws -> String { try TestEnvironment.value("COURIER_TEST_CLUSTER_VHOST") }
 
     /// Node numbers, 1-based.
-    public static func nodes() throws -> ClosedRange<Int> { 1...(Int(try TestEnvironment.value("COURIER_CLUSTER_SIZE")) ?? 3) }
+    package static func nodes() throws -> ClosedRange<Int> { 1...(Int(try TestEnvironment.value("COURIER_CLUSTER_SIZE")) ?? 3) }
 
     /// `courier-<hash>-<n>@localhost`.
-    public static func nodeName(_ node: Int) throws -> String { try TestEnvironment.value("COURIER_CLUSTER_NODE_\(node)") }
+    package static func nodeName(_ node: Int) throws -> String { try TestEnvironment.value("COURIER_CLUSTER_NODE_\(node)") }
 
     /// The node number of `name`, if it is one of ours.
-    public static func node(named name: String) throws -> Int? { try nodes().first { (try? nodeName($0)) == name } }
+    package static func node(named name: String) throws -> Int? { try nodes().first { (try? nodeName($0)) == name } }
 
     /// Stops node `node`'s whole VM (`cluster.sh stop-node`); its clients lose their connections.
-    public static func stop(_ node: Int) throws { try script(["stop-node", "\(node)"]) }
+    package static func stop(_ node: Int) throws { try script(["stop-node", "\(node)"]) }
 
     /// Starts node `node` again, on its port and with its data; it rejoins the cluster.
-    public static func start(_ node: Int) throws { try script(["start-node", "\(node)"]) }
+    package static func start(_ node: Int) throws { try script(["start-node", "\(node)"]) }
 
     /// Runs rabbitmqctl on the first node (other than `avoiding`) that runs.
-    public static func rabbitmqctl(_ arguments: [String], avoiding: Int? = nil) throws -> String {
+    package static func rabbitmqctl(_ arguments: [String], avoiding: Int? = nil) throws -> String {
         var failure: (any Error)?
         for node in try nodes() where node != avoiding {
             do {

@@ -2,7 +2,7 @@
 /// dropped. Courier's decoder checks actors as Semble does (`did:plc:[A-Za-z0-9]+`), so a
 /// per-run name such as `alice` + `r_1a2b3c4d` (`TestEnvironment.uniqueName`) must become
 /// `did:plc:alicer1a2b3c4d` before it is an actor of an event that is decoded.
-public func testDID(_ parts: String...) -> String {
+package func testDID(_ parts: String...) -> String {
     let kept = parts.joined().unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)) }
     precondition(!kept.isEmpty, "a DID needs at least one letter or digit")
     return "did:plc:" + String(String.UnicodeScalarView(kept))

@@ -5,25 +5,25 @@ import Foundation
 ///
 /// Integration tests fail — they never skip — when these are missing: a green run must mean the
 /// real broker and database were exercised.
-public enum TestEnvironment {
-    public struct Missing: Error, CustomStringConvertible {
-        public var variable: String
-        public var description: String {
+package enum TestEnvironment {
+    package struct Missing: Error, CustomStringConvertible {
+        package var variable: String
+        package var description: String {
             "\(variable) is not set: integration tests need the project's local RabbitMQ and Postgres. Run them with `make test`."
         }
     }
 
     /// `amqp://user:password@host:port/vhost` for this run's own vhost.
-    public static func amqpURL() throws -> String { try value("COURIER_TEST_AMQP_URL") }
+    package static func amqpURL() throws -> String { try value("COURIER_TEST_AMQP_URL") }
 
     /// The same vhost over TLS: `amqps://…@localhost:port/vhost?cacertfile=…` (the local CA).
-    public static func amqpsURL() throws -> String { try value("COURIER_TEST_AMQPS_URL") }
+    package static func amqpsURL() throws -> String { try value("COURIER_TEST_AMQPS_URL") }
 
     /// `postgres://user:password@host:port/database` for this run's own database.
-    public static func databaseURL() throws -> String { try value("COURIER_TEST_DATABASE_URL") }
+    package static func databaseURL() throws -> String { try value("COURIER_TEST_DATABASE_URL") }
 
     /// A name no other test of this run (or any other run) uses: `prefix` plus a random suffix.
-    public static func uniqueName(_ prefix: String) -> String {
+    package static func uniqueName(_ prefix: String) -> String {
         let suffix = UUID().uuidString.prefix(8).lowercased()
         return "\(prefix)_\(suffix)"
     }
@@ -38,7 +38,7 @@ public enum TestEnvironment {
 
 extension TestEnvironment {
     /// The path of an executable product built beside the test bundle (e.g. `courierd`).
-    public static func productPath(_ name: String) throws -> String {
+    package static func productPath(_ name: String) throws -> String {
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var directory = testBinary.deletingLastPathComponent()
         // On Linux the tests run from `.build/<triple>/debug/<package>PackageTests.xctest`.

@@ -7,15 +7,15 @@ import Tracing
 /// Tests that check spans filter ``finishedSpans(inTrace:)`` by their own trace id: other tests
 /// running meanwhile add spans of their own. Injections and extractions are not recorded (the
 /// suite would keep every one).
-public enum TestTracing {
-    public static let tracer: InMemoryTracer = {
+package enum TestTracing {
+    package static let tracer: InMemoryTracer = {
         let tracer = InMemoryTracer(recordInjections: false, recordExtractions: false)
         InstrumentationSystem.bootstrap(tracer)
         return tracer
     }()
 
     /// The finished spans of one trace.
-    public static func finishedSpans(inTrace traceID: String) -> [FinishedInMemorySpan] {
+    package static func finishedSpans(inTrace traceID: String) -> [FinishedInMemorySpan] {
         tracer.finishedSpans.filter { $0.traceID == traceID }
     }
 }

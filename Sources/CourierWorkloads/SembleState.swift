@@ -33,34 +33,34 @@ import Foundation
 ///   with `is_subscribed = false` and NULL scopes.
 /// - `connections`: ``connections`` between two seeded cards' URLs (a tenth with a CARD source,
 ///   a tenth with a CARD target), half curated by the source card's author.
-public struct RealisticSembleState: Sendable {
-    public var users = 2_000
-    public var cards = 20_000
-    public var collections = 500
-    public var connections = 2_000
+package struct RealisticSembleState: Sendable {
+    package var users = 2_000
+    package var cards = 20_000
+    package var collections = 500
+    package var connections = 2_000
     /// Users each user follows (1...32); a few collections more.
-    public var userFollows = 20
+    package var userFollows = 20
     /// Distinct URLs of the ordinary URL cards.
-    public var urls = 6_000
+    package var urls = 6_000
     /// URLs held by many users (every 25th URL card is one of them).
-    public var popularURLs = 40
+    package var popularURLs = 40
     /// Semble's `APP_URL`: the prefix of collection page URLs.
-    public var appURL = "https://semble.so"
+    package var appURL = "https://semble.so"
     /// The collection records' NSID (production's).
-    public var collectionNSID = "network.cosmik.collection"
+    package var collectionNSID = "network.cosmik.collection"
 
-    public init() {}
+    package init() {}
 
     /// The tables seeded, in foreign-key order.
-    public static let tables = ["users", "published_records", "collections", "cards", "library_memberships", "follows", "connections"]
+    package static let tables = ["users", "published_records", "collections", "cards", "library_memberships", "follows", "connections"]
 
     /// A user's DID from its index.
-    public static func did(_ user: Int) -> String { "did:plc:user\(user)" }
+    package static func did(_ user: Int) -> String { "did:plc:user\(user)" }
 
     /// The rows as CTEs `s_users`, `s_collections`, `s_urls`, `s_cards`, `s_follows` and
     /// `s_connections` (no table read): prefix a `SELECT` with it. The CTE names are not Semble's
     /// table names, so that they never hide them.
-    public var sources: String {
+    package var sources: String {
         let (userCount, cardCount, collectionCount, connectionCount, urlCount) = (users, cards, collections, connections, urls)
         let followCount = min(max(userFollows, 1), 32)
         return """
@@ -163,7 +163,7 @@ public struct RealisticSembleState: Sendable {
 
     /// Fills Semble's (empty) tables in `schema` in one transaction, then `ANALYZE`s them.
     /// Returns the rows of each of ``tables``.
-    public func seed(on connection: isolated PostgresConnection, schema: String) async throws -> [(table: String, rows: Int)] {
+    package func seed(on connection: isolated PostgresConnection, schema: String) async throws -> [(table: String, rows: Int)] {
         let quoted = try connection.quoteIdentifier(schema)
         let sources = sources
         let nsid = collectionNSID
@@ -244,7 +244,7 @@ public struct RealisticSembleState: Sendable {
 
     /// A few figures of the seeded state in `schema` that say whether it is realistic, as
     /// `name=value` pairs.
-    public func shape(on connection: isolated PostgresConnection, schema: String) async throws -> String {
+    package func shape(on connection: isolated PostgresConnection, schema: String) async throws -> String {
         let quoted = try connection.quoteIdentifier(schema)
         let appURL = appURL
         let row = try await connection.withTransaction { connection in
@@ -278,7 +278,7 @@ public struct RealisticSembleState: Sendable {
     }
 
     /// What the event generator refers to, read from ``sources`` (no table needed: any connection).
-    public func catalog(on connection: isolated PostgresConnection) async throws -> SembleStateCatalog {
+    package func catalog(on connection: isolated PostgresConnection) async throws -> SembleStateCatalog {
         let sources = sources
         let users = users
         return try await connection.withTransaction { connection in
@@ -309,48 +309,48 @@ public struct RealisticSembleState: Sendable {
 
 /// The seeded rows the benchmark's events refer to; users, cards, collections and connections by
 /// their index in ``RealisticSembleState``'s series (user n is `did:plc:user<n>`).
-public struct SembleStateCatalog: Sendable {
-    public struct Card: Sendable {
-        public var id: String
-        public var author: Int
-        public var isURL: Bool
+package struct SembleStateCatalog: Sendable {
+    package struct Card: Sendable {
+        package var id: String
+        package var author: Int
+        package var isURL: Bool
     }
-    public struct Collection: Sendable {
-        public var id: String
-        public var author: Int
-        public var open: Bool
+    package struct Collection: Sendable {
+        package var id: String
+        package var author: Int
+        package var open: Bool
     }
-    public struct Connection: Sendable {
-        public var id: String
-        public var curator: Int
+    package struct Connection: Sendable {
+        package var id: String
+        package var curator: Int
     }
     /// A row of `follows`: a user or a collection (its id) followed by user `follower`.
-    public struct Follow: Sendable {
-        public var follower: Int
-        public var target: String
-        public var toCollection: Bool
+    package struct Follow: Sendable {
+        package var follower: Int
+        package var target: String
+        package var toCollection: Bool
 
-        public init(follower: Int, target: String, toCollection: Bool) {
+        package init(follower: Int, target: String, toCollection: Bool) {
             self.follower = follower
             self.target = target
             self.toCollection = toCollection
         }
     }
 
-    public var users: Int
-    public var cards: [Card] = []
-    public var collections: [Collection] = []
-    public var connections: [Connection] = []
-    public var follows: [Follow] = []
+    package var users: Int
+    package var cards: [Card] = []
+    package var collections: [Collection] = []
+    package var connections: [Connection] = []
+    package var follows: [Follow] = []
     /// Per user, the indexes of their URL cards, and of their collections.
-    public var urlCardsByAuthor: [[Int]] = []
-    public var collectionsByAuthor: [[Int]] = []
+    package var urlCardsByAuthor: [[Int]] = []
+    package var collectionsByAuthor: [[Int]] = []
     /// The indexes of the OPEN collections.
-    public var openCollections: [Int] = []
+    package var openCollections: [Int] = []
 
-    public init(users: Int) { self.users = users }
+    package init(users: Int) { self.users = users }
 
-    public mutating func index() {
+    package mutating func index() {
         urlCardsByAuthor = Array(repeating: [], count: users)
         for (i, card) in cards.enumerated() where card.isURL { urlCardsByAuthor[card.author].append(i) }
         collectionsByAuthor = Array(repeating: [], count: users)
@@ -358,11 +358,11 @@ public struct SembleStateCatalog: Sendable {
         openCollections = collections.indices.filter { collections[$0].open }
     }
 
-    public func did(_ user: Int) -> String { RealisticSembleState.did(user) }
+    package func did(_ user: Int) -> String { RealisticSembleState.did(user) }
 
     /// A collection `actor` may add to: mostly one of their own, else another author's OPEN one.
     /// `pick(n)` draws from `0..<n`.
-    public func randomCollection(for actor: Int, _ pick: (Int) -> Int) -> Int {
+    package func randomCollection(for actor: Int, _ pick: (Int) -> Int) -> Int {
         let own = collectionsByAuthor[actor]
         if !own.isEmpty, pick(10) < 6 { return own[pick(own.count)] }
         return openCollections[pick(openCollections.count)]
@@ -371,7 +371,7 @@ public struct SembleStateCatalog: Sendable {
     /// A follow for a generated event: half a pair already in `follows` (Semble publishes after
     /// inserting the row), half a new one — a third of those of a collection, the rest of another
     /// user. `pick(n)` draws from `0..<n`.
-    public func randomFollow(_ pick: (Int) -> Int) -> Follow {
+    package func randomFollow(_ pick: (Int) -> Int) -> Follow {
         if pick(2) == 0 { return follows[pick(follows.count)] }
         let follower = pick(users)
         if pick(3) == 0 { return Follow(follower: follower, target: collections[pick(collections.count)].id, toCollection: true) }

@@ -5,7 +5,7 @@ import CourierAMQP
 /// Handlers receive batches (up to the engine's batch size) so they can apply many events in one
 /// transaction, and answer with one outcome per delivery, in order. The engine acks only after
 /// `handle` returns, so an outcome of `.handled` must mean the effect is committed.
-public protocol DeliveryHandler: Sendable {
+package protocol DeliveryHandler: Sendable {
     /// Written on dead-lettered messages when the handler itself does not name one.
     var name: String { get }
 
@@ -18,5 +18,5 @@ public protocol DeliveryHandler: Sendable {
 }
 
 extension DeliveryHandler {
-    public func unavailableDependency() async -> String? { nil }
+    package func unavailableDependency() async -> String? { nil }
 }

@@ -2,24 +2,24 @@ import CourierAMQP
 import Foundation
 
 /// One message the engine parked in the dead-letter queue: what the failure index records.
-public struct DeadLetterRecord: Sendable, Equatable {
+package struct DeadLetterRecord: Sendable, Equatable {
     /// The UUID in the parked copy's `x-courier-failure-id` header.
-    public var failureID: String
-    public var reason: DeadLetterReason
+    package var failureID: String
+    package var reason: DeadLetterReason
     /// With the handler filled in, as written in the headers (the message not yet bounded).
-    public var failure: HandlingFailure
-    public var fingerprint: String
-    public var attempts: Int
-    public var failedAt: Date
-    public var origin: MessageOrigin
+    package var failure: HandlingFailure
+    package var fingerprint: String
+    package var attempts: Int
+    package var failedAt: Date
+    package var origin: MessageOrigin
     /// The queue it was parked in (`events_<app>.dlq`).
-    public var deadLetterQueue: String
+    package var deadLetterQueue: String
     /// The parked copy's properties, failure headers included, and every header the message came
     /// with — also those left out of the parked copy to fit a frame (``FailureHeaders/fitting(_:frameMax:)``).
-    public var properties: AMQPProperties
-    public var body: [UInt8]
+    package var properties: AMQPProperties
+    package var body: [UInt8]
 
-    public init(
+    package init(
         failureID: String, reason: DeadLetterReason, failure: HandlingFailure, fingerprint: String, attempts: Int,
         failedAt: Date, origin: MessageOrigin, deadLetterQueue: String, properties: AMQPProperties, body: [UInt8]
     ) {
@@ -42,6 +42,6 @@ public struct DeadLetterRecord: Sendable, Equatable {
 ///
 /// A journal must not throw or block for long: when it cannot write (its database is down), it
 /// logs and carries on; `courier dlq sync` re-indexes from the queue.
-public protocol DeadLetterJournal: Sendable {
+package protocol DeadLetterJournal: Sendable {
     func record(_ record: DeadLetterRecord) async
 }

@@ -6,15 +6,15 @@ import CourierAMQP
 /// `x-death`/`x-delivery-count` included — so every value the engine, the handlers or the ops
 /// tools act on is read through here: a value of the wrong type, out of range or malformed counts
 /// as absent (counters are clamped), and never reaches arithmetic, SQL or routing as it came.
-public enum HeaderValues {
+package enum HeaderValues {
     /// The most tries Courier will believe a message had. Far above any retry schedule, far below
     /// where adding to it could overflow; a larger value is read as this one.
-    public static let maximumCount = 1_000_000
+    package static let maximumCount = 1_000_000
 
     /// A non-negative counter, clamped to `0...maximum`: any AMQP integer type, or a string of at
     /// most 18 decimal digits (some clients send numbers as text; a longer one is clamped). Negative values, other types,
     /// signs, dots, spaces and empty strings are nil.
-    public static func count(_ value: AMQPFieldValue?, maximum: Int = maximumCount) -> Int? {
+    package static func count(_ value: AMQPFieldValue?, maximum: Int = maximumCount) -> Int? {
         guard let value else { return nil }
         let parsed: Int64?
         switch value {
@@ -36,7 +36,7 @@ public enum HeaderValues {
     /// An exchange, routing key or queue name: text of at most 255 bytes of UTF-8 (an AMQP short
     /// string) without control characters (no broker would have routed it). `allowEmpty` admits
     /// "" (the default exchange).
-    public static func name(_ value: AMQPFieldValue?, allowEmpty: Bool = false) -> String? {
+    package static func name(_ value: AMQPFieldValue?, allowEmpty: Bool = false) -> String? {
         guard let text = value?.stringValue else { return nil }
         let bytes = text.utf8
         guard bytes.count <= 255, allowEmpty || !bytes.isEmpty else { return nil }
@@ -46,7 +46,7 @@ public enum HeaderValues {
 
     /// A failure id as Courier writes them: a UUID in its 36-character text form (any case);
     /// returned lower-cased.
-    public static func failureID(_ value: AMQPFieldValue?) -> String? {
+    package static func failureID(_ value: AMQPFieldValue?) -> String? {
         guard let text = value?.stringValue, text.utf8.count == 36 else { return nil }
         for (index, byte) in text.utf8.enumerated() {
             if [8, 13, 18, 23].contains(index) {
@@ -59,7 +59,7 @@ public enum HeaderValues {
     }
 
     /// Text of at most `maximumBytes` of UTF-8 without NUL, or nil.
-    public static func text(_ value: AMQPFieldValue?, maximumBytes: Int = 1024) -> String? {
+    package static func text(_ value: AMQPFieldValue?, maximumBytes: Int = 1024) -> String? {
         guard let text = value?.stringValue, text.utf8.count <= maximumBytes, !text.utf8.contains(0) else { return nil }
         return text
     }

@@ -10,48 +10,48 @@ import CourierAMQP
 ///
 /// events_<app>.retry.<delay> (TTL) ──dead-letter via the default exchange──▶ events_<app> only
 /// ```
-public struct Topology: Sendable, Equatable {
-    public struct Exchange: Sendable, Equatable {
-        public var name: String
-        public var type: AMQPExchangeType
-        public var arguments: AMQPTable
+package struct Topology: Sendable, Equatable {
+    package struct Exchange: Sendable, Equatable {
+        package var name: String
+        package var type: AMQPExchangeType
+        package var arguments: AMQPTable
     }
 
-    public struct Queue: Sendable, Equatable {
-        public var name: String
-        public var arguments: AMQPTable
+    package struct Queue: Sendable, Equatable {
+        package var name: String
+        package var arguments: AMQPTable
     }
 
-    public struct Binding: Sendable, Equatable {
-        public var queue: String
-        public var exchange: String
-        public var routingKey: String
+    package struct Binding: Sendable, Equatable {
+        package var queue: String
+        package var exchange: String
+        package var routingKey: String
     }
 
-    public enum QueueType: String, Sendable, Equatable {
+    package enum QueueType: String, Sendable, Equatable {
         case quorum, classic
     }
 
-    public struct Settings: Sendable, Equatable {
+    package struct Settings: Sendable, Equatable {
         /// From `FLY_APP_NAME`; the queue is `events_<app>`.
-        public var appName: String
-        public var queueType: QueueType
+        package var appName: String
+        package var queueType: QueueType
         /// Quorum queues only: deliveries after which the broker dead-letters a message that
         /// keeps killing the process (a crash-loop guard, not the retry count).
-        public var deliveryLimit: Int
-        public var retrySchedule: RetrySchedule
+        package var deliveryLimit: Int
+        package var retrySchedule: RetrySchedule
         /// The event types that have a handler: one binding each, by exact name.
-        public var eventTypes: [String]
+        package var eventTypes: [String]
         /// Extra binding keys (topic patterns such as `Card*.#` are allowed here on purpose).
-        public var extraBindingKeys: [String]
+        package var extraBindingKeys: [String]
         /// Quorum queues only: on how many cluster nodes the app's queues (`events_<app>`, its
         /// retry queues and DLQ) get replicas when they are created (`x-quorum-initial-group-size`).
         /// nil leaves it to the broker: RabbitMQ 3.10 places a replica on every node of the cluster
         /// (measured on the local three-node cluster). It only matters at creation; see
         /// ``declare(on:)`` for a queue that exists with another value.
-        public var quorumInitialGroupSize: Int?
+        package var quorumInitialGroupSize: Int?
 
-        public init(
+        package init(
             appName: String = "app",
             queueType: QueueType = .quorum,
             deliveryLimit: Int = 10,
@@ -70,23 +70,23 @@ public struct Topology: Sendable, Equatable {
         }
     }
 
-    public static let exchangeName = "domain_events"
-    public static let unroutedName = "domain_events.unrouted"
-    public static let deadLetterExchangeName = "domain_events.dlx"
+    package static let exchangeName = "domain_events"
+    package static let unroutedName = "domain_events.unrouted"
+    package static let deadLetterExchangeName = "domain_events.dlx"
     static let initialGroupSizeArgument = "x-quorum-initial-group-size"
 
-    public var settings: Settings
-    public var exchanges: [Exchange]
-    public var queues: [Queue]
-    public var bindings: [Binding]
+    package var settings: Settings
+    package var exchanges: [Exchange]
+    package var queues: [Queue]
+    package var bindings: [Binding]
 
-    public var appQueue: String { "events_\(settings.appName)" }
-    public var deadLetterQueue: String { "\(appQueue).dlq" }
+    package var appQueue: String { "events_\(settings.appName)" }
+    package var deadLetterQueue: String { "\(appQueue).dlq" }
 
     /// The retry queue for `delay`, e.g. `events_app.retry.30s`.
-    public func retryQueue(for delay: Duration) -> String { "\(appQueue).retry.\(Self.label(delay))" }
+    package func retryQueue(for delay: Duration) -> String { "\(appQueue).retry.\(Self.label(delay))" }
 
-    public init(_ settings: Settings) {
+    package init(_ settings: Settings) {
         self.settings = settings
         let appQueue = "events_\(settings.appName)"
         let quorum = settings.queueType == .quorum

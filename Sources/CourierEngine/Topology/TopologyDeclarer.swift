@@ -13,7 +13,7 @@ extension Topology {
     /// Uses a channel of its own, since a refused declare closes the channel it was made on.
     /// - Returns: notices for the log (empty when everything matched).
     @discardableResult
-    public func declare(on connection: AMQPConnection) async throws -> [String] {
+    package func declare(on connection: AMQPConnection) async throws -> [String] {
         var channel = try await connection.openChannel()
         var notices: [String] = []
         do {

@@ -5,16 +5,16 @@ import CourierAMQP
 /// RabbitMQ refuses such a declare with 406 PRECONDITION_FAILED and names the first differing
 /// argument in its reply text. Start-up stops with this error: falling back silently to whatever
 /// exists would, for instance, lose dead-lettering or the delivery limit.
-public struct TopologyMismatch: Error, Sendable, Equatable, CustomStringConvertible {
-    public var kind: String
-    public var name: String
-    public var argument: String?
-    public var wanted: String?
-    public var existing: String?
+package struct TopologyMismatch: Error, Sendable, Equatable, CustomStringConvertible {
+    package var kind: String
+    package var name: String
+    package var argument: String?
+    package var wanted: String?
+    package var existing: String?
     /// The broker's words, for anything the parse did not catch.
-    public var brokerText: String
+    package var brokerText: String
 
-    public var description: String {
+    package var description: String {
         var text = "\(kind) '\(name)' already exists with different settings"
         if let argument {
             text += ": \(argument) is \(existing.map { "'\($0)'" } ?? "unset") on the broker, courierd wants \(wanted.map { "'\($0)'" } ?? "it unset")"
@@ -26,7 +26,7 @@ public struct TopologyMismatch: Error, Sendable, Equatable, CustomStringConverti
     /// Parses RabbitMQ's text, e.g.
     /// `PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'events_app' in vhost '/':
     /// received 'classic' but current is 'quorum'`.
-    public init?(replyText: String) {
+    package init?(replyText: String) {
         guard let argRange = replyText.range(of: "inequivalent arg '") else { return nil }
         let afterArg = replyText[argRange.upperBound...]
         guard let argEnd = afterArg.firstIndex(of: "'") else { return nil }
@@ -46,7 +46,7 @@ public struct TopologyMismatch: Error, Sendable, Equatable, CustomStringConverti
         brokerText = replyText
     }
 
-    public init(kind: String, name: String, brokerText: String) {
+    package init(kind: String, name: String, brokerText: String) {
         self.kind = kind
         self.name = name
         self.brokerText = brokerText

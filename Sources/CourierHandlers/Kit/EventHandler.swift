@@ -16,7 +16,7 @@ import CourierPostgres
 /// event), and must not commit or roll back itself. Throwing rolls back the whole batch; the
 /// runner then splits it in halves and tries each again, down to single events, to find the one
 /// at fault (about 2·log₂(n) extra transactions for one poison event).
-public protocol EventHandler: Sendable {
+package protocol EventHandler: Sendable {
     /// Stable: recorded in the inbox with each event id. Renaming a handler re-applies events.
     var name: String { get }
     /// The event types this handler reacts to.

@@ -31,16 +31,16 @@ import Tracing
 /// headers, and each (event, handler) gets a consumer span `<handler> <event type>`, its child,
 /// from the start of the handler's transaction to the event's outcome (``CourierSpan``); a
 /// delivery that does not decode gets a `decode` span holding the error.
-public struct EventHandlerRunner: DeliveryHandler {
-    public let name = "semble"
-    public let handlers: [any EventHandler]
-    public let pool: PostgresPool
+package struct EventHandlerRunner: DeliveryHandler {
+    package let name = "semble"
+    package let handlers: [any EventHandler]
+    package let pool: PostgresPool
     let decoder: EventDecoder
     /// Which database errors park an event at once rather than retry it.
     let failurePolicy: FailureClassification.Policy
     let logger: Logger
 
-    public init(
+    package init(
         handlers: [any EventHandler], pool: PostgresPool, decoder: EventDecoder = EventDecoder(),
         failurePolicy: FailureClassification.Policy = .standard, logger: Logger
     ) {
@@ -53,15 +53,15 @@ public struct EventHandlerRunner: DeliveryHandler {
 
     /// The routing keys the app queue is bound to: every wire name (legacy aliases included) of
     /// the event types some handler takes.
-    public var bindingKeys: [String] { Self.bindingKeys(of: handlers) }
+    package var bindingKeys: [String] { Self.bindingKeys(of: handlers) }
 
     /// The binding keys of `handlers` (what `courier topology` compares with the broker).
-    public static func bindingKeys(of handlers: [any EventHandler]) -> [String] {
+    package static func bindingKeys(of handlers: [any EventHandler]) -> [String] {
         let types = Set(handlers.flatMap(\.eventTypes))
         return types.flatMap { [$0.rawValue] + $0.legacyAliases }.sorted()
     }
 
-    public func handle(_ deliveries: [AMQPDelivery]) async -> [HandlingOutcome] {
+    package func handle(_ deliveries: [AMQPDelivery]) async -> [HandlingOutcome] {
         var outcomes = [HandlingOutcome](repeating: .handled, count: deliveries.count)
         var events: [(index: Int, event: EventEnvelope)] = []
         events.reserveCapacity(deliveries.count)
@@ -93,7 +93,7 @@ public struct EventHandlerRunner: DeliveryHandler {
         return outcomes
     }
 
-    public func unavailableDependency() async -> String? {
+    package func unavailableDependency() async -> String? {
         do {
             try await pool.withConnection { _ = try await $0.query("SELECT 1") }
             return nil

@@ -3,10 +3,10 @@ import CourierPostgres
 
 /// Thrown by a handler that can never apply an event as it is (it breaks a rule of the domain):
 /// the event is dead-lettered at once instead of retried.
-public struct HandlerRejection: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct HandlerRejection: Error, Sendable, CustomStringConvertible {
+    package var message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }
 
 /// What a failed handler transaction means for the events in it — a pure function of the
@@ -23,8 +23,8 @@ public struct HandlerRejection: Error, Sendable, CustomStringConvertible {
 /// | `PostgresError.encodingFailed`: a parameter that cannot be sent (NUL in text), found before anything reaches the server | permanent |
 /// | a SQLSTATE the ``Policy`` lists (by default 22… data exception, 23… integrity violation, 54… program limit exceeded, 42601 syntax error, 42804 datatype mismatch, 42883 undefined function) | permanent |
 /// | anything else (40001 serialization, 40P01 deadlock, 53… resources, 42P01/42703 undefined table/column — a schema not migrated yet, 42501 insufficient privilege — a grant to fix, …) | transient: retry later |
-public enum FailureClassification {
-    public static let postgresDependency = "postgres"
+package enum FailureClassification {
+    package static let postgresDependency = "postgres"
 
     /// Which server errors are permanent: SQLSTATE classes (2 characters, `22`) or codes
     /// (5 characters, `42601`). Everything not listed is transient (connection errors are
@@ -41,27 +41,27 @@ public enum FailureClassification {
     ///
     /// courierd reads the list from `courier.permanent.sqlstates` (`COURIER_PERMANENT_SQLSTATES`),
     /// which replaces the default.
-    public struct Policy: Sendable, Hashable {
+    package struct Policy: Sendable, Hashable {
         /// The permanent classes (2 characters) and codes (5 characters), upper case.
-        public var permanentSQLStates: Set<String>
+        package var permanentSQLStates: Set<String>
 
         /// Entries that are not 2 or 5 characters are ignored; letters are upper-cased.
-        public init(permanentSQLStates: some Sequence<String>) {
+        package init(permanentSQLStates: some Sequence<String>) {
             self.permanentSQLStates = Set(permanentSQLStates.map { $0.uppercased() }.filter { $0.count == 2 || $0.count == 5 })
         }
 
         /// The default: see the table above.
-        public static let standard = Policy(permanentSQLStates: standardPermanentSQLStates)
+        package static let standard = Policy(permanentSQLStates: standardPermanentSQLStates)
         /// The entries of ``standard``.
-        public static let standardPermanentSQLStates = ["22", "23", "54", "42601", "42804", "42883"]
+        package static let standardPermanentSQLStates = ["22", "23", "54", "42601", "42804", "42883"]
 
         /// Whether a server error of this SQLSTATE is permanent: its code or its class is listed.
-        public func isPermanent(sqlState: String) -> Bool {
+        package func isPermanent(sqlState: String) -> Bool {
             permanentSQLStates.contains(sqlState) || permanentSQLStates.contains(String(sqlState.prefix(2)))
         }
     }
 
-    public static func outcome(for error: any Error, handler: String, policy: Policy = .standard) -> HandlingOutcome {
+    package static func outcome(for error: any Error, handler: String, policy: Policy = .standard) -> HandlingOutcome {
         if let rejection = error as? HandlerRejection {
             return .permanentFailure(HandlingFailure(errorClass: "HandlerRejection", message: rejection.message, handler: handler))
         }
@@ -78,7 +78,7 @@ public enum FailureClassification {
     }
 
     /// Postgres itself is unreachable (for every message, not because of this one).
-    public static func isConnectionFailure(_ error: PostgresError) -> Bool {
+    package static func isConnectionFailure(_ error: PostgresError) -> Bool {
         if error.code == .connectionFailed || error.code == .connectionClosed { return true }
         guard let state = error.sqlState else { return false }
         return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)

@@ -22,11 +22,11 @@ import Logging
 ///   its `id` is derived from that key (``DerivedIDs``), so a second copy is a conflict on
 ///   Semble's primary key; the ledger, written in the same transaction, is how the handler finds
 ///   a subject's notifications to recompute them without reading (or indexing) `metadata`.
-public enum CourierSchema {
+package enum CourierSchema {
     /// The table recording which of these migrations ran, in Courier's schema.
-    public static let trackingTable = "schema_migrations"
+    package static let trackingTable = "schema_migrations"
 
-    public static let migrations: [PostgresMigration] = [
+    package static let migrations: [PostgresMigration] = [
         PostgresMigration(version: 1, name: "handler_tables", sql: handlerTables),
         PostgresMigration(version: 2, name: "follows_by_triple_and_added_at", sql: followsByTriple),
         PostgresMigration(version: 3, name: "semble_state_and_bundles", sql: sembleStateAndBundles),
@@ -64,7 +64,7 @@ public enum CourierSchema {
     /// Applies what is missing in `schema` (Courier's; it must exist). Safe from several
     /// processes at once. Returns the versions applied.
     @discardableResult
-    public static func migrate(
+    package static func migrate(
         on connection: isolated PostgresConnection, schema: String, logger: Logger = Logger(label: "courier.migrations")
     ) async throws -> [Int] {
         try await PostgresMigrator(migrations: migrations, schema: schema, table: trackingTable, logger: logger).migrate(on: connection)

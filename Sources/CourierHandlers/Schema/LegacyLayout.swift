@@ -22,7 +22,7 @@ import Logging
 ///
 /// Only a database at the old layout's last version (7) is upgraded; any other state of it stops
 /// start-up with a message saying so.
-public enum LegacyLayout {
+package enum LegacyLayout {
     /// Courier's tables of the old layout's migrations 2–7 that move as they are.
     static let handlerTables = [
         "courier_inbox", "rm_card_collects", "rm_card_authors", "rm_library_cards", "rm_collection_cards", "rm_collections",
@@ -34,7 +34,7 @@ public enum LegacyLayout {
     static let trackingTable = "courier_schema_migrations"
 
     /// Whether `sembleSchema` holds the old layout.
-    public static func isPresent(on connection: isolated PostgresConnection, sembleSchema: String) throws -> Bool {
+    package static func isPresent(on connection: isolated PostgresConnection, sembleSchema: String) throws -> Bool {
         try connection.query("SELECT to_regclass($1) IS NOT NULL", ["\(try connection.quoteIdentifier(sembleSchema)).\(trackingTable)"])
             .first?.decode(Bool.self, column: 0) ?? false
     }
@@ -43,7 +43,7 @@ public enum LegacyLayout {
     /// - Throws: `LegacyLayout.Unsupported` when the old layout is not at version 7;
     ///   Postgres errors as they are (the transaction is rolled back).
     @discardableResult
-    public static func upgradeIfPresent(
+    package static func upgradeIfPresent(
         on connection: isolated PostgresConnection, courierSchema: String, sembleSchema: String, logger: Logger
     ) async throws -> Bool {
         guard try isPresent(on: connection, sembleSchema: sembleSchema) else { return false }
@@ -123,9 +123,9 @@ public enum LegacyLayout {
     }
 
     /// The old layout is at a version this program cannot upgrade from.
-    public struct Unsupported: Error, CustomStringConvertible {
-        public var versions: [Int]
-        public var description: String {
+    package struct Unsupported: Error, CustomStringConvertible {
+        package var versions: [Int]
+        package var description: String {
             "the database has Courier's old layout at versions \(versions) (public.courier_schema_migrations); "
                 + "only the old layout's last version, 7, is upgraded: start the last release of the old layout once first"
         }

@@ -14,12 +14,12 @@ import CourierPostgres
 ///
 /// The other tables of Semble's schema (sessions, API keys, cursors…) are not here: no event
 /// handling touches them.
-public enum SembleTables {
+package enum SembleTables {
     /// The schema drizzle creates Semble's tables in.
-    public static let defaultSchema = "public"
+    package static let defaultSchema = "public"
 
     /// The tables, in an order in which each one's foreign keys point to tables before it.
-    public static let names = [
+    package static let names = [
         "users", "published_records", "cards", "collections", "collection_collaborators", "collection_cards",
         "library_memberships", "connections", "follows", "feed_activities", "following_feed_items", "notifications",
     ]
@@ -40,7 +40,7 @@ public enum SembleTables {
 
     /// The DDL of all of them, written from Semble's migrations (index and constraint names are
     /// Semble's).
-    public static let ddl = """
+    package static let ddl = """
         CREATE TABLE users (
             id text PRIMARY KEY,
             handle text,
@@ -241,11 +241,11 @@ public enum SembleTables {
 extension SembleTables {
     /// A column Courier reads or writes, with the type it needs (`udt_name`: `text`, `uuid`,
     /// `jsonb`, `timestamp`, `bool`) and whether it must accept NULL (Courier writes NULL there).
-    public struct Column: Sendable, Hashable {
-        public var table: String
-        public var name: String
-        public var type: String
-        public var mustBeNullable: Bool
+    package struct Column: Sendable, Hashable {
+        package var table: String
+        package var name: String
+        package var type: String
+        package var mustBeNullable: Bool
 
         init(_ table: String, _ name: String, _ type: String, nullable: Bool = false) {
             self.table = table
@@ -257,7 +257,7 @@ extension SembleTables {
 
     /// What Courier's statements need of Semble's tables: the columns, and the unique keys its
     /// `ON CONFLICT` clauses name (a unique index on exactly those columns).
-    public static let requirements: (columns: [Column], uniqueKeys: [(table: String, columns: Set<String>)]) = (
+    package static let requirements: (columns: [Column], uniqueKeys: [(table: String, columns: Set<String>)]) = (
         columns: [
             Column("feed_activities", "id", "uuid"), Column("feed_activities", "actor_id", "text"),
             Column("feed_activities", "card_id", "text", nullable: true),
@@ -292,15 +292,15 @@ extension SembleTables {
         ])
 
     /// Semble's tables do not have what Courier needs: start-up stops (exit 78) with this.
-    public struct Mismatch: Error, CustomStringConvertible, Sendable {
-        public var schema: String
-        public var table: String
-        public var column: String?
+    package struct Mismatch: Error, CustomStringConvertible, Sendable {
+        package var schema: String
+        package var table: String
+        package var column: String?
         /// What was found, e.g. "does not exist", "timestamp with time zone", "NOT NULL".
-        public var found: String
-        public var expected: String
+        package var found: String
+        package var expected: String
 
-        public var description: String {
+        package var description: String {
             let place = column.map { "column \(schema).\(table).\($0)" } ?? "table \(schema).\(table)"
             return "Semble's schema does not match: \(place): found \(found), Courier needs \(expected). "
                 + "courierd never creates or alters Semble's tables: point database.url at Semble's database, "
@@ -309,7 +309,7 @@ extension SembleTables {
     }
 
     /// The tables of ``names`` present in `schema`.
-    public static func existing(on connection: isolated PostgresConnection, schema: String) throws -> Set<String> {
+    package static func existing(on connection: isolated PostgresConnection, schema: String) throws -> Set<String> {
         Set(try connection.query(
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 AND table_name = ANY ($2::text[])",
             [schema, names]
@@ -320,7 +320,7 @@ extension SembleTables {
     /// Semble's migrations leave them, in one transaction, then ``verify(on:schema:)``s them
     /// all. Tables already there are left as they are. Returns the tables created.
     @discardableResult
-    public static func create(on connection: isolated PostgresConnection, schema: String = defaultSchema) async throws -> [String] {
+    package static func create(on connection: isolated PostgresConnection, schema: String = defaultSchema) async throws -> [String] {
         let quoted = try connection.quoteIdentifier(schema)
         let created = try await connection.withTransaction { connection in
             // One creator at a time (two test processes, or `make run` twice).
@@ -339,7 +339,7 @@ extension SembleTables {
 
     /// Checks that every column and unique key of ``requirements`` is in `schema`.
     /// - Throws: ``Mismatch`` naming the first table or column that is missing or different.
-    public static func verify(on connection: isolated PostgresConnection, schema: String = defaultSchema) throws {
+    package static func verify(on connection: isolated PostgresConnection, schema: String = defaultSchema) throws {
         let tables = Array(Set(requirements.columns.map(\.table))).sorted()
         // Per table and column: its `udt_name` (what is compared), how to name it in a message,
         // and whether it takes NULL.

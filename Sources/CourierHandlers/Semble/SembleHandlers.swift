@@ -2,11 +2,11 @@
 /// notifications handler takes every one; the feeds handler the three that make activities).
 /// Bundles of card activity that the notifications handler opens are flushed by a
 /// ``BundleFlusher`` running beside them.
-public enum SembleHandlers {
-    public static func make(settings: SembleSettings = .production) -> [any EventHandler] {
+package enum SembleHandlers {
+    package static func make(settings: SembleSettings = .production) -> [any EventHandler] {
         [FeedsHandler(settings: settings), NotificationsHandler(settings: settings)]
     }
 
     /// With production settings: for what does not depend on them (the binding keys).
-    public static let all: [any EventHandler] = make()
+    package static let all: [any EventHandler] = make()
 }

@@ -6,24 +6,24 @@
 /// | `courier.semble.collection.nsid` | `COURIER_SEMBLE_COLLECTION_NSID` | the record type of Semble's collections, in their AT-URIs (`network.cosmik.{env}.collection` outside production) | `network.cosmik.collection` |
 ///
 /// (Read by `CourierConfiguration`, which checks them.)
-public struct SembleSettings: Sendable, Hashable {
+package struct SembleSettings: Sendable, Hashable {
     /// Semble's web app, without a trailing `/`.
-    public var appURL: String
+    package var appURL: String
     /// The NSID of Semble's collection records.
-    public var collectionNSID: String
+    package var collectionNSID: String
     /// A CARD_COLLECTED activity of the same (actor, card) created at most this long before an
     /// add's `dateTimeOccurred` takes the add in (Semble: 2 minutes before its worker's clock).
-    public var activityReuseWindow: Duration
+    package var activityReuseWindow: Duration
     /// An add joins the pending bundle of its (card, actor) whose opening add occurred at most this
     /// long before it (Semble: 3 s after the bundle opened, on its worker's clock); the bundle is
     /// flushed this long after it opened (on the database's clock).
-    public var bundleWindow: Duration
+    package var bundleWindow: Duration
 
-    public static let production = SembleSettings(
+    package static let production = SembleSettings(
         appURL: "https://semble.so", collectionNSID: "network.cosmik.collection",
         activityReuseWindow: .seconds(120), bundleWindow: .seconds(3))
 
-    public init(appURL: String, collectionNSID: String, activityReuseWindow: Duration = .seconds(120), bundleWindow: Duration = .seconds(3)) {
+    package init(appURL: String, collectionNSID: String, activityReuseWindow: Duration = .seconds(120), bundleWindow: Duration = .seconds(3)) {
         self.appURL = appURL
         self.collectionNSID = collectionNSID
         self.activityReuseWindow = activityReuseWindow

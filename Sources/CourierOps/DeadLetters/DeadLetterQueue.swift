@@ -58,10 +58,10 @@ public final class DeadLetterPass {
 /// The operations of `courier dlq` on the broker, for one app's dead-letter queue.
 public struct DeadLetterQueue: Sendable {
     public let connection: AMQPConnection
-    public let topology: Topology
+    package let topology: Topology
     public var settleGrace: Duration = .milliseconds(250)
 
-    public init(connection: AMQPConnection, topology: Topology) {
+    package init(connection: AMQPConnection, topology: Topology) {
         self.connection = connection
         self.topology = topology
     }

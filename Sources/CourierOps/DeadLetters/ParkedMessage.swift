@@ -23,7 +23,7 @@ public struct ParkedMessage: Sendable, Equatable {
     public var handler: String?
     public var attempts: Int
     public var failedAt: Date
-    public var origin: MessageOrigin
+    package var origin: MessageOrigin
     public var deadLetterQueue: String
     public var host: String?
     /// Replays before this parking (`x-courier-replay-count`).
@@ -34,7 +34,7 @@ public struct ParkedMessage: Sendable, Equatable {
     public var properties: AMQPProperties
     public var body: [UInt8]
 
-    public init(
+    package init(
         failureID: String, eventType: String, messageID: String?, reason: String, errorClass: String,
         errorMessage: String, fingerprint: String, handler: String?, attempts: Int, failedAt: Date,
         origin: MessageOrigin, deadLetterQueue: String, host: String?, replayCount: Int,
@@ -59,7 +59,7 @@ public struct ParkedMessage: Sendable, Equatable {
     }
 
     /// What the engine told its journal.
-    public init(record: DeadLetterRecord) {
+    package init(record: DeadLetterRecord) {
         self.init(
             properties: record.properties, body: record.body, deadLetterQueue: record.deadLetterQueue,
             fallbackRoutingKey: record.origin.routingKey)

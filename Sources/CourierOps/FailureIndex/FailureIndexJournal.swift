@@ -16,7 +16,7 @@ public struct FailureIndexJournal: DeadLetterJournal {
         self.logger = logger
     }
 
-    public func record(_ record: DeadLetterRecord) async {
+    package func record(_ record: DeadLetterRecord) async {
         let message = ParkedMessage(record: record)
         let index = FailureIndex(deadLetterQueue: record.deadLetterQueue)
         do {

@@ -7,9 +7,9 @@ import CourierEngine
 /// is refused when they differ); it cannot list bindings, so those are declared, not verified.
 public struct BrokerInspection: Sendable {
     public let connection: AMQPConnection
-    public let topology: Topology
+    package let topology: Topology
 
-    public init(connection: AMQPConnection, topology: Topology) {
+    package init(connection: AMQPConnection, topology: Topology) {
         self.connection = connection
         self.topology = topology
     }

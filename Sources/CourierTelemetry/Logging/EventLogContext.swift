@@ -9,14 +9,14 @@ import W3CTraceContext
 ///
 /// The values come from the wire: each is cut to 255 bytes and has its control characters
 /// replaced, so a message id cannot forge a log line in the text format.
-public struct EventLogContext: Sendable, Equatable {
-    public var eventID: String?
-    public var eventType: String?
+package struct EventLogContext: Sendable, Equatable {
+    package var eventID: String?
+    package var eventType: String?
     /// The W3C trace id (32 lower-case hex digits) of the message's `traceparent`, when it has a
     /// valid one — whether or not courierd exports spans, so logs and the API's traces meet.
-    public var traceID: String?
+    package var traceID: String?
 
-    public init(eventID: String?, eventType: String?, traceID: String?) {
+    package init(eventID: String?, eventType: String?, traceID: String?) {
         self.eventID = eventID.map(Self.clean)
         self.eventType = eventType.map(Self.clean)
         self.traceID = traceID.map(Self.clean)
@@ -24,14 +24,14 @@ public struct EventLogContext: Sendable, Equatable {
 
     /// For a delivery: its `message_id` (or `eventID`, the decoded event's), the event type
     /// given, the trace id of its `traceparent`.
-    public init(delivery: AMQPDelivery, eventType: String, eventID: String? = nil) {
+    package init(delivery: AMQPDelivery, eventType: String, eventID: String? = nil) {
         self.init(
             eventID: eventID ?? delivery.properties.messageID, eventType: eventType,
             traceID: Self.traceID(traceparent: delivery.properties.headers?["traceparent"]?.stringValue))
     }
 
     /// The trace id of a `traceparent` value, when it is a valid W3C one.
-    public static func traceID(traceparent: String?) -> String? {
+    package static func traceID(traceparent: String?) -> String? {
         guard let traceparent, traceparent.utf8.count <= MessageTrace.maximumValueBytes,
             let context = try? W3CTraceContext.TraceContext(traceParentHeaderValue: traceparent)
         else { return nil }
@@ -52,7 +52,7 @@ public struct EventLogContext: Sendable, Equatable {
 
     /// Runs `body` with this event in the task's context (the trace context already there kept):
     /// what it logs carries the event's id, type and trace id.
-    public func withValue<T>(_ body: () throws -> T) rethrows -> T {
+    package func withValue<T>(_ body: () throws -> T) rethrows -> T {
         var context = ServiceContext.current ?? .topLevel
         context.courierEvent = self
         return try ServiceContext.withValue(context) { try body() }
@@ -66,7 +66,7 @@ private enum EventLogContextKey: ServiceContextKey {
 
 extension ServiceContext {
     /// The event the current work is about (see ``EventLogContext``).
-    public var courierEvent: EventLogContext? {
+    package var courierEvent: EventLogContext? {
         get { self[EventLogContextKey.self] }
         set { self[EventLogContextKey.self] = newValue }
     }
@@ -74,7 +74,7 @@ extension ServiceContext {
 
 extension Logger.MetadataProvider {
     /// `event_id`, `event_type` and `trace_id` of the event the current task works on.
-    public static let courierEvent = Logger.MetadataProvider {
+    package static let courierEvent = Logger.MetadataProvider {
         guard let event = ServiceContext.current?.courierEvent else { return [:] }
         var metadata: Logger.Metadata = [:]
         if let id = event.eventID { metadata["event_id"] = .string(id) }

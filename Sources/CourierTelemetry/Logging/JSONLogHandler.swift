@@ -24,31 +24,31 @@ import Darwin
 /// - Each line is written with one `write(2)` (repeated only for what a short write left), so
 ///   lines from several threads do not interleave: a pipe guarantees it up to `PIPE_BUF` (4 KiB),
 ///   and journald and files take a whole write at once in practice.
-public struct JSONLogHandler: LogHandler {
+package struct JSONLogHandler: LogHandler {
     /// Where lines go: standard error, or a closure (tests).
-    public enum Output: Sendable {
+    package enum Output: Sendable {
         case standardError
         case custom(@Sendable ([UInt8]) -> Void)
     }
 
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level = .info
-    public var metadataProvider: Logger.MetadataProvider?
-    public let label: String
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level = .info
+    package var metadataProvider: Logger.MetadataProvider?
+    package let label: String
     let output: Output
 
-    public init(label: String, output: Output = .standardError, metadataProvider: Logger.MetadataProvider? = nil) {
+    package init(label: String, output: Output = .standardError, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
         self.output = output
         self.metadataProvider = metadataProvider
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }

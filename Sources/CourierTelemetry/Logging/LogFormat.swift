@@ -15,15 +15,15 @@ import Darwin
 ///
 /// Unset, it is `text` when standard error is a terminal and `json` otherwise (under systemd,
 /// on Fly, in a container, redirected to a file).
-public enum LogFormat: String, Sendable, CaseIterable {
+package enum LogFormat: String, Sendable, CaseIterable {
     case json
     case text
 
     /// `text` on a terminal, `json` otherwise.
-    public static var automatic: LogFormat { isatty(STDERR_FILENO) == 1 ? .text : .json }
+    package static var automatic: LogFormat { isatty(STDERR_FILENO) == 1 ? .text : .json }
 
     /// A handler writing to standard error in this format.
-    public func handler(label: String, level: Logger.Level, metadataProvider: Logger.MetadataProvider?) -> any LogHandler {
+    package func handler(label: String, level: Logger.Level, metadataProvider: Logger.MetadataProvider?) -> any LogHandler {
         switch self {
         case .json:
             var handler = JSONLogHandler(label: label, output: .standardError, metadataProvider: metadataProvider)
@@ -38,7 +38,7 @@ public enum LogFormat: String, Sendable, CaseIterable {
 
     /// Bootstraps swift-log with this format, `level`, and the event metadata of
     /// ``Logging/Logger/MetadataProvider/courierEvent`` on every line.
-    public func bootstrap(level: Logger.Level) {
+    package func bootstrap(level: Logger.Level) {
         LoggingSystem.bootstrap({ label, provider in
             self.handler(label: label, level: level, metadataProvider: provider)
         }, metadataProvider: .courierEvent)

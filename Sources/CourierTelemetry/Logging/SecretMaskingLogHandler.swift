@@ -7,35 +7,35 @@ import Logging
 /// For loggers handed to code that logs what it was configured with: swift-otel logs each
 /// `OTEL_*` variable it read, `OTEL_EXPORTER_OTLP_HEADERS` (typically an API key) included,
 /// and courierd gives it a logger that masks those values.
-public struct SecretMaskingLogHandler: LogHandler {
-    public var inner: any LogHandler
+package struct SecretMaskingLogHandler: LogHandler {
+    package var inner: any LogHandler
     /// Non-empty strings to mask; the longest are replaced first.
-    public let secrets: [String]
+    package let secrets: [String]
 
-    public init(inner: any LogHandler, secrets: [String]) {
+    package init(inner: any LogHandler, secrets: [String]) {
         self.inner = inner
         self.secrets = secrets.filter { !$0.isEmpty }.sorted { $0.utf8.count > $1.utf8.count }
     }
 
     /// Kept here, not in `inner`, so that it is masked too (callers set it through the subscript).
-    public var metadata: Logger.Metadata = [:]
+    package var metadata: Logger.Metadata = [:]
 
-    public var logLevel: Logger.Level {
+    package var logLevel: Logger.Level {
         get { inner.logLevel }
         set { inner.logLevel = newValue }
     }
 
-    public var metadataProvider: Logger.MetadataProvider? {
+    package var metadataProvider: Logger.MetadataProvider? {
         get { inner.metadataProvider }
         set { inner.metadataProvider = newValue }
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var event = event
         event.message = Logger.Message(stringLiteral: mask("\(event.message)"))
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }

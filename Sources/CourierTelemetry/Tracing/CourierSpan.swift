@@ -8,28 +8,28 @@ import Tracing
 /// | `publish <event type>` | producer | ``EventPublisher`` and the outbox relay, from publish to the broker's confirm | the caller's context; for the relay, the trace context the outbox row stored |
 /// | `<handler> <event type>` | consumer | courierd, one per (event, handler), from the start of the handler's transaction to its outcome | the message's `traceparent` (a retry or a replay carries the original's, so every attempt joins the first publish's trace) |
 /// | `decode` | consumer | courierd, a message that does not decode | the message's trace context |
-public enum CourierSpan {
-    public enum Attribute {
-        public static let eventID = "courier.event.id"
-        public static let eventType = "courier.event.type"
-        public static let handler = "courier.handler"
+package enum CourierSpan {
+    package enum Attribute {
+        package static let eventID = "courier.event.id"
+        package static let eventType = "courier.event.type"
+        package static let handler = "courier.handler"
         /// 1 for the first delivery, n + 1 after n failed attempts (`x-courier-attempts`).
-        public static let attempt = "courier.attempt"
+        package static let attempt = "courier.attempt"
         /// How many times the message was replayed from the dead-letter queue (`x-courier-replay-count`).
-        public static let replayCount = "courier.replay_count"
+        package static let replayCount = "courier.replay_count"
         /// `handled` (applied now, or before: the inbox already had it), `transient_failure`,
         /// `permanent_failure`, `dependency_unavailable`; for publish spans `confirmed` or `failed`.
-        public static let outcome = "courier.outcome"
-        public static let errorClass = "courier.error.class"
-        public static let messagingSystem = "messaging.system"
-        public static let destination = "messaging.destination.name"
-        public static let routingKey = "messaging.rabbitmq.destination.routing_key"
-        public static let messageID = "messaging.message.id"
-        public static let operation = "messaging.operation.type"
+        package static let outcome = "courier.outcome"
+        package static let errorClass = "courier.error.class"
+        package static let messagingSystem = "messaging.system"
+        package static let destination = "messaging.destination.name"
+        package static let routingKey = "messaging.rabbitmq.destination.routing_key"
+        package static let messageID = "messaging.message.id"
+        package static let operation = "messaging.operation.type"
     }
 
     /// Sets the attributes every Courier span shares.
-    public static func describe(_ span: any Span, eventID: String?, eventType: String?) {
+    package static func describe(_ span: any Span, eventID: String?, eventType: String?) {
         span.attributes[Attribute.messagingSystem] = "rabbitmq"
         if let eventID {
             span.attributes[Attribute.eventID] = eventID

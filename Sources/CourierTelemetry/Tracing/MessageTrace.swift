@@ -13,17 +13,17 @@ import Tracing
 /// ``maximumValueBytes`` of printable ASCII, under keys that look like propagation fields
 /// (``isPropagationHeader(key:value:)``), ever reach an instrument or a log line. A malformed
 /// trace header is ignored, never an error: the event is handled as an untraced one.
-public enum MessageTrace {
+package enum MessageTrace {
     /// At most this many propagation headers are taken from one carrier.
-    public static let maximumHeaders = 8
+    package static let maximumHeaders = 8
     /// W3C `tracestate` may be 512 characters; nothing longer is a propagation field.
-    public static let maximumValueBytes = 512
-    public static let maximumKeyBytes = 64
+    package static let maximumValueBytes = 512
+    package static let maximumKeyBytes = 64
 
     /// A key an instrument may have injected (lower-case letters, digits, `-`, `_`, `.`; not
     /// `x-…`, so never one of Courier's own headers or the schema version) with a value of
     /// printable ASCII within ``maximumValueBytes``.
-    public static func isPropagationHeader(key: String, value: String) -> Bool {
+    package static func isPropagationHeader(key: String, value: String) -> Bool {
         let keyBytes = key.utf8
         guard !keyBytes.isEmpty, keyBytes.count <= maximumKeyBytes, !key.hasPrefix("x-") else { return false }
         guard keyBytes.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 45 || $0 == 95 || $0 == 46 })
@@ -34,7 +34,7 @@ public enum MessageTrace {
 
     /// The headers the current instrument injects for `context` (empty when none is bootstrapped
     /// or the context holds no trace).
-    public static func headers(injecting context: ServiceContext) -> [String: String] {
+    package static func headers(injecting context: ServiceContext) -> [String: String] {
         var carrier: [String: String] = [:]
         InstrumentationSystem.instrument.inject(context, into: &carrier, using: HeaderInjector())
         return carrier.filter { isPropagationHeader(key: $0.key, value: $0.value) }
@@ -42,7 +42,7 @@ public enum MessageTrace {
 
     /// The propagation headers of a stored carrier (an outbox row's `trace_context`), those that
     /// pass ``isPropagationHeader(key:value:)``, at most ``maximumHeaders``.
-    public static func sanitized(_ carrier: [String: String]) -> [String: String] {
+    package static func sanitized(_ carrier: [String: String]) -> [String: String] {
         var kept: [String: String] = [:]
         for key in carrier.keys.sorted() where kept.count < maximumHeaders {
             if let value = carrier[key], isPropagationHeader(key: key, value: value) { kept[key] = value }
@@ -51,14 +51,14 @@ public enum MessageTrace {
     }
 
     /// A top-level context holding what the instrument extracts from `carrier`.
-    public static func context(extracting carrier: [String: String]) -> ServiceContext {
+    package static func context(extracting carrier: [String: String]) -> ServiceContext {
         var context = ServiceContext.topLevel
         InstrumentationSystem.instrument.extract(sanitized(carrier), into: &context, using: DictionaryExtractor())
         return context
     }
 
     /// A top-level context holding what the instrument extracts from a message's headers.
-    public static func context(extracting headers: AMQPTable?) -> ServiceContext {
+    package static func context(extracting headers: AMQPTable?) -> ServiceContext {
         var context = ServiceContext.topLevel
         guard let headers else { return context }
         InstrumentationSystem.instrument.extract(headers, into: &context, using: AMQPHeadersExtractor())
@@ -68,24 +68,24 @@ public enum MessageTrace {
 
 /// Writes propagation fields into a `[String: String]` (message headers, an outbox row's
 /// `trace_context`).
-public struct HeaderInjector: Injector {
-    public init() {}
-    public func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) {
+package struct HeaderInjector: Injector {
+    package init() {}
+    package func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) {
         carrier[key] = value
     }
 }
 
 /// Reads propagation fields from a `[String: String]`.
-public struct DictionaryExtractor: Extractor {
-    public init() {}
-    public func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
+package struct DictionaryExtractor: Extractor {
+    package init() {}
+    package func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
 }
 
 /// Reads propagation fields from a message's headers: a string (or UTF-8 bytes) value that passes
 /// ``MessageTrace/isPropagationHeader(key:value:)``, else nothing.
-public struct AMQPHeadersExtractor: Extractor {
-    public init() {}
-    public func extract(key: String, from carrier: AMQPTable) -> String? {
+package struct AMQPHeadersExtractor: Extractor {
+    package init() {}
+    package func extract(key: String, from carrier: AMQPTable) -> String? {
         guard let value = carrier[key]?.stringValue, MessageTrace.isPropagationHeader(key: key, value: value) else { return nil }
         return value
     }

@@ -18,12 +18,12 @@ import CLibFuzzer
 /// (read recursively) of inputs, each run once through the target; flags starting with `-` are
 /// ignored, so a libFuzzer command line replays too. A trap names the input on standard error
 /// first. `--write-seeds DIR` writes the generated seed corpus (`FuzzSeeds`) into DIR.
-public enum FuzzDriver {
+package enum FuzzDriver {
     /// The target: one input in, 0 out (libFuzzer's `LLVMFuzzerTestOneInput` signature).
-    public typealias Target = @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    package typealias Target = @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
 
     /// Runs `target` as described above and exits.
-    public static func main(name: String, seeds: () -> [FuzzSeed], target: Target) -> Never {
+    package static func main(name: String, seeds: () -> [FuzzSeed], target: Target) -> Never {
         #if COURIER_FUZZING
         var argc = CommandLine.argc
         var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
@@ -72,13 +72,13 @@ public enum FuzzDriver {
     }
 
     /// The bytes libFuzzer hands over, as an array (empty for a null pointer).
-    public static func bytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
+    package static func bytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
         guard let data, size > 0 else { return [] }
         return Array(UnsafeBufferPointer(start: data, count: size))
     }
 
     /// Runs one input through `target` the way libFuzzer would.
-    public static func replay(_ input: [UInt8], through target: Target) {
+    package static func replay(_ input: [UInt8], through target: Target) {
         _ = input.withUnsafeBufferPointer { target($0.baseAddress, $0.count) }
     }
 
@@ -108,11 +108,11 @@ public enum FuzzDriver {
 }
 
 /// One file of a seed corpus: its name in `Tests/Fuzz/Corpus/<target>/` and its bytes.
-public struct FuzzSeed: Sendable, Equatable {
-    public var name: String
-    public var bytes: [UInt8]
+package struct FuzzSeed: Sendable, Equatable {
+    package var name: String
+    package var bytes: [UInt8]
 
-    public init(_ name: String, _ bytes: [UInt8]) {
+    package init(_ name: String, _ bytes: [UInt8]) {
         self.name = name
         self.bytes = bytes
     }

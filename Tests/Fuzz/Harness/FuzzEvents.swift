@@ -11,24 +11,24 @@ import CourierEvents
 /// The decoder must return an envelope or throw `EventDecodingError`, never trap. Beyond that it
 /// checks what the decoder documents: an envelope is in the current schema version, has an id,
 /// agrees with a routing key naming a known type, and survives `decode(encode(e)) == e`.
-public enum FuzzEvents {
+package enum FuzzEvents {
     /// Routing keys and `type` properties: absent, blank, every wire name, near misses.
-    public static let names: [String?] =
+    package static let names: [String?] =
         [nil, ""] + EventType.allWireNames.map { $0 } + ["UnknownEvent", "cardaddedtolibraryevent", " CardAddedToLibraryEvent", "events_app"]
 
     /// `x-schema-version` headers: absent, the supported versions in the types other clients use,
     /// and unsupported, negative, huge and unreadable ones.
-    public static let schemaVersions: [AMQPFieldValue?] = [
+    package static let schemaVersions: [AMQPFieldValue?] = [
         nil, .int64(1), .int64(2), .int32(2), .uint8(1), .string("2"), .int64(3), .int64(0), .int64(-1),
         .int64(.max), .int64(.min), .uint64(.max), .string("two"), .double(2), .bool(true),
     ]
 
     /// `message_id` properties: absent, blank, plain, padded.
-    public static let messageIDs: [String?] = [nil, "", " \t\n", "msg-1", "  msg-1\n", "b3c1d9a0-6b1e-4f7e-9a43-5c1c2f0e8d11"]
+    package static let messageIDs: [String?] = [nil, "", " \t\n", "msg-1", "  msg-1\n", "b3c1d9a0-6b1e-4f7e-9a43-5c1c2f0e8d11"]
 
     /// The four selector bytes for a delivery with these properties (the seed generator's inverse
     /// of the first bytes `run` reads).
-    public static func prefix(routingKey: String?, type: String? = nil, schemaVersion: AMQPFieldValue? = nil, messageID: String? = nil) -> [UInt8] {
+    package static func prefix(routingKey: String?, type: String? = nil, schemaVersion: AMQPFieldValue? = nil, messageID: String? = nil) -> [UInt8] {
         [
             UInt8(names.firstIndex(of: routingKey)!), UInt8(names.firstIndex(of: type)!),
             UInt8(schemaVersions.firstIndex(of: schemaVersion)!), UInt8(messageIDs.firstIndex(of: messageID)!),
@@ -39,7 +39,7 @@ public enum FuzzEvents {
     static let encoder = EventEncoder()
 
     /// Decodes one fuzzer input. Add further decoding entry points here.
-    public static func run(_ bytes: [UInt8]) {
+    package static func run(_ bytes: [UInt8]) {
         var input = FuzzInput(bytes)
         let routingKey = input.choose(names)
         let typeProperty = input.choose(names)

@@ -16,13 +16,13 @@ import Foundation
 ///     [after the table] the failure's message (UTF-8, repaired)
 ///
 /// A table that does not decode is a typed error and the end of it; a short input has no headers.
-public enum FuzzHeaders {
+package enum FuzzHeaders {
     /// Retry schedules: the standard one, none (every transient failure is final), one delay.
-    public static let schedules: [RetrySchedule] = [.standard, RetrySchedule(delays: []), RetrySchedule(delays: [.milliseconds(200)])]
+    package static let schedules: [RetrySchedule] = [.standard, RetrySchedule(delays: []), RetrySchedule(delays: [.milliseconds(200)])]
 
     /// Where the delivery came in: an original publish, a retry copy back through the default
     /// exchange, a legacy alias, blanks.
-    public static let arrivals: [(exchange: String, routingKey: String, queue: String)] = [
+    package static let arrivals: [(exchange: String, routingKey: String, queue: String)] = [
         ("domain_events", "CardAddedToLibraryEvent", "events_app"),
         ("", "events_app", "events_app"),
         ("domain_events", "USER_FOLLOWED_TARGET", "events_app"),
@@ -40,12 +40,12 @@ public enum FuzzHeaders {
 
     /// The four selector bytes and the time for an input (the seed generator's inverse of what
     /// `run` reads before the table).
-    public static func prefix(outcome: UInt8 = 1, schedule: UInt8 = 0, arrival: UInt8 = 0, properties: UInt8 = 0, failedAt: UInt32 = 1_764_000_123) -> [UInt8] {
+    package static func prefix(outcome: UInt8 = 1, schedule: UInt8 = 0, arrival: UInt8 = 0, properties: UInt8 = 0, failedAt: UInt32 = 1_764_000_123) -> [UInt8] {
         [outcome, schedule, arrival, properties] + withUnsafeBytes(of: failedAt.bigEndian, Array.init)
     }
 
     /// Runs one fuzzer input. Add further header readers and builders here.
-    public static func run(_ bytes: [UInt8]) {
+    package static func run(_ bytes: [UInt8]) {
         var input = FuzzInput(bytes)
         let outcomeByte = input.byte()
         let schedule = input.choose(schedules)

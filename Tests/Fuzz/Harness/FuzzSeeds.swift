@@ -5,12 +5,12 @@ import CourierEvents
 /// The seed corpora, generated: `Tests/Fuzz/Corpus/<target>/` holds exactly these files
 /// (`courier-fuzz-<target> --write-seeds DIR` writes them; FuzzCorpusTests checks they match).
 /// Inputs that once crashed are committed next to them under names starting with `crash-`.
-public enum FuzzSeeds {
+package enum FuzzSeeds {
     // MARK: Events
 
     /// Semble's nine events as its TypeScript API sends them (the bodies of
     /// Tests/CourierEventsTests/Fixtures.swift), and malformed ones.
-    public static func events() -> [FuzzSeed] {
+    package static func events() -> [FuzzSeed] {
         var seeds: [FuzzSeed] = []
         func add(_ name: String, _ prefix: [UInt8], _ body: String) {
             seeds.append(FuzzSeed("\(name).bin", prefix + Array(body.utf8)))
@@ -136,7 +136,7 @@ public enum FuzzSeeds {
     /// Realistic header sets on the wire (`WireTableCodec.encode`) behind the selector bytes of
     /// `FuzzHeaders.run`: Courier's attempt header in every type and range, the broker's `x-death`,
     /// retry copies, an earlier parking with replay lineage, nested tables, every field type.
-    public static func headers() -> [FuzzSeed] {
+    package static func headers() -> [FuzzSeed] {
         var seeds: [FuzzSeed] = []
         func add(_ name: String, _ prefix: [UInt8], _ table: AMQPTable?, message: String = "") {
             var bytes = prefix

@@ -15,16 +15,16 @@ import Foundation
 ///    `did:web:`; the actor is not left out) — inserting what is missing.
 /// Nothing else touches the feed: removals, follows and unfollows change no feed row (Semble
 /// deletes none and back-fills none). About six statements per batch, whatever its size.
-public struct FeedsHandler: EventHandler {
-    public let name = "feeds"
-    public let eventTypes: Set<EventType> = [.cardAddedToLibrary, .cardAddedToCollection, .connectionCreated]
+package struct FeedsHandler: EventHandler {
+    package let name = "feeds"
+    package let eventTypes: Set<EventType> = [.cardAddedToLibrary, .cardAddedToCollection, .connectionCreated]
     let settings: SembleSettings
 
-    public init(settings: SembleSettings = .production) {
+    package init(settings: SembleSettings = .production) {
         self.settings = settings
     }
 
-    public func apply(_ events: [EventEnvelope], in transaction: isolated PostgresConnection) async throws {
+    package func apply(_ events: [EventEnvelope], in transaction: isolated PostgresConnection) async throws {
         try SembleSession.prepare(transaction)
         var adds: [FeedRules.Add] = []
         var connections: [(envelope: EventEnvelope, connectionID: String, curatorID: String)] = []

@@ -12,31 +12,31 @@ import Logging
 /// one by one, and the one that fails is kept with its error and tried again later (after 1 s,
 /// doubling up to 5 minutes): a poison bundle delays nobody else's notifications and is never
 /// dropped. courierd runs this in a loop (`BundleFlushService`); tests call ``flush(everything:)``.
-public struct BundleFlusher: Sendable {
+package struct BundleFlusher: Sendable {
     let pool: PostgresPool
     let settings: SembleSettings
     let logger: Logger
     /// Bundles per transaction.
-    public var batchSize = 500
+    package var batchSize = 500
 
-    public init(pool: PostgresPool, settings: SembleSettings = .production, logger: Logger) {
+    package init(pool: PostgresPool, settings: SembleSettings = .production, logger: Logger) {
         self.pool = pool
         self.settings = settings
         self.logger = logger
     }
 
-    public struct Flush: Sendable, Hashable {
+    package struct Flush: Sendable, Hashable {
         /// Bundles flushed.
-        public var flushed: Int
+        package var flushed: Int
         /// Bundles kept after failing (to be tried again later).
-        public var failed: Int
+        package var failed: Int
         /// How long until the next pending bundle is due (zero when one is due now; nil when none is pending).
-        public var nextDue: Duration?
+        package var nextDue: Duration?
     }
 
     /// Flushes up to ``batchSize`` bundles that are due — every pending one, due or not, with
     /// `everything` (tests, benchmarks: "as if the window had passed").
-    public func flush(everything: Bool = false) async throws -> Flush {
+    package func flush(everything: Bool = false) async throws -> Flush {
         let due = try await pool.withConnection { connection in
             try await connection.query(
                 prepared: """

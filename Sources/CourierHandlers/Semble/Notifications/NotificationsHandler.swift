@@ -19,16 +19,16 @@ import Foundation
 /// - **CollectionCreated** changes nothing.
 /// A clean-up also deletes what an earlier event of the same batch made, never what a later one
 /// makes — as one event at a time. About ten statements per batch, whatever its size.
-public struct NotificationsHandler: EventHandler {
-    public let name = "notifications"
-    public let eventTypes: Set<EventType> = Set(EventType.allCases)
+package struct NotificationsHandler: EventHandler {
+    package let name = "notifications"
+    package let eventTypes: Set<EventType> = Set(EventType.allCases)
     let settings: SembleSettings
 
-    public init(settings: SembleSettings = .production) {
+    package init(settings: SembleSettings = .production) {
         self.settings = settings
     }
 
-    public func apply(_ events: [EventEnvelope], in transaction: isolated PostgresConnection) async throws {
+    package func apply(_ events: [EventEnvelope], in transaction: isolated PostgresConnection) async throws {
         try SembleSession.prepare(transaction)
         // What the batch reads: its (card, actor) pairs' pending bundles, the collections it
         // follows, the connections it creates.

@@ -15,8 +15,19 @@ struct OTLPExportTests {
         let bodies = Mutex<[UInt8]>([])
         let port = Mutex<Int?>(nil)
         let requests = Mutex(0)
+        /// Why the server stopped, when it did: the test says so instead of only "not listening".
+        let failure = Mutex<String?>(nil)
 
-        func run() async throws {
+        func run() async {
+            do {
+                try await serve()
+                failure.withLock { $0 = $0 ?? "the server returned" }
+            } catch {
+                failure.withLock { $0 = "\(error)" }
+            }
+        }
+
+        func serve() async throws {
             let router = Router()
             router.post("/v1/traces") { request, _ -> Response in
                 let body = try await request.body.collect(upTo: 64 << 20)
@@ -52,10 +63,11 @@ struct OTLPExportTests {
     @Test("an outbox row's trace continues through the relay's publish to the handler's span, exported over OTLP/HTTP")
     func exportsTheTrace() async throws {
         let receiver = Receiver()
-        let server = Task { try await receiver.run() }
+        let server = Task { await receiver.run() }
         defer { server.cancel() }
-        let started = await eventually(.seconds(60)) { receiver.port.withLock { $0 } != nil }
-        try #require(started, "the receiver listens")
+        // Generous: with the whole suite beside it on two busy cores, starting took over 60 s once.
+        let started = await eventually(.seconds(180)) { receiver.port.withLock { $0 } != nil || receiver.failure.withLock { $0 } != nil }
+        try #require(started && receiver.port.withLock { $0 } != nil, "the receiver listens: \(receiver.failure.withLock { $0 } ?? "not yet")")
         let port = try #require(receiver.port.withLock { $0 })
 
         let vhost = try TestBroker.makeVhost()

@@ -7,14 +7,14 @@ import Testing
 
 @testable import CourierPublisher
 
-/// The README's SQL for an API without Courier's library (Semble's TypeScript API), run as it is
-/// written there: what it enqueues is published by the relay and decodes to the event.
+/// docs/ARCHITECTURE.md's SQL for an API without Courier's library (Semble's TypeScript API), run as
+/// it is written there: what it enqueues is published by the relay and decodes to the event.
 @Suite("The outbox from SQL")
 struct OutboxSQLSnippetTests {
-    /// The statement between the README's `outbox-sql:begin` and `outbox-sql:end` markers.
+    /// The statement between docs/ARCHITECTURE.md's `outbox-sql:begin` and `outbox-sql:end` markers.
     static func readmeSnippet() throws -> String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let readme = try String(contentsOf: root.appendingPathComponent("docs").appendingPathComponent("ARCHITECTURE.md"), encoding: .utf8)
         let begin = try #require(readme.range(of: "<!-- outbox-sql:begin -->"))
         let end = try #require(readme.range(of: "<!-- outbox-sql:end -->"))
         let block = readme[begin.upperBound..<end.lowerBound]
@@ -22,10 +22,10 @@ struct OutboxSQLSnippetTests {
         return lines.joined(separator: "\n")
     }
 
-    @Test("the README's INSERT, in the API's transaction with Semble's EventMapper body, is relayed once and decodes to the event; no NOTIFY needed")
+    @Test("the architecture document's INSERT, in the API's transaction with Semble's EventMapper body, is relayed once and decodes to the event; no NOTIFY needed")
     func readmeSnippetIsRelayed() async throws {
         let snippet = try Self.readmeSnippet()
-        #expect(snippet.contains("INSERT INTO courier.event_store"), "the README names Courier's default schema")
+        #expect(snippet.contains("INSERT INTO courier.event_store"), "the document names Courier's default schema")
         let database = try await OutboxTestDatabase.make()
         let exchange = try await TestExchange.make()
         // The test's own schema stands in for `courier`.

@@ -2,7 +2,7 @@ import CourierAMQP
 import CourierSupport
 import Foundation
 
-/// The headers Courier writes, in one place. Documented in the README.
+/// The headers Courier writes, in one place. Documented in docs/ARCHITECTURE.md ("The failure headers").
 package enum CourierHeader {
     /// How many tries of this message have failed so far (0 or absent on the first delivery).
     /// Courier counts attempts itself: broker counters differ between RabbitMQ versions.

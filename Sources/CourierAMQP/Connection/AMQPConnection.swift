@@ -149,8 +149,18 @@ public actor AMQPConnection {
         let id = nextCloseWaiter
         nextCloseWaiter += 1
         return await withTaskCancellationHandler {
-            // Registered before this job suspends, so before the cancellation's hop below runs.
-            await withCheckedContinuation { closeWaiters[id] = $0 }
+            await withCheckedContinuation { continuation in
+                // A task cancelled before it got here has already run `onCancel`, whose hop may
+                // have found nothing to end: it must not wait at all. (It did: a supervisor
+                // cancelled just after reconnecting hung in its engine's group forever, with
+                // both connections open — the benchmark's reconnect scenario.) A cancellation
+                // after this point finds the waiter: its hop runs after this job.
+                if Task.isCancelled {
+                    continuation.resume(returning: nil)
+                } else {
+                    closeWaiters[id] = continuation
+                }
+            }
         } onCancel: {
             Task { await self.endCloseWait(id) }
         }

@@ -314,6 +314,8 @@ let package = Package(
                 "courierd", "CourierConfig", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierHandlers", "CourierPostgres",
                 "CourierPublisher", "CourierTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),  // the OTLP receiver of OTLPExportTests
+                .product(name: "HummingbirdTesting", package: "hummingbird"),  // the health endpoints, in process
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),  // graceful shutdown, in process
             ]),
     ]
 )

@@ -88,6 +88,13 @@ enum HealthServer {
     static func make(
         host: String, port: Int, health: HealthState, registry: PrometheusCollectorRegistry, logger: Logger
     ) -> some Service {
+        application(host: host, port: port, health: health, registry: registry, logger: logger)
+    }
+
+    /// The application itself, which HummingbirdTesting drives in process (`HealthEndpointTests`).
+    static func application(
+        host: String, port: Int, health: HealthState, registry: PrometheusCollectorRegistry, logger: Logger
+    ) -> some ApplicationProtocol & Service {
         let router = Router()
         router.get("health/live") { _, _ in
             "alive\n"

@@ -17,14 +17,14 @@ struct CancellationTests {
             if round % 3 == 0 { task.cancel() }  // probably before the wait starts
             if round % 3 == 1 { await Task.yield(); task.cancel() }
             if round % 3 == 2 { try await Task.sleep(for: .milliseconds(1)); task.cancel() }
-            let ended = await eventually(.seconds(30)) { task.isCancelled }
+            let ended = await eventually { task.isCancelled }
             #expect(ended)
             let returned = Mutex(false)
             let watcher = Task {
                 _ = await task.value
                 returned.withLock { $0 = true }
             }
-            let done = await eventually(.seconds(30)) { returned.withLock { $0 } }
+            let done = await eventually { returned.withLock { $0 } }
             #expect(done, "round \(round): the wait did not end after its task was cancelled")
             guard done else {
                 watcher.cancel()
@@ -51,7 +51,7 @@ struct CancellationTests {
                 done.withLock { $0 = true }
             }
             if round % 2 == 0 { task.cancel() }
-            let ended = await eventually(.seconds(30)) { done.withLock { $0 } }
+            let ended = await eventually { done.withLock { $0 } }
             #expect(ended, "round \(round)")
             guard ended else { return }
         }

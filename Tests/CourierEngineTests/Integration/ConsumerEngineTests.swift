@@ -136,6 +136,10 @@ struct ConsumerEngineTests {
         try await topology.declare(on: consuming)
         let handler = ScriptedHandler()
         var settings = ConsumerEngine.Settings()
+        // Smaller than production's 1000 / 500, so that a stream spans many batches (a stop
+        // mid-stream has work left for the restart).
+        settings.prefetch = 200
+        settings.batchSize = 100
         settings.maximumMessageBytes = maxBytes
         settings.pause = .milliseconds(200)
         settings.host = "test-host"

@@ -1,8 +1,11 @@
 import CourierConcurrency
 
 /// Lets the executor call back into the connection without keeping it alive.
-final class IOPump: ThreadExecutorIOSource, @unchecked Sendable {
-    weak var connection: AMQPConnection?
+///
+/// Sendable as it stands (no `@unchecked`): its only state is a `weak let` to an actor.
+final class IOPump: ThreadExecutorIOSource {
+    /// Weak: the executor keeps its source alive, and the connection must be free to go away.
+    weak let connection: AMQPConnection?
     init(connection: AMQPConnection) { self.connection = connection }
 
     func service(socketReady: Bool) -> ThreadExecutor.Wait {

@@ -9,7 +9,7 @@ import Testing
 @testable import CourierHandlers
 
 /// The upgrade of a database the old layout's migrations (``LegacySembleSchema``) created.
-@Suite("Upgrading the old database layout")
+@Suite("Upgrading the old database layout", .tags(.integration))
 struct LegacyLayoutTests {
     static let activity = "11111111-1111-4111-8111-111111111111"
     static let notification = "22222222-2222-4222-8222-222222222222"

@@ -6,6 +6,14 @@ import Synchronization
 
 // What the connection's thread reads between jobs: frames, assembled into deliveries, returns
 // and `basic.get` replies, and the broker's confirms, cancels, closes and blocks.
+//
+// Not (yet) a value-type state machine returning actions (issue 17): the decisions in here that
+// are worth testing without I/O already are pure and tested (ContentAssembly's steps,
+// ConfirmTracker, DeliveryTagLedger, encodingProblem); what is left is glue over librabbitmq's
+// frames, whose decoded payloads live in its buffers only until the next read. A machine would
+// need those copied into Swift events first and the per-channel state (consumers, pending get,
+// confirms, ledger), which the operations also change, moved into it: a rewrite of the hot path
+// the benchmark measures, not a move.
 extension AMQPConnection {
     // MARK: Reading frames (called by the executor between jobs)
 

@@ -17,7 +17,7 @@ import Synchronization
 /// non-blocking I/O, then sleeps in `poll(2)` on the source's socket *and* a self-pipe that
 /// `enqueue` writes to. New work therefore wakes the thread at once — acks, publishes and
 /// shutdown are never starved by a wait for network input — and network input wakes it too.
-public final class ThreadExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
+public final class ThreadExecutor: SerialExecutor, TaskExecutor {
     /// What the thread should wait for once its queue is empty.
     public struct Wait: Sendable, Equatable {
         /// A file descriptor to wait on for readability, or -1.
@@ -36,7 +36,7 @@ public final class ThreadExecutor: SerialExecutor, TaskExecutor, @unchecked Send
         public static let idle = Wait()
     }
 
-    private enum Work: @unchecked Sendable {  // UnownedJob is a handle; the executor runs it once
+    private enum Work: Sendable {
         case job(UnownedJob)
         case closure(@Sendable () -> Void)
     }

@@ -107,13 +107,21 @@ struct JSONParserTests {
         for (key, value) in members { #expect(value == .string(theirs?[key] ?? "—")) }
     }
 
-    @Test("never crashes on arbitrary bytes")
+    /// Documents mutated from valid ones: a sample body, and one with every other kind of value.
+    static let fuzzBases: [[UInt8]] = [
+        sample(.userFollowedTarget).body.bytes,
+        Array(#"{"a":[1,-2.5e3,0.125,true,false,null,{"b":"\u00e9\n\ud83d\ude00"}],"c":{"":[]},"d":"x\"y\\z"}"#.utf8),
+    ]
+
+    @Test("on arbitrary bytes, accepts and rejects what JSONSerialization does, with the same values; never crashes")
     func fuzz() {
         var generator = SplitMix64(seed: 42)
-        let base = sample(.userFollowedTarget).body.bytes
         let alphabet = Array(#"{}[]":,\u0 1e-.tfn"#.utf8) + [0x00, 0x1F, 0x80, 0xC3, 0xED, 0xFF]
-        for _ in 0..<3_000 {
-            var bytes = base
+        var accepted = 0
+        var rejected = 0
+        var mismatches = 0
+        for round in 0..<6_000 {
+            var bytes = Self.fuzzBases[round % Self.fuzzBases.count]
             for _ in 0..<Int(generator.next() % 4 + 1) {
                 let index = Int(generator.next() % UInt64(bytes.count))
                 switch generator.next() % 3 {
@@ -124,6 +132,128 @@ struct JSONParserTests {
                 if bytes.isEmpty { bytes = [0x7B] }
             }
             _ = decodingError(bytes, messageId: nil, routingKey: "USER_FOLLOWED_TARGET")
+
+            let ours = try? JSONValue.parse(bytes)
+            let theirs = FoundationJSON.parse(bytes)
+            if ours == nil { rejected += 1 } else { accepted += 1 }
+            guard ours != theirs, FoundationJSON.knownDifference(bytes, ours: ours, theirs: theirs) == nil else { continue }
+            mismatches += 1
+            if mismatches <= 10 {
+                Issue.record(
+                    """
+                    differs from JSONSerialization on \(String(decoding: bytes, as: UTF8.self).debugDescription):
+                    ours:   \(ours.map { "\($0)" } ?? "rejected")
+                    theirs: \(theirs.map { "\($0)" } ?? "rejected")
+                    """)
+            }
+        }
+        #expect(mismatches == 0)
+        // Both outcomes are exercised, so the comparison means something either way.
+        #expect(accepted > 500)
+        #expect(rejected > 500)
+    }
+}
+
+/// Foundation's reading of the same bytes, as a ``JSONValue``: the oracle of the fuzz test.
+enum FoundationJSON {
+    /// JSONSerialization's value for `bytes` (top-level scalars allowed, as ours allows them), or
+    /// nil when it rejects them.
+    static func parse(_ bytes: [UInt8]) -> JSONValue? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else { return nil }
+        return value(object)
+    }
+
+    static func value(_ object: Any) -> JSONValue? {
+        switch object {
+        case is NSNull:
+            return .null
+        case let string as String:
+            return .string(string)
+        case let number as NSNumber:
+            // Booleans come back as NSNumber too; their type encoding tells them from 0 and 1.
+            if String(cString: number.objCType) == "c" { return .bool(number.boolValue) }
+            return .number(number.doubleValue)
+        case let array as [Any]:
+            var values: [JSONValue] = []
+            for element in array {
+                guard let value = value(element) else { return nil }
+                values.append(value)
+            }
+            return .array(values)
+        case let dictionary as [String: Any]:
+            var members: [String: JSONValue] = [:]
+            for (key, element) in dictionary {
+                guard let value = value(element) else { return nil }
+                members[key] = value
+            }
+            return .object(members)
+        default:
+            return nil
+        }
+    }
+
+    /// Why our parser may legitimately differ from Foundation on `bytes`, or nil. The deliberate
+    /// differences (every other input must give the same outcome and the same value):
+    ///
+    /// - **Trailing commas** (`[1,]`, `{"a":1,}`): swift-corelibs-foundation's JSONSerialization
+    ///   accepts them (as Apple's does); RFC 8259 does not, and neither does our parser. Such an
+    ///   input counts as agreeing when, without its trailing commas, we accept it with Foundation's value.
+    /// - **Numbers beyond Double's range** (`1e400`): we read them as ±infinity (a number is
+    ///   only informative in events), Foundation rejects them.
+    ///
+    /// Differences that need no exception, because both sides agree: duplicate keys (the last
+    /// wins in both), top-level scalars (asked of Foundation with `.fragmentsAllowed`), lone
+    /// surrogates, invalid UTF-8 and control characters (both reject), number precision (both
+    /// round to the nearest Double; the mutations cannot make integers beyond 2^53, where
+    /// Foundation would keep an Int64 or a Decimal).
+    static func knownDifference(_ bytes: [UInt8], ours: JSONValue?, theirs: JSONValue?) -> String? {
+        if ours == nil, let theirs, let stripped = withoutTrailingCommas(bytes), (try? JSONValue.parse(stripped)) == theirs {
+            return "trailing comma"
+        }
+        if theirs == nil, let ours, ours.containsNonFiniteNumber {
+            return "number beyond Double's range"
+        }
+        return nil
+    }
+
+    /// `bytes` without the commas that close an array or object (`,` then whitespace then `]` or
+    /// `}`, outside strings); nil when there is none.
+    static func withoutTrailingCommas(_ bytes: [UInt8]) -> [UInt8]? {
+        var output: [UInt8] = []
+        var inString = false
+        var escaped = false
+        var removed = false
+        for (index, byte) in bytes.enumerated() {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+            } else if byte == UInt8(ascii: "\"") {
+                inString = true
+            } else if byte == UInt8(ascii: ",") {
+                let next = bytes[(index + 1)...].first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+                if next == UInt8(ascii: "]") || next == UInt8(ascii: "}") {
+                    removed = true
+                    continue
+                }
+            }
+            output.append(byte)
+        }
+        return removed ? output : nil
+    }
+}
+
+extension JSONValue {
+    var containsNonFiniteNumber: Bool {
+        switch self {
+        case .number(let number): !number.isFinite
+        case .array(let values): values.contains { $0.containsNonFiniteNumber }
+        case .object(let members): members.values.contains { $0.containsNonFiniteNumber }
+        case .string, .bool, .null: false
         }
     }
 }

@@ -29,7 +29,8 @@ struct FuzzCorpusTests {
 
     static let inputs: [Input] = targets.flatMap { target in files(of: target).map { Input(target: target, file: $0) } }
 
-    @Test("every corpus input runs through its target without a crash", arguments: inputs)
+    // Tagged integration (not run by `make unit`): one process per input, 97 of them.
+    @Test("every corpus input runs through its target without a crash", .tags(.integration), arguments: inputs)
     func replay(_ input: Input) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.productPath(input.target))

@@ -4,7 +4,7 @@ import CourierTesting
 import Foundation
 import Testing
 
-@Suite("PostgresConnection (integration)")
+@Suite("PostgresConnection (integration)", .tags(.integration))
 struct PostgresConnectionTests {
     struct Payload: Codable, Equatable, Sendable {
         var id: Int

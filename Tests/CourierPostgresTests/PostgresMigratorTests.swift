@@ -3,7 +3,7 @@ import CourierTesting
 import Foundation
 import Testing
 
-@Suite("PostgresMigrator (integration)")
+@Suite("PostgresMigrator (integration)", .tags(.integration))
 struct PostgresMigratorTests {
     static let migrations = [
         PostgresMigration(version: 1, name: "create_events", sql: "CREATE TABLE events (id uuid PRIMARY KEY, body text NOT NULL);"),

@@ -2,7 +2,7 @@ import CourierPostgres
 import CourierTesting
 import Testing
 
-@Suite("LISTEN/NOTIFY (integration)")
+@Suite("LISTEN/NOTIFY (integration)", .tags(.integration))
 struct PostgresNotificationTests {
     @Test("a NOTIFY from another connection arrives on the LISTEN stream, payloads in order")
     func notificationFromAnotherConnection() async throws {

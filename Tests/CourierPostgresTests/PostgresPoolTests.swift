@@ -19,7 +19,7 @@ private final class Usage: Sendable {
     func end() { state.withLock { $0.active -= 1 } }
 }
 
-@Suite("PostgresPool (integration)")
+@Suite("PostgresPool (integration)", .tags(.integration))
 struct PostgresPoolTests {
     @Test("more concurrent users than connections all complete, never above the maximum")
     func moreUsersThanConnections() async throws {

@@ -11,7 +11,7 @@ import Tracing
 @testable import CourierPublisher
 
 /// ``EventPublisher`` against the real broker, in this run's vhost.
-@Suite("EventPublisher on the real broker")
+@Suite("EventPublisher on the real broker", .tags(.integration))
 struct EventPublisherTests {
     @Test("a confirmed publish carries every property and decodes to the same event")
     func publishWithProperties() async throws {

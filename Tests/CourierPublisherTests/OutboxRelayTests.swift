@@ -10,7 +10,7 @@ import Testing
 
 /// The outbox and the relay against the real Postgres and broker: each test with a schema of its
 /// own (migrated with ``OutboxSchema``) and an exchange and queue of its own.
-@Suite("Outbox and relay")
+@Suite("Outbox and relay", .tags(.integration))
 struct OutboxRelayTests {
     struct Rollback: Error {}
 

@@ -9,7 +9,7 @@ import Testing
 
 /// docs/ARCHITECTURE.md's SQL for an API without Courier's library (Semble's TypeScript API), run as
 /// it is written there: what it enqueues is published by the relay and decodes to the event.
-@Suite("The outbox from SQL")
+@Suite("The outbox from SQL", .tags(.integration))
 struct OutboxSQLSnippetTests {
     /// The statement between docs/ARCHITECTURE.md's `outbox-sql:begin` and `outbox-sql:end` markers.
     static func readmeSnippet() throws -> String {

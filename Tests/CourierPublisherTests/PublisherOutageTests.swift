@@ -8,7 +8,7 @@ import Testing
 
 /// Stops the local RabbitMQ node (`rabbitmqctl stop_app` / `start_app`), so `make test` runs this
 /// suite on its own, after the others, like BrokerRestartTests. Its tests run one at a time.
-@Suite("Publisher broker outage", .serialized)
+@Suite("Publisher broker outage", .serialized, .tags(.integration))
 struct PublisherOutageTests {
     @Test("broker down while events are enqueued: the backlog grows, and all are published when it returns")
     func outageBacklog() async throws {

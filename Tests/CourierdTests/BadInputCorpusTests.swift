@@ -11,7 +11,7 @@ import Testing
 /// Every hostile message is published between two valid events, all in one burst, so they share
 /// batches; then, for each, what courierd did with it is checked in the dead-letter queue, the
 /// failure index and the inbox — and that one process did all of it.
-@Suite("Bad-input corpus against courierd", .timeLimit(.minutes(10)))
+@Suite("Bad-input corpus against courierd", .timeLimit(.minutes(10)), .tags(.integration))
 struct BadInputCorpusTests {
     /// How long courierd may take to settle the whole burst (two 10 MiB copies among them) on a
     /// loaded machine. A wait for an event, not a pace: it ends as soon as everything is settled.

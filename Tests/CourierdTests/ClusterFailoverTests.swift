@@ -15,7 +15,7 @@ import Testing
 /// one `USER_FOLLOWED_YOU` notification and one inbox row, whatever the failover did. The
 /// figures (how long until both courierd consume again) are printed, not asserted: the machine
 /// may be busy; the test waits on the state, with the suite's standard budget.
-@Suite("RabbitMQ cluster failover", .serialized)
+@Suite("RabbitMQ cluster failover", .serialized, .tags(.integration))
 struct ClusterFailoverTests {
     /// One test's app, follows and checks.
     struct Scenario {

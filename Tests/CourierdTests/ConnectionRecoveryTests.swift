@@ -11,7 +11,7 @@ import Testing
 /// comes back each time: an event written to the outbox is relayed and handled, a poison message
 /// is parked, and `/health/ready` says ready again. Waits are on those events, with budgets a
 /// loaded machine cannot overrun.
-@Suite("courierd recovers every connection without a restart")
+@Suite("courierd recovers every connection without a restart", .tags(.integration))
 struct ConnectionRecoveryTests {
     @Test("consuming, copies, relay and Postgres connections killed in turn: one process handles and parks throughout")
     func everyConnectionRecovers() async throws {

@@ -7,7 +7,7 @@ import Foundation
 import Testing
 
 /// courierd as an operator runs it: a real process against the real services.
-@Suite("courierd process")
+@Suite("courierd process", .tags(.integration))
 struct CourierdProcessTests {
     struct Run {
         var status: Int32

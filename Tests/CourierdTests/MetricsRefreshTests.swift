@@ -11,7 +11,7 @@ import Testing
 /// class, the outbox backlog and age with the relay off, readiness — and the broker half coming
 /// back by itself after its connection is closed under it; a deleted queue reads 0 without hiding
 /// the others. Every wait polls `/metrics`.
-@Suite("courierd refreshes the queue, outbox and failure-index gauges")
+@Suite("courierd refreshes the queue, outbox and failure-index gauges", .tags(.integration))
 struct MetricsRefreshTests {
     @Test("DLQ depth, parked by error class, outbox backlog and age, ready; the metrics connection reconnects by itself")
     func gaugesFollowTheBrokerAndTheDatabase() async throws {

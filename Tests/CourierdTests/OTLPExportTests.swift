@@ -8,7 +8,7 @@ import Testing
 
 /// courierd with `OTEL_TRACES_EXPORTER=otlp`: the spans of an event the API wrote into the outbox
 /// with a W3C trace context reach an OTLP/HTTP receiver, in that trace.
-@Suite("OTLP export", .serialized)
+@Suite("OTLP export", .serialized, .tags(.integration))
 struct OTLPExportTests {
     /// Collects what courierd POSTs to `/v1/traces`.
     final class Receiver: Sendable {

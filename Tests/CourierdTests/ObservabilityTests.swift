@@ -146,7 +146,7 @@ struct ObservabilityFileTests {
 
 /// A real Prometheus (Debian's, unpacked by deploy/local/prometheus.sh) scrapes a running
 /// courierd and loads the alerting rules.
-@Suite("Prometheus scrapes courierd and loads the alerting rules")
+@Suite("Prometheus scrapes courierd and loads the alerting rules", .tags(.integration))
 struct PrometheusScrapeTests {
     @Test(
         "courier_ready from this courierd is queryable, every alerting rule is loaded healthy, every dashboard query evaluates",

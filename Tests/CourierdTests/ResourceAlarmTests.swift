@@ -6,7 +6,7 @@ import Testing
 
 /// A broker resource alarm (here a memory alarm, forced by lowering the node's watermark) blocks
 /// every publishing connection on the node, so `make test` runs this suite on its own.
-@Suite("Resource alarm")
+@Suite("Resource alarm", .tags(.integration))
 struct ResourceAlarmTests {
     /// The node's default (RabbitMQ 3.10), restored whatever happens.
     static let normalWatermark = "0.4"

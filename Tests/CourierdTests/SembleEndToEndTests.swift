@@ -9,7 +9,7 @@ import Foundation
 import Testing
 
 /// courierd with Semble's real handlers: events published to `domain_events` become rows.
-@Suite("courierd with Semble's handlers")
+@Suite("courierd with Semble's handlers", .tags(.integration))
 struct SembleEndToEndTests {
     @Test("published events become feed items and notifications — a via card, a subscription bundle flushed by courierd — once, even when published twice")
     func eventsBecomeRows() async throws {

@@ -6,7 +6,7 @@ import Testing
 /// `/health/ready` (503) while `/health/live` answers, and goes on by itself once the dependency
 /// is back — no restart needed. It stops the local Postgres or broker, so `make test` runs this
 /// suite on its own, after the others.
-@Suite("Dependencies down at start-up", .serialized)
+@Suite("Dependencies down at start-up", .serialized, .tags(.integration))
 struct StartupDependencyTests {
     static func environment(app: String) throws -> [String: String] {
         [

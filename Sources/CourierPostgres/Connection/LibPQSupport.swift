@@ -9,9 +9,9 @@ import Darwin
 
 /// A live `PGconn` and the context its notice receiver points at.
 ///
-/// `@unchecked Sendable` because it is only ever used on its connection's executor thread; it is
-/// sendable only so the actor's `deinit` can hand it to that thread for ``finish()``.
-struct LibPQHandle: @unchecked Sendable {
+/// Not `Sendable`: it is only ever used on its connection's executor thread, and the actor's
+/// `isolated deinit` finishes it there.
+struct LibPQHandle {
     let pointer: OpaquePointer
     private let notices: Unmanaged<NoticeLogger>
 

@@ -60,11 +60,12 @@ public actor PostgresConnection {
         return connection
     }
 
-    deinit {
+    // Runs on the connection's thread (after the work queued there), so libpq is freed where it was used.
+    isolated deinit {
         listeners.finishAll()
         if let handle {
             executor.setIOSource(nil)
-            executor.execute { handle.finish() }  // on the thread that owns it, after queued work
+            handle.finish()
         }
         executor.shutdown()
     }

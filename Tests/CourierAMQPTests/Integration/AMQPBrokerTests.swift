@@ -6,7 +6,7 @@ import Testing
 @testable import CourierAMQP
 
 /// Against the real RabbitMQ that `make test` starts, in this run's own vhost.
-@Suite("AMQP against the real broker")
+@Suite("AMQP against the real broker", .tags(.integration))
 struct AMQPBrokerTests {
     static func connect(_ query: String = "") async throws -> AMQPConnection {
         try await AMQPConnection.connect(url: try TestEnvironment.amqpURL() + query)
@@ -436,7 +436,7 @@ struct AMQPBrokerTests {
     }
 }
 
-@Suite("AMQP consuming on the connection's own thread")
+@Suite("AMQP consuming on the connection's own thread", .tags(.integration))
 struct AMQPTaskExecutorTests {
     @Test("a consume-and-ack loop under the connection's task executor runs on that thread and acks everything")
     func consumeOnConnectionThread() async throws {
@@ -471,7 +471,7 @@ struct AMQPTaskExecutorTests {
     }
 }
 
-@Suite("AMQP against a list of nodes")
+@Suite("AMQP against a list of nodes", .tags(.integration))
 struct AMQPNodeListTests {
     @Test("a node that cannot be reached is passed over for the next one, in either order")
     func failover() async throws {

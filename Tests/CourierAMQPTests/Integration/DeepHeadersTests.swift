@@ -5,7 +5,7 @@ import Testing
 
 /// A publisher can nest header tables as deep as a frame holds (~18,000 levels in 128 KiB); the
 /// reading side must take that without exhausting a thread's stack.
-@Suite("Deeply nested headers against the real broker")
+@Suite("Deeply nested headers against the real broker", .tags(.integration))
 struct DeepHeadersTests {
     @Test("a header nested deeper than Courier reads is cut at the limit, with a marker", arguments: [10, 100, 1_000, 5_000])
     func deepHeaders(depth: Int) async throws {

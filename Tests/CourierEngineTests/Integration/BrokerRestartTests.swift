@@ -8,7 +8,7 @@ import Testing
 
 /// Restarts the local RabbitMQ node under a consuming supervisor. It stops the broker for every
 /// test, so `make test` runs this suite on its own, after the others (see the Makefile).
-@Suite("Broker restart", .serialized)
+@Suite("Broker restart", .serialized, .tags(.integration))
 struct BrokerRestartTests {
     @Test("a broker restart mid-stream is survived with nothing lost")
     func restartMidStream() async throws {

@@ -68,7 +68,7 @@ final class ScriptedHandler: DeliveryHandler, @unchecked Sendable {
     }
 }
 
-@Suite("ConsumerEngine against the real broker")
+@Suite("ConsumerEngine against the real broker", .tags(.integration))
 struct ConsumerEngineTests {
     struct Fixture {
         var consuming: AMQPConnection
@@ -336,7 +336,7 @@ final class StateLog: @unchecked Sendable {
     var all: [EngineSupervisor.State] { lock.withLock { states } }
 }
 
-@Suite("Supervisor: the broker cancels the consumer")
+@Suite("Supervisor: the broker cancels the consumer", .tags(.integration))
 struct SupervisorCancelTests {
     @Test("deleting the app queue cancels the consumer; the supervisor re-declares and consumes again")
     func consumerCancelledByBroker() async throws {

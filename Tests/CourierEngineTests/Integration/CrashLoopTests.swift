@@ -6,7 +6,7 @@ import Testing
 
 /// A message that kills its consumer every time it is handled, with a supervisor (here: this
 /// test, as systemd would) restarting the process after each crash.
-@Suite("Crash loop")
+@Suite("Crash loop", .tags(.integration))
 struct CrashLoopTests {
     @Test("the process that crashes on one message keeps handling the others; the broker parks that message")
     func crashLoop() async throws {

@@ -9,7 +9,7 @@ import Testing
 /// Headers a publisher sets are untrusted, and the paths that park or retry a message must
 /// survive any of them: the engine runs under its supervisor here, as in courierd, against the
 /// real broker, and every wait is on an event (generous budgets, for a loaded machine).
-@Suite("Hostile headers and lost publishing connections, against the real broker")
+@Suite("Hostile headers and lost publishing connections, against the real broker", .tags(.integration))
 struct HostileHeadersEngineTests {
     struct Fixture {
         var url: String

@@ -40,7 +40,7 @@ struct PostgresWritingHandler: DeliveryHandler {
 
 /// Stops the local Postgres cluster under a consuming engine. It takes the database away from
 /// every test, so `make test` runs this suite on its own, after the others.
-@Suite("Postgres outage")
+@Suite("Postgres outage", .tags(.integration))
 struct PostgresOutageTests {
     @Test("a Postgres outage dead-letters nothing; consuming resumes when it is back")
     func outage() async throws {

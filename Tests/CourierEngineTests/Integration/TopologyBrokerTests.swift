@@ -6,7 +6,7 @@ import Testing
 /// The topology on the real broker, in this run's vhost. The exchange names are fixed by the
 /// design (`domain_events`…), so these tests use app names of their own and never delete the
 /// shared exchanges another test may be using.
-@Suite("Topology on the real broker")
+@Suite("Topology on the real broker", .tags(.integration))
 struct TopologyBrokerTests {
     @Test("declaring twice succeeds and leaves the app, DLQ, unrouted and retry queues in place")
     func declareIdempotent() async throws {

@@ -12,7 +12,7 @@ import Testing
 /// Failures the same input always causes are permanent (parked at once), against the real
 /// Postgres and through the real runner: values the codec refuses before Postgres sees them,
 /// errors Postgres itself reports for the input, and a client-side encoding failure.
-@Suite("Deterministic failures are permanent")
+@Suite("Deterministic failures are permanent", .tags(.integration))
 struct DeterministicFailureTests {
     typealias Kit = EventHandlerRunnerTests
 

@@ -13,7 +13,7 @@ import Testing
 /// The runner against the real Postgres, with handlers of the test's own that write one row per
 /// event into `effects` (no unique key: a second application would show as a second row) and
 /// fail on the events they are told to.
-@Suite("EventHandlerRunner against the real Postgres")
+@Suite("EventHandlerRunner against the real Postgres", .tags(.integration))
 struct EventHandlerRunnerTests {
     final class Log: Sendable {
         let applied = Mutex<[String]>([])

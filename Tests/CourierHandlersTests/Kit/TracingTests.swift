@@ -15,7 +15,7 @@ import Tracing
 
 /// One trace from the API's transaction to each handler's span, with the in-memory tracer
 /// (``TestTracing``), the real broker and the real Postgres.
-@Suite("Tracing from the outbox to the handlers")
+@Suite("Tracing from the outbox to the handlers", .tags(.integration))
 struct TracingTests {
     typealias A = CourierSpan.Attribute
 

@@ -19,7 +19,7 @@ import Testing
 /// 2. where the rules are order-free — adds, follows and connection creations, no clean-ups, each
 ///    (card, actor)'s adds within a second of each other — any arrival order and any batching give
 ///    the same tables (up to the order of `collectionIds`, which is arrival order).
-@Suite("Semble handlers: batching, redelivery and arrival order", .serialized)
+@Suite("Semble handlers: batching, redelivery and arrival order", .serialized, .tags(.integration))
 struct BatchingPropertyTests {
     /// A random Semble world: users (one DID not a user), URL and note cards (via cards, Bluesky
     /// post and Semble collection page URLs, Margin memberships), OPEN and CLOSED collections,

@@ -9,7 +9,7 @@ import Testing
 @testable import CourierHandlers
 
 /// The upgrade of a database the old layout's migrations (``LegacySembleSchema``) created.
-@Suite("Upgrading the old database layout")
+@Suite("Upgrading the old database layout", .tags(.integration))
 struct LegacyLayoutTests {
     @Test("the old layout's frozen outbox table is the publisher's, word for word (both IF NOT EXISTS: whichever runs first creates it)")
     func frozenOutboxTableAgrees() {

@@ -13,7 +13,7 @@ import Testing
 /// and the follows run twice: straight into the handlers, and through the real broker and the
 /// engine (``Delivery``). Ids: DIDs `did:plc:<name>`; cards, collections and connections by
 /// name (stored as ``SembleTestDatabase/uuid(_:)``).
-@Suite("Semble's rules, scenario by scenario", .serialized)
+@Suite("Semble's rules, scenario by scenario", .serialized, .tags(.integration))
 struct SembleScenarioTests {
     static let alice = "did:plc:alice", bob = "did:plc:bob", carol = "did:plc:carol", dave = "did:plc:dave", erin = "did:plc:erin"
     static func id(_ name: String) -> String { SembleTestDatabase.uuid(name) }

@@ -6,7 +6,7 @@ import Testing
 
 @testable import CourierHandlers
 
-@Suite("Semble's schema and Courier's")
+@Suite("Semble's schema and Courier's", .tags(.integration))
 struct SembleSchemaTests {
     @Test("Courier's own tables compare ids by bytes; only human text and bookkeeping keep the database's collation")
     func idsCompareByBytes() async throws {

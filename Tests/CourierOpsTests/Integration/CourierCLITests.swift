@@ -8,7 +8,7 @@ import Foundation
 import Testing
 
 /// `courier` and courierd as an operator runs them, against the real broker and database.
-@Suite("courier CLI", .timeLimit(.minutes(10)))
+@Suite("courier CLI", .timeLimit(.minutes(10)), .tags(.integration))
 struct CourierCLITests {
     @Test("a poison event shows in list, show and stats; once its cause is fixed, replay while courierd runs handles it once and empties the queue")
     func poisonStory() async throws {

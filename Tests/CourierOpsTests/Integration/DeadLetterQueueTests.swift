@@ -8,7 +8,7 @@ import Testing
 @testable import CourierOps
 
 /// The dead-letter operations against the real broker and the real failure index.
-@Suite("Dead-letter queue operations", .timeLimit(.minutes(10)))
+@Suite("Dead-letter queue operations", .timeLimit(.minutes(10)), .tags(.integration))
 struct DeadLetterQueueTests {
     @Test("purge with filters removes only what matched; the rest stays parked, and the index says which")
     func purgeWithFilters() async throws {

@@ -10,7 +10,7 @@ import Testing
 
 /// Issue 12: the failure index records every parking, whatever a publisher put in its headers —
 /// against the real broker and database, as courierd and `courier` write it.
-@Suite("Hostile values in parked messages", .timeLimit(.minutes(10)))
+@Suite("Hostile values in parked messages", .timeLimit(.minutes(10)), .tags(.integration))
 struct HostileParkingTests {
     /// A parked message as courierd writes it, with `change` applied to its properties after.
     static func parkedProperties(

@@ -1,7 +1,7 @@
 import ArgumentParser
 import CourierAMQP
 import CourierEngine
-import CourierOps
+import CourierFailureIndex
 import CourierPostgres
 import Foundation
 

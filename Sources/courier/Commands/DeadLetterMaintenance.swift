@@ -1,6 +1,6 @@
 import ArgumentParser
 import CourierAMQP
-import CourierOps
+import CourierFailureIndex
 import CourierPostgres
 import Foundation
 import Synchronization

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CourierOps
 import Foundation
 
 /// `courier topology show | declare | verify`: what exists on the broker against what the

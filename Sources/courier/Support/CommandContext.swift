@@ -3,7 +3,7 @@ import CourierAMQP
 import CourierConfig
 import CourierEngine
 import CourierHandlers
-import CourierOps
+import CourierFailureIndex
 import CourierPostgres
 import Foundation
 import Logging

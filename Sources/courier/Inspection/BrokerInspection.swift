@@ -5,64 +5,43 @@ import CourierEngine
 /// `courier status`). AMQP 0-9-1 can tell whether an exchange or queue exists (a passive
 /// declare) and whether an existing one has the wanted arguments (declaring it again with them
 /// is refused when they differ); it cannot list bindings, so those are declared, not verified.
-public struct BrokerInspection: Sendable {
-    public let connection: AMQPConnection
-    public let topology: Topology
+struct BrokerInspection: Sendable {
+    let connection: AMQPConnection
+    let topology: Topology
 
-    public init(connection: AMQPConnection, topology: Topology) {
+    init(connection: AMQPConnection, topology: Topology) {
         self.connection = connection
         self.topology = topology
     }
 
-    public struct QueueDepth: Sendable, Codable, Equatable {
-        public var queue: String
-        /// `app`, `retry`, `dead-letter`, `unrouted`.
-        public var role: String
-        public var exists: Bool
-        public var messages: Int
-        public var consumers: Int
+    /// Depths of the app queue, each retry queue, the dead-letter queue and the unrouted queue
+    /// (``Topology/queueDepths(on:)``, as courierd's metrics read them).
+    func queueDepths() async throws -> [QueueDepth] {
+        try await topology.queueDepths(on: connection)
     }
 
-    /// Depths of the app queue, each retry queue, the dead-letter queue and the unrouted queue.
-    public func queueDepths() async throws -> [QueueDepth] {
-        var roles: [(String, String)] = [(topology.appQueue, "app")]
-        for delay in topology.settings.retrySchedule.delays { roles.append((topology.retryQueue(for: delay), "retry")) }
-        roles.append((topology.deadLetterQueue, "dead-letter"))
-        roles.append((Topology.unroutedName, "unrouted"))
-        var depths: [QueueDepth] = []
-        for (queue, role) in roles {
-            if let info = try await passiveQueue(queue) {
-                depths.append(
-                    QueueDepth(queue: queue, role: role, exists: true, messages: Int(info.messageCount), consumers: Int(info.consumerCount)))
-            } else {
-                depths.append(QueueDepth(queue: queue, role: role, exists: false, messages: 0, consumers: 0))
-            }
-        }
-        return depths
-    }
-
-    public struct Difference: Sendable, Codable, Equatable, CustomStringConvertible {
+    struct Difference: Sendable, Codable, Equatable, CustomStringConvertible {
         /// `exchange`, `queue`.
-        public var kind: String
-        public var name: String
+        var kind: String
+        var name: String
         /// `missing`, or `arguments` (exists with other arguments).
-        public var problem: String
-        public var detail: String
-        public var description: String { "\(kind) \(name): \(problem == "missing" ? "missing" : detail)" }
+        var problem: String
+        var detail: String
+        var description: String { "\(kind) \(name): \(problem == "missing" ? "missing" : detail)" }
     }
 
-    public struct Item: Sendable, Codable, Equatable {
-        public var kind: String
-        public var name: String
+    struct Item: Sendable, Codable, Equatable {
+        var kind: String
+        var name: String
         /// Exchange type, queue arguments or binding, as wanted.
-        public var wanted: String
+        var wanted: String
         /// `ok`, `missing`, `differs`, or for bindings `not checkable`.
-        public var state: String
-        public var detail: String?
+        var state: String
+        var detail: String?
     }
 
     /// Every exchange, queue and binding the configuration wants, each with what the broker has.
-    public func compare() async throws -> [Item] {
+    func compare() async throws -> [Item] {
         var items: [Item] = []
         for exchange in topology.exchanges {
             let wanted = "\(exchange.type.rawValue)\(exchange.arguments.isEmpty ? "" : " \(exchange.arguments)")"
@@ -95,7 +74,7 @@ public struct BrokerInspection: Sendable {
     }
 
     /// The differences only (empty: the broker has everything, with the wanted arguments).
-    public func verify() async throws -> [Difference] {
+    func verify() async throws -> [Difference] {
         try await compare().compactMap { item in
             switch item.state {
             case "missing": Difference(kind: item.kind, name: item.name, problem: "missing", detail: "does not exist")
@@ -106,23 +85,11 @@ public struct BrokerInspection: Sendable {
     }
 
     /// Declares everything (idempotent); fails naming the first conflict.
-    public func declare() async throws {
+    func declare() async throws {
         try await topology.declare(on: connection)
     }
 
     // MARK: Helpers
-
-    private func passiveQueue(_ name: String) async throws -> AMQPQueueInfo? {
-        let channel = try await connection.openChannel()
-        do {
-            let info = try await channel.declareQueuePassive(name)
-            try? await channel.close()
-            return info
-        } catch {
-            guard Self.isNotFound(error) else { throw error }
-            return nil
-        }
-    }
 
     /// Passive declare first (never creates anything); only when it exists, the declare with the
     /// wanted arguments, which the broker refuses when they differ.

@@ -200,7 +200,10 @@ let package = Package(
                 "CourierAMQP",
                 "CourierEngine",
                 "CourierEvents",
-                "CourierHandlers",  // the event types courierd binds, for `topology`
+                // Semble's handlers and tables: the binding keys of `topology` (the union of the handlers'
+                // event types, so nothing lower can tell them without copying that truth), `db init-semble`
+                // and Semble's schema on the search_path (SembleTables). CourierConfig needs it too (SembleSettings).
+                "CourierHandlers",
                 "CourierPostgres",
                 "CourierPublisher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

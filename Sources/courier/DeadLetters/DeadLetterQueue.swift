@@ -143,11 +143,42 @@ struct DeadLetterQueue: Sendable {
         var elapsed: Duration
     }
 
+    /// What became of the copy a replay published of one parked message. Only a copy the broker
+    /// confirmed lets the parked message go; any other outcome keeps it parked, and its
+    /// description is the reason `dlq replay` prints.
+    enum CopyOutcome: Sendable, Equatable, CustomStringConvertible {
+        case confirmed
+        case nacked
+        case returned(replyText: String)
+        /// Written to the socket without a confirmation (the channel was not in confirm mode).
+        case unconfirmed
+        case publishFailed(String)
+
+        init(_ outcome: AMQPPublishOutcome) {
+            switch outcome {
+            case .acked: self = .confirmed
+            case .nacked: self = .nacked
+            case .returned(let returned): self = .returned(replyText: returned.replyText)
+            case .sent: self = .unconfirmed
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .confirmed: "confirmed"
+            case .nacked: "the broker refused the copy (nack)"
+            case .returned(let replyText): "the broker returned the copy: \(replyText)"
+            case .unconfirmed: "not confirmed"
+            case .publishFailed(let error): "publishing the copy failed: \(error)"
+            }
+        }
+    }
+
     struct ReplaySummary: Sendable {
         /// Replayed (or, in a dry run, would be).
         var replayed: [ParkedMessage] = []
         /// Matched but not replayed, with why (the broker did not confirm the copy, …).
-        var failed: [(message: ParkedMessage, reason: String)] = []
+        var failed: [(message: ParkedMessage, reason: CopyOutcome)] = []
         /// Matched, but parked from another queue than this app's (left in place).
         var foreign: [ParkedMessage] = []
         /// Replayed by this pass, failed again and parked anew while it ran (left in place: a
@@ -212,20 +243,14 @@ struct DeadLetterQueue: Sendable {
                     nextSend = max(nextSend, now) + interval
                 }
                 let properties = ReplayCopy.properties(of: message, replayedAt: Date(), by: options.by)
-                let outcome: String
+                let outcome: CopyOutcome
                 do {
-                    switch try await publisher.publish(
-                        delivery.body, exchange: "", routingKey: target, properties: properties, mandatory: true)
-                    {
-                    case .acked: outcome = "acked"
-                    case .nacked: outcome = "the broker refused the copy (nack)"
-                    case .returned(let returned): outcome = "the broker returned the copy: \(returned.replyText)"
-                    case .sent: outcome = "not confirmed"
-                    }
+                    outcome = CopyOutcome(
+                        try await publisher.publish(delivery.body, exchange: "", routingKey: target, properties: properties, mandatory: true))
                 } catch {
-                    outcome = "publishing the copy failed: \(error)"
+                    outcome = .publishFailed("\(error)")
                 }
-                if outcome == "acked" {
+                if outcome == .confirmed {
                     pass.remove(delivery)
                     summary.replayed.append(message)
                     replayedIDs.insert(message.failureID)

@@ -24,10 +24,15 @@ struct BrokerInspection: Sendable {
         /// `exchange`, `queue`.
         var kind: String
         var name: String
-        /// `missing`, or `arguments` (exists with other arguments).
-        var problem: String
+        var problem: Problem
         var detail: String
-        var description: String { "\(kind) \(name): \(problem == "missing" ? "missing" : detail)" }
+        var description: String { "\(kind) \(name): \(problem == .missing ? "missing" : detail)" }
+
+        enum Problem: String, Sendable, Codable {
+            case missing
+            /// It exists with other arguments.
+            case arguments
+        }
     }
 
     struct Item: Sendable, Codable, Equatable {
@@ -35,9 +40,15 @@ struct BrokerInspection: Sendable {
         var name: String
         /// Exchange type, queue arguments or binding, as wanted.
         var wanted: String
-        /// `ok`, `missing`, `differs`, or for bindings `not checkable`.
-        var state: String
+        var state: State
         var detail: String?
+
+        /// What the broker has of it (in `--json`, the raw value).
+        enum State: String, Sendable, Codable {
+            case ok, missing, differs
+            /// A binding: AMQP cannot list them.
+            case notCheckable = "not checkable"
+        }
     }
 
     /// Every exchange, queue and binding the configuration wants, each with what the broker has.
@@ -68,7 +79,7 @@ struct BrokerInspection: Sendable {
             items.append(
                 Item(
                     kind: "binding", name: "\(binding.exchange) → \(binding.queue)", wanted: binding.routingKey.isEmpty ? "(all)" : binding.routingKey,
-                    state: "not checkable", detail: "AMQP cannot list bindings; `courier topology declare` binds idempotently"))
+                    state: .notCheckable, detail: "AMQP cannot list bindings; `courier topology declare` binds idempotently"))
         }
         return items
     }
@@ -77,9 +88,9 @@ struct BrokerInspection: Sendable {
     func verify() async throws -> [Difference] {
         try await compare().compactMap { item in
             switch item.state {
-            case "missing": Difference(kind: item.kind, name: item.name, problem: "missing", detail: "does not exist")
-            case "differs": Difference(kind: item.kind, name: item.name, problem: "arguments", detail: item.detail ?? "")
-            default: nil
+            case .missing: Difference(kind: item.kind, name: item.name, problem: .missing, detail: "does not exist")
+            case .differs: Difference(kind: item.kind, name: item.name, problem: .arguments, detail: item.detail ?? "")
+            case .ok, .notCheckable: nil
             }
         }
     }
@@ -95,23 +106,23 @@ struct BrokerInspection: Sendable {
     /// wanted arguments, which the broker refuses when they differ.
     private func check(
         kind: String, name: String, _ declare: @Sendable (AMQPChannel, _ passive: Bool) async throws -> Void
-    ) async throws -> (String, String?) {
+    ) async throws -> (Item.State, String?) {
         let channel = try await connection.openChannel()
         do {
             try await declare(channel, true)
         } catch {
             guard Self.isNotFound(error) else { throw error }
-            return ("missing", nil)
+            return (.missing, nil)
         }
         do {
             try await declare(channel, false)
             try? await channel.close()
-            return ("ok", nil)
+            return (.ok, nil)
         } catch {
             guard let amqp = error as? AMQPError, amqp.replyCode == 406 else { throw error }
             let text = amqp.replyText ?? "\(error)"
-            guard let mismatch = TopologyMismatch(replyText: text), let argument = mismatch.argument else { return ("differs", text) }
-            return ("differs", "\(argument) is \(mismatch.existing.map { "'\($0)'" } ?? "unset") on the broker, the configuration wants \(mismatch.wanted.map { "'\($0)'" } ?? "it unset")")
+            guard let mismatch = TopologyMismatch(replyText: text), let argument = mismatch.argument else { return (.differs, text) }
+            return (.differs, "\(argument) is \(mismatch.existing.map { "'\($0)'" } ?? "unset") on the broker, the configuration wants \(mismatch.wanted.map { "'\($0)'" } ?? "it unset")")
         }
     }
 

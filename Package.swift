@@ -208,6 +208,7 @@ let package = Package(
                 "CourierPublisher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),  // Ctrl-C during replay and purge
             ]
         ),
         .executableTarget(

@@ -18,8 +18,8 @@ struct PurgeCommand: AsyncParsableCommand {
             let context = try await CommandContext.load(global)
             let filter = try selection.filter(command: "purge")
             let stop = StopSignal()
-            let handlers = installStopHandlers(stop)
-            defer { handlers.forEach { $0.cancel() } }
+            let handlers = await installStopHandlers(stop)
+            defer { handlers.cancel() }
             let yes = self.yes
             let json = global.json
             let queueName = context.topology.deadLetterQueue

@@ -50,8 +50,8 @@ struct ReplayCommand: AsyncParsableCommand {
             let filter = try selection.filter(command: "replay")
             if let rate, rate <= 0 { throw OpsError(.usage, "--rate must be more than 0") }
             let stop = StopSignal()
-            let handlers = installStopHandlers(stop)
-            defer { handlers.forEach { $0.cancel() } }
+            let handlers = await installStopHandlers(stop)
+            defer { handlers.cancel() }
 
             let showProgress = !global.json
             let lastShown = Mutex<ContinuousClock.Instant>(.now)

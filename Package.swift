@@ -222,6 +222,7 @@ let package = Package(
                 "CourierPublisher",
                 "CourierTesting",  // SplitMix64, for a reproducible event mix
                 "CourierWorkloads",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

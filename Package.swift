@@ -16,9 +16,11 @@ import PackageDescription
 //   CourierHandlers                (Semble's handlers: feeds, notifications, card-activity bundles, inbox, migrations)
 //   CourierPublisher               (what the API embeds: confirmed publishing, the transactional outbox, the relay)
 //   CourierConfig                  (the settings courierd and the CLI share: one file, one set of environment variables)
-//   CourierOps                     (the failure index, dead-letter replay/purge/export, topology and status inspection)
+//   CourierFailureIndex            (the failure index: every parked message in Postgres, written by courierd's journal,
+//                                  read and updated by `courier dlq`; the parked-message model and its filter)
 //   courierd, courier, courier-bench, courier-chaos (executables on top — the daemon, the ops CLI, the benchmark,
-//                                  the chaos suite; they never see C)
+//                                  the chaos suite; they never see C). `courier` holds the dead-letter passes
+//                                  (replay, purge, export/import), topology inspection and its exit statuses.
 //   CourierTesting                 (test kit: per-run vhost/database, unique names)
 //   CourierWorkloads               (Semble's state seeded realistically: the benchmark's and the chaos suite's)
 //   courier-fuzz-events, courier-fuzz-headers (libFuzzer targets, Tests/Fuzz: `make fuzz`; in the
@@ -36,7 +38,6 @@ let package = Package(
         .library(name: "CourierPostgres", targets: ["CourierPostgres"]),
         .library(name: "CourierEvents", targets: ["CourierEvents"]),
         .library(name: "CourierPublisher", targets: ["CourierPublisher"]),
-        .library(name: "CourierOps", targets: ["CourierOps"]),
         .executable(name: "courierd", targets: ["courierd"]),
         .executable(name: "courier", targets: ["courier"]),
         .executable(name: "courier-bench", targets: ["courier-bench"]),
@@ -157,10 +158,10 @@ let package = Package(
             ]
         ),
         .target(
-            name: "CourierOps",
+            name: "CourierFailureIndex",
             dependencies: [
                 "CourierAMQP",
-                "CourierEngine",
+                "CourierEngine",  // the journal it implements, failure headers
                 "CourierEvents",  // derived ids for messages the broker parked
                 "CourierPostgres",
                 .product(name: "Logging", package: "swift-log"),
@@ -182,7 +183,7 @@ let package = Package(
             name: "courierd",
             dependencies: [
                 "CourierConfig",
-                "CourierOps",
+                "CourierFailureIndex",  // the journal of parked messages
                 "CourierAMQP",
                 "CourierEngine",
                 "CourierHandlers",
@@ -203,15 +204,19 @@ let package = Package(
             name: "courier",
             dependencies: [
                 "CourierConfig",
-                "CourierOps",
+                "CourierFailureIndex",
                 "CourierAMQP",
                 "CourierEngine",
                 "CourierEvents",
-                "CourierHandlers",  // the event types courierd binds, for `topology`
+                // Semble's handlers and tables: the binding keys of `topology` (the union of the handlers'
+                // event types, so nothing lower can tell them without copying that truth), `db init-semble`
+                // and Semble's schema on the search_path (SembleTables). CourierConfig needs it too (SembleSettings).
+                "CourierHandlers",
                 "CourierPostgres",
                 "CourierPublisher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),  // Ctrl-C during replay and purge
             ]
         ),
         .executableTarget(
@@ -225,6 +230,7 @@ let package = Package(
                 "CourierPublisher",
                 "CourierTesting",  // SplitMix64, for a reproducible event mix
                 "CourierWorkloads",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -300,7 +306,7 @@ let package = Package(
         .testTarget(
             name: "CourierOpsTests",
             dependencies: [
-                "courier", "courierd", "CourierOps", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierHandlers", "CourierPostgres",
+                "courier", "courierd", "CourierFailureIndex", "CourierAMQP", "CourierEngine", "CourierEvents", "CourierHandlers", "CourierPostgres",
                 "CourierPublisher", "CourierTesting", .product(name: "Logging", package: "swift-log"),
             ]
         ),

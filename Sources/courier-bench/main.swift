@@ -1,6 +1,6 @@
 // courier-bench: Courier's performance figures, measured against plain librabbitmq in the same run.
 //
-//   courier-bench [--messages N] [--rounds R] [--scenario NAME]...
+//   courier-bench [--messages N] [--rounds R] [--scenario NAME]...   (--help for every option)
 //
 // Broker: $COURIER_TEST_AMQP_URL (what `make bench` provides: a vhost of its own), else $AMQP_URL;
 // database (end-to-end scenario): $COURIER_TEST_DATABASE_URL, else $DATABASE_URL.
@@ -10,12 +10,14 @@
 // fresh quorum queue and a fresh schema), every round's figure printed.
 // Build with `-c release` (`make bench` does).
 
+import ArgumentParser
 import CourierAMQP
 import CourierEngine
 import Foundation
 import Logging
 import Synchronization
 
+/// What a run measures, from the command line (``Arguments``).
 struct Options {
     var messages = 50_000
     /// Rounds per scenario (the best of each side is shown): on a shared 2-core machine one round
@@ -33,50 +35,71 @@ struct Options {
     var follows = 20
     /// Competing consumers (engines, each with its handlers' connections) in the end-to-end scenario; one run per value.
     var consumers = [1]
+}
 
-    init(_ arguments: [String]) throws {
-        var it = arguments.makeIterator()
-        while let argument = it.next() {
-            func value() throws -> String {
-                guard let v = it.next() else { throw BenchError("\(argument) needs a value") }
-                return v
-            }
-            switch argument {
-            case "--messages":
-                guard let n = Int(try value()), n > 0 else { throw BenchError("--messages takes a positive number") }
-                messages = n
-            case "--rounds":
-                guard let n = Int(try value()), n > 0 else { throw BenchError("--rounds takes a positive number") }
-                rounds = n
-            case "--scenario": scenarios.insert(try value())
-            case "--backlog":
-                guard let n = Int(try value()), n >= 0 else { throw BenchError("--backlog takes a number ≥ 0") }
-                backlog = n
-            case "--events":
-                guard let n = Int(try value()), n > 0 else { throw BenchError("--events takes a positive number") }
-                events = n
-            case "--batch":
-                guard let n = Int(try value()), n > 0 else { throw BenchError("--batch takes a positive number") }
-                batch = n
-            case "--follows":
-                guard let n = Int(try value()), (1...32).contains(n) else { throw BenchError("--follows takes 1 to 32") }
-                follows = n
-            case "--consumers":
-                let values = try value().split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-                guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 8 }) else {
-                    throw BenchError("--consumers takes a list of counts from 1 to 8, like 1,2,3")
-                }
-                consumers = values.compactMap { $0 }
-            case "--side":
-                let v = try value()
-                guard v == "raw" || v == "courier" else { throw BenchError("--side takes raw or courier") }
-                side = v
-            case "-h", "--help":
-                print("usage: courier-bench [--messages N] [--rounds R] [--scenario publish|consume-100|consume-1000|engine|consume-100-thread|consume-1000-thread]... [--scenario backlog|e2e|publisher|relay|reconnect] [--side raw|courier] [--backlog N] [--events N] [--batch N] [--follows N] [--consumers 1,2,3]")
-                exit(0)
-            default: throw BenchError("unknown argument \(argument)")
-            }
-        }
+/// The command line, parsed by swift-argument-parser (only parsed: `run()` below does the work):
+/// `--help` lists it, a bad value is named.
+struct Arguments: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "courier-bench",
+        abstract: "Courier's performance figures, measured against plain librabbitmq in the same run.",
+        discussion: """
+            Scenarios: publish, consume-100, consume-1000, engine, consume-100-thread, consume-1000-thread \
+            (Courier against the raw loop); backlog, e2e, publisher, relay, reconnect. Without --scenario: \
+            publish, consume-100, consume-1000, engine, and backlog, e2e, publisher, relay, reconnect. \
+            Broker: $COURIER_TEST_AMQP_URL, else $AMQP_URL; database (e2e): $COURIER_TEST_DATABASE_URL, \
+            else $DATABASE_URL.
+            """)
+
+    @Option(help: "Messages per round.")
+    var messages = Options().messages
+
+    @Option(help: "Rounds per scenario (the best of each side is shown).")
+    var rounds = Options().rounds
+
+    @Option(name: .customLong("scenario"), help: "A scenario to run (repeatable; default: all but the -thread ones).")
+    var scenarioNames: [String] = []
+
+    @Option(help: "Run only one side, for profiling: raw or courier.")
+    var side: String?
+
+    @Option(help: "Messages in the backlog the memory scenario drains (0 skips it).")
+    var backlog = Options().backlog
+
+    @Option(help: "Mixed Semble events in the end-to-end scenario.")
+    var events = Options().events
+
+    @Option(help: "The engine's batch size in the end-to-end scenario.")
+    var batch = Options().batch
+
+    @Option(help: "Users each seeded user follows in the end-to-end scenario (1 to 32).")
+    var follows = Options().follows
+
+    @Option(name: .customLong("consumers"), help: "Competing consumers in the end-to-end scenario, one run per value, like 1,2,3 (1 to 8 each).")
+    var consumerCounts = "1"
+
+    func validate() throws {
+        guard messages > 0 else { throw ValidationError("--messages takes a positive number") }
+        guard rounds > 0 else { throw ValidationError("--rounds takes a positive number") }
+        guard backlog >= 0 else { throw ValidationError("--backlog takes a number ≥ 0") }
+        guard events > 0 else { throw ValidationError("--events takes a positive number") }
+        guard batch > 0 else { throw ValidationError("--batch takes a positive number") }
+        guard (1...32).contains(follows) else { throw ValidationError("--follows takes 1 to 32") }
+        guard consumers != nil else { throw ValidationError("--consumers takes a list of counts from 1 to 8, like 1,2,3") }
+        if let side, side != "raw", side != "courier" { throw ValidationError("--side takes raw or courier") }
+    }
+
+    /// `1,2,3` as counts, each 1 to 8; nil when it is not such a list.
+    var consumers: [Int]? {
+        let values = consumerCounts.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 8 }) else { return nil }
+        return values.compactMap { $0 }
+    }
+
+    var options: Options {
+        Options(
+            messages: messages, rounds: rounds, backlog: backlog, scenarios: Set(scenarioNames), side: side, events: events,
+            batch: batch, follows: follows, consumers: consumers ?? [1])
     }
 }
 
@@ -299,7 +322,7 @@ func withFreshQueue<T>(_ connection: AMQPConnection, _ body: (Topology) async th
 }
 
 func run() async throws {
-    let options = try Options(Array(CommandLine.arguments.dropFirst()))
+    let options = Arguments.parseOrExit().options
     let environment = ProcessInfo.processInfo.environment
     guard let url = environment["COURIER_TEST_AMQP_URL"] ?? environment["AMQP_URL"] else {
         throw BenchError("set COURIER_TEST_AMQP_URL or AMQP_URL (make bench does)")

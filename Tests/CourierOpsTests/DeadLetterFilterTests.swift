@@ -3,7 +3,8 @@ import CourierEngine
 import Foundation
 import Testing
 
-@testable import CourierOps
+@testable import CourierFailureIndex
+@testable import courier
 
 /// A parked message as courierd writes it, for the pure tests.
 func parkedFixture(

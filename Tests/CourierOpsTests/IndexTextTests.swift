@@ -2,7 +2,7 @@ import CourierAMQP
 import Foundation
 import Testing
 
-@testable import CourierOps
+@testable import CourierFailureIndex
 
 /// ``IndexText``: every text the failure index writes.
 @Suite("Text for the failure index")

@@ -3,7 +3,8 @@ import CourierEngine
 import Foundation
 import Testing
 
-@testable import CourierOps
+@testable import CourierFailureIndex
+@testable import courier
 
 /// Headers of parked messages are the publisher's: read through ``WireValue``, what is out of
 /// type or range is absent, and nothing from them traps, overflows or chooses a key.

@@ -1,6 +1,5 @@
 import ArgumentParser
 import CourierHandlers
-import CourierOps
 import CourierPostgres
 
 /// `courier db`: the database steps an operator runs by hand — never courierd on its own.

@@ -1,6 +1,5 @@
 import ArgumentParser
 import CourierEvents
-import CourierOps
 import CourierPublisher
 import Foundation
 

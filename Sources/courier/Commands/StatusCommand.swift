@@ -1,6 +1,8 @@
 import ArgumentParser
-import CourierOps
+import CourierEngine
+import CourierFailureIndex
 import CourierPostgres
+import CourierPublisher
 import Foundation
 
 /// `courier status`: queue depths and consumers, the outbox backlog and its age, and what the
@@ -13,7 +15,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     struct Report: Encodable {
         var app: String
-        var queues: [BrokerInspection.QueueDepth]?
+        var queues: [QueueDepth]?
         var brokerError: String?
         var outbox: OutboxStatus?
         var outboxAgeSeconds: Double?

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CourierOps
 import Foundation
 
 /// `courier topology show | declare | verify`: what exists on the broker against what the
@@ -26,11 +25,11 @@ struct TopologyCommand: AsyncParsableCommand {
                     items.map { item in
                         let state =
                             switch item.state {
-                            case "ok": Output.green("ok")
-                            case "missing", "differs": Output.red(item.state)
-                            default: Output.dim(item.state)
+                            case .ok: Output.green("ok")
+                            case .missing, .differs: Output.red(item.state.rawValue)
+                            case .notCheckable: Output.dim(item.state.rawValue)
                             }
-                        return [item.kind, item.name, state, item.wanted + (item.state == "differs" ? " — \(item.detail ?? "")" : "")]
+                        return [item.kind, item.name, state, item.wanted + (item.state == .differs ? " — \(item.detail ?? "")" : "")]
                     })
             }
         }

@@ -3,10 +3,11 @@ import CourierAMQP
 import CourierConfig
 import CourierEngine
 import CourierHandlers
-import CourierOps
+import CourierFailureIndex
 import CourierPostgres
 import Foundation
 import Logging
+import UnixSignals
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
@@ -134,17 +135,15 @@ func runCommand(_ body: () async throws -> Void) async throws {
 }
 
 /// SIGINT and SIGTERM set `signal` (the default action — dying mid-message — is replaced for
-/// the command's duration). A second Ctrl-C still stops at once.
-func installStopHandlers(_ signal: StopSignal) -> [any DispatchSourceSignal] {
-    [SIGINT, SIGTERM].map { number in
-        Foundation.signal(number, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler {
+/// the command's duration). A second Ctrl-C still stops at once. The handlers are installed
+/// when this returns; cancel the task when the command is done.
+func installStopHandlers(_ signal: StopSignal) async -> Task<Void, Never> {
+    let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+    return Task {
+        for await _ in signals {
             if signal.isStopped { exit(130) }
             signal.stop()
             Output.note("stopping after the message in hand (Ctrl-C again to stop at once)…")
         }
-        source.resume()
-        return source
     }
 }

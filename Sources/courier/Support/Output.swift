@@ -1,4 +1,4 @@
-import CourierOps
+import CourierFailureIndex
 import Foundation
 
 #if canImport(Glibc)

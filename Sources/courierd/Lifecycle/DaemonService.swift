@@ -2,7 +2,7 @@ import CourierConfig
 import CourierAMQP
 import CourierEngine
 import CourierHandlers
-import CourierOps
+import CourierFailureIndex
 import CourierPostgres
 import CourierPublisher
 import Logging

@@ -1,6 +1,6 @@
 import CourierConfig
 import CourierHandlers
-import CourierOps
+import CourierFailureIndex
 import CourierPostgres
 import CourierPublisher
 import Logging

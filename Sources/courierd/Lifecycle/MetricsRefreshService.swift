@@ -1,6 +1,6 @@
 import CourierAMQP
 import CourierEngine
-import CourierOps
+import CourierPublisher
 import CourierPostgres
 import Foundation
 import Logging
@@ -24,7 +24,7 @@ import ServiceLifecycle
 /// | `courier_metrics_refreshed_timestamp_seconds` | gauge | `source` (last successful refresh) |
 ///
 /// The broker side uses a connection of its own (`<connection name>-metrics`) and the passive
-/// declares of `courier status` (``BrokerInspection/queueDepths()``), one channel per queue, so
+/// declares of `courier status` (``Topology/queueDepths(on:)``), one channel per queue, so
 /// a missing queue (which closes its channel) does not hide the others; it reads 0. The Postgres
 /// side runs three readings on one pooled connection (the outbox's is `courier status`'s own, ``OutboxStatus``), once the database is prepared (the
 /// ``StartupGate``). Either side failing is logged once until it works again (never a password:
@@ -98,7 +98,7 @@ actor MetricsRefresher {
         let started = ContinuousClock.now
         do {
             let connection = try await openConnection()
-            let depths = try await BrokerInspection(connection: connection, topology: topology).queueDepths()
+            let depths = try await topology.queueDepths(on: connection)
             for depth in depths {
                 let dimensions = [("queue", depth.queue), ("role", Self.role(depth.role))]
                 Gauge(label: "courier_queue_messages", dimensions: dimensions).record(depth.messages)

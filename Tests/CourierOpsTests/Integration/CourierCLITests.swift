@@ -1,11 +1,13 @@
 import CourierAMQP
 import CourierEngine
 import CourierEvents
-import CourierOps
+import CourierFailureIndex
 import CourierPostgres
 import CourierTesting
 import Foundation
 import Testing
+
+@testable import courier
 
 /// `courier` and courierd as an operator runs them, against the real broker and database.
 @Suite("courier CLI", .timeLimit(.minutes(10)), .tags(.integration))

@@ -5,7 +5,8 @@ import CourierTesting
 import Foundation
 import Testing
 
-@testable import CourierOps
+@testable import CourierFailureIndex
+@testable import courier
 
 /// The dead-letter operations against the real broker and the real failure index.
 @Suite("Dead-letter queue operations", .timeLimit(.minutes(10)), .tags(.integration))

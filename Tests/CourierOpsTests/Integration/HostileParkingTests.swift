@@ -1,12 +1,14 @@
 import CourierAMQP
 import CourierEngine
-import CourierOps
+import CourierFailureIndex
 import CourierPostgres
 import CourierTesting
 import Foundation
 import Logging
 import Synchronization
 import Testing
+
+@testable import courier
 
 /// Issue 12: the failure index records every parking, whatever a publisher put in its headers —
 /// against the real broker and database, as courierd and `courier` write it.

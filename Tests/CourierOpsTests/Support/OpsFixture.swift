@@ -1,9 +1,11 @@
 import CourierAMQP
 import CourierEngine
-import CourierOps
+import CourierFailureIndex
 import CourierPostgres
 import CourierTesting
 import Foundation
+
+@testable import courier
 
 /// An app of its own on the test vhost (its queues, its dead-letter queue) and the failure
 /// index in the test database: messages are parked exactly as courierd parks them.

@@ -6,19 +6,19 @@ import Foundation
 ///
 /// Criteria combine with AND; an empty filter matches nothing unless ``all`` is set, so a
 /// mistyped command never replays or purges the whole queue.
-public struct DeadLetterFilter: Sendable, Equatable {
+package struct DeadLetterFilter: Sendable, Equatable {
     /// Failure ids, or unique prefixes of at least 8 characters.
-    public var ids: [String] = []
+    package var ids: [String] = []
     /// Event types (exact).
-    public var types: [String] = []
-    public var errorClasses: [String] = []
-    public var fingerprints: [String] = []
+    package var types: [String] = []
+    package var errorClasses: [String] = []
+    package var fingerprints: [String] = []
     /// Failed at or after.
-    public var since: Date?
+    package var since: Date?
     /// Match everything the other criteria allow, even when there are none.
-    public var all = false
+    package var all = false
 
-    public init(
+    package init(
         ids: [String] = [], types: [String] = [], errorClasses: [String] = [], fingerprints: [String] = [],
         since: Date? = nil, all: Bool = false
     ) {
@@ -31,11 +31,11 @@ public struct DeadLetterFilter: Sendable, Equatable {
     }
 
     /// No criterion and not `all`: matches nothing.
-    public var selectsNothing: Bool {
+    package var selectsNothing: Bool {
         !all && ids.isEmpty && types.isEmpty && errorClasses.isEmpty && fingerprints.isEmpty && since == nil
     }
 
-    public func matches(_ message: ParkedMessage) -> Bool {
+    package func matches(_ message: ParkedMessage) -> Bool {
         if selectsNothing { return false }
         if !ids.isEmpty, !ids.contains(where: { Self.id($0, matches: message.failureID) }) { return false }
         if !types.isEmpty, !types.contains(message.eventType) { return false }
@@ -46,14 +46,14 @@ public struct DeadLetterFilter: Sendable, Equatable {
     }
 
     /// Exact, or a prefix of at least 8 characters (ids are UUIDs; case does not matter).
-    public static func id(_ given: String, matches id: String) -> Bool {
+    package static func id(_ given: String, matches id: String) -> Bool {
         let given = given.lowercased()
         return given == id.lowercased() || (given.count >= 8 && id.lowercased().hasPrefix(given))
     }
 
     /// `2h`, `30m`, `7d`, `90s` ago from `now`, or an ISO 8601 date/time (`2026-11-28`,
     /// `2026-11-28T10:00:00Z`). Nil when it is neither, or reaches back beyond ~3,000 years.
-    public static func parseSince(_ text: String, now: Date = Date()) -> Date? {
+    package static func parseSince(_ text: String, now: Date = Date()) -> Date? {
         let units: [(String, Double)] = [("s", 1), ("m", 60), ("h", 3600), ("d", 86400), ("w", 604_800)]
         for (suffix, seconds) in units where text.hasSuffix(suffix) {
             // At most ~3,000 years back: a larger (or non-finite) span would be a date Postgres

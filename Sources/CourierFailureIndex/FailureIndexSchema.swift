@@ -5,13 +5,13 @@ import Logging
 /// dead-letter queue, written by courierd when it parks one (and by `courier dlq sync` /
 /// `import`), updated by `courier dlq replay` / `purge`. Its own tracking table, so it migrates
 /// independently of Semble's schema; courierd and `courier` both migrate it on start.
-public enum FailureIndexSchema {
-    public static let trackingTable = "courier_failure_index_migrations"
+package enum FailureIndexSchema {
+    package static let trackingTable = "courier_failure_index_migrations"
 
     /// `attempts` and `replay_count` are `integer`: every count the index writes is clamped to
     /// ``WireValue/maximumCount`` first (headers are the publisher's), so a wider column — and
     /// the table rewrite its migration would take at deploy — buys nothing.
-    public static let migrations: [PostgresMigration] = [
+    package static let migrations: [PostgresMigration] = [
         PostgresMigration(
             version: 1, name: "courier_failures",
             sql: """
@@ -55,7 +55,7 @@ public enum FailureIndexSchema {
     /// Applies what is missing, in `schema` (Courier's; it must exist); safe from several
     /// processes at once.
     @discardableResult
-    public static func migrate(on connection: isolated PostgresConnection, schema: String, logger: Logger) async throws -> [Int] {
+    package static func migrate(on connection: isolated PostgresConnection, schema: String, logger: Logger) async throws -> [Int] {
         try await PostgresMigrator(migrations: migrations, schema: schema, table: trackingTable, logger: logger).migrate(on: connection)
     }
 }

@@ -10,29 +10,29 @@ import Foundation
 /// itself (a quorum queue's delivery limit: the process handling it kept dying) carry only the
 /// broker's `x-death`; their failure is described from it, and their id is derived from the
 /// message and its death, so it is the same every time the queue is read.
-public struct ParkedMessage: Sendable, Equatable {
-    public var failureID: String
-    public var eventType: String
-    public var messageID: String?
+package struct ParkedMessage: Sendable, Equatable {
+    package var failureID: String
+    package var eventType: String
+    package var messageID: String?
     /// `permanent-failure`, `retries-exhausted`, or for the broker's own `delivery-limit`,
     /// `rejected`, `expired`, `maxlen`.
-    public var reason: String
-    public var errorClass: String
-    public var errorMessage: String
-    public var fingerprint: String
-    public var handler: String?
-    public var attempts: Int
-    public var failedAt: Date
+    package var reason: String
+    package var errorClass: String
+    package var errorMessage: String
+    package var fingerprint: String
+    package var handler: String?
+    package var attempts: Int
+    package var failedAt: Date
     package var origin: MessageOrigin
-    public var deadLetterQueue: String
-    public var host: String?
+    package var deadLetterQueue: String
+    package var host: String?
     /// Replays before this parking (`x-courier-replay-count`).
-    public var replayCount: Int
+    package var replayCount: Int
     /// The parking it was last replayed from, if it was (`x-courier-replayed-from`): a replay pass
     /// does not take again what it replayed itself and courierd parked anew.
-    public var replayedFrom: String? { WireValue.failureID(properties.headers?[CourierHeader.replayedFrom]) }
-    public var properties: AMQPProperties
-    public var body: [UInt8]
+    package var replayedFrom: String? { WireValue.failureID(properties.headers?[CourierHeader.replayedFrom]) }
+    package var properties: AMQPProperties
+    package var body: [UInt8]
 
     package init(
         failureID: String, eventType: String, messageID: String?, reason: String, errorClass: String,
@@ -66,7 +66,7 @@ public struct ParkedMessage: Sendable, Equatable {
     }
 
     /// A message read from `deadLetterQueue`.
-    public init(delivery: AMQPDelivery, deadLetterQueue: String) {
+    package init(delivery: AMQPDelivery, deadLetterQueue: String) {
         self.init(
             properties: delivery.properties, body: delivery.body, deadLetterQueue: deadLetterQueue,
             fallbackRoutingKey: delivery.routingKey)
@@ -74,7 +74,7 @@ public struct ParkedMessage: Sendable, Equatable {
 
     /// Every header is read through ``WireValue``: a value of the wrong type or out of range is
     /// taken as absent, and the fallback is what a message without that header gets.
-    public init(properties: AMQPProperties, body: [UInt8], deadLetterQueue: String, fallbackRoutingKey: String) {
+    package init(properties: AMQPProperties, body: [UInt8], deadLetterQueue: String, fallbackRoutingKey: String) {
         let headers = properties.headers ?? AMQPTable()
         func string(_ key: String) -> String? { WireValue.text(headers[key]) }
         // The broker's newest death comes first in x-death.
@@ -143,7 +143,7 @@ public struct ParkedMessage: Sendable, Equatable {
     }
 
     /// `events_app.dlq` → `events_app`.
-    public static func ownerQueue(of deadLetterQueue: String) -> String {
+    package static func ownerQueue(of deadLetterQueue: String) -> String {
         deadLetterQueue.hasSuffix(".dlq") ? String(deadLetterQueue.dropLast(4)) : deadLetterQueue
     }
 }

@@ -1,4 +1,5 @@
 import CourierAMQP
+import CourierFailureIndex
 import Foundation
 
 /// One line of `courier dlq export` (JSON lines): a parked message, complete enough to be
@@ -11,16 +12,16 @@ import Foundation
 /// `body` is the body as text when it is UTF-8, else `body_base64`. The broker's per-delivery
 /// counter `x-delivery-count` is not exported (it describes this queue's deliveries, not the
 /// message).
-public struct ExportedMessage: Sendable, Codable, Equatable {
-    public var failureID: String
-    public var eventType: String
-    public var errorClass: String
-    public var deadLetterQueue: String
+struct ExportedMessage: Sendable, Codable, Equatable {
+    var failureID: String
+    var eventType: String
+    var errorClass: String
+    var deadLetterQueue: String
     /// The routing key it was first published with.
-    public var routingKey: String
-    public var properties: [String: FieldJSON]
-    public var body: String?
-    public var bodyBase64: String?
+    var routingKey: String
+    var properties: [String: FieldJSON]
+    var body: String?
+    var bodyBase64: String?
 
     enum CodingKeys: String, CodingKey {
         case failureID = "failure_id"
@@ -32,7 +33,7 @@ public struct ExportedMessage: Sendable, Codable, Equatable {
         case bodyBase64 = "body_base64"
     }
 
-    public init(_ message: ParkedMessage) {
+    init(_ message: ParkedMessage) {
         failureID = message.failureID
         eventType = message.eventType
         errorClass = message.errorClass
@@ -48,23 +49,23 @@ public struct ExportedMessage: Sendable, Codable, Equatable {
         }
     }
 
-    public var amqpProperties: AMQPProperties { PropertiesJSON.decode(properties) }
+    var amqpProperties: AMQPProperties { PropertiesJSON.decode(properties) }
 
-    public func bodyBytes() throws -> [UInt8] {
+    func bodyBytes() throws -> [UInt8] {
         if let body { return Array(body.utf8) }
         if let bodyBase64, let data = Data(base64Encoded: bodyBase64) { return Array(data) }
         throw OpsError(.invalidInput, "message \(failureID) has neither body nor a valid body_base64")
     }
 
     /// One line, keys sorted.
-    public func jsonLine() throws -> String {
+    func jsonLine() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
     /// Parses JSON lines (blank lines skipped); an unreadable line is an error naming its number.
-    public static func parse(lines text: String) throws -> [ExportedMessage] {
+    static func parse(lines text: String) throws -> [ExportedMessage] {
         var messages: [ExportedMessage] = []
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -2,40 +2,40 @@
 ///
 /// Like ``CourierPostgres/PostgresError``: a struct with a ``Code`` and the context, never a
 /// password (connection URLs are printed redacted by the modules that own them).
-public struct OpsError: Error, Sendable, CustomStringConvertible {
-    public struct Code: Sendable, Hashable, CustomStringConvertible {
-        public let name: String
+struct OpsError: Error, Sendable, CustomStringConvertible {
+    struct Code: Sendable, Hashable, CustomStringConvertible {
+        let name: String
         /// The process exit status `courier` uses for this code.
-        public let exitStatus: Int32
+        let exitStatus: Int32
         init(_ name: String, exitStatus: Int32) {
             self.name = name
             self.exitStatus = exitStatus
         }
-        public var description: String { name }
+        var description: String { name }
 
         /// A command line or setting that cannot be used (also: a purge without confirmation).
-        public static let usage = Code("usage", exitStatus: 2)
+        static let usage = Code("usage", exitStatus: 2)
         /// The broker or the database could not be reached.
-        public static let unavailable = Code("unavailable", exitStatus: 3)
+        static let unavailable = Code("unavailable", exitStatus: 3)
         /// No message or failure with that id.
-        public static let notFound = Code("notFound", exitStatus: 4)
+        static let notFound = Code("notFound", exitStatus: 4)
         /// Some of the work was not done (e.g. a replay the broker did not confirm); the rest was.
-        public static let incomplete = Code("incomplete", exitStatus: 1)
+        static let incomplete = Code("incomplete", exitStatus: 1)
         /// What exists differs from what the configuration wants (`topology verify`).
-        public static let drift = Code("drift", exitStatus: 1)
+        static let drift = Code("drift", exitStatus: 1)
         /// Stopped by SIGINT/SIGTERM after settling the message in hand.
-        public static let interrupted = Code("interrupted", exitStatus: 130)
+        static let interrupted = Code("interrupted", exitStatus: 130)
         /// An input file line that is not an exported message.
-        public static let invalidInput = Code("invalidInput", exitStatus: 2)
+        static let invalidInput = Code("invalidInput", exitStatus: 2)
     }
 
-    public var code: Code
-    public var message: String
+    var code: Code
+    var message: String
 
-    public init(_ code: Code, _ message: String) {
+    init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
-    public var description: String { message }
+    var description: String { message }
 }

@@ -1,15 +1,16 @@
 import CourierAMQP
 import CourierEngine
+import CourierFailureIndex
 import Foundation
 import Synchronization
 
 /// Set by SIGINT/SIGTERM: long operations stop taking messages, settle the one in hand and
 /// return what they did.
-public final class StopSignal: Sendable {
+final class StopSignal: Sendable {
     private let flag = Atomic<Bool>(false)
-    public init() {}
-    public func stop() { flag.store(true, ordering: .relaxed) }
-    public var isStopped: Bool { flag.load(ordering: .relaxed) }
+    init() {}
+    func stop() { flag.store(true, ordering: .relaxed) }
+    var isStopped: Bool { flag.load(ordering: .relaxed) }
 }
 
 /// One pass over a dead-letter queue: reads every message with `basic.get` and manual ack,
@@ -19,12 +20,12 @@ public final class StopSignal: Sendable {
 /// Nothing can be lost: a message is only acked after the caller has done with it whatever had
 /// to be done first (a replay copy confirmed by the broker); if the process dies, the broker
 /// returns every unacknowledged message to the queue.
-public final class DeadLetterPass {
-    public let queue: String
+final class DeadLetterPass {
+    let queue: String
     let channel: AMQPChannel
     let settleGrace: Duration
     private var held: [UInt64] = []
-    public private(set) var examined = 0
+    private(set) var examined = 0
 
     init(channel: AMQPChannel, queue: String, settleGrace: Duration) {
         self.channel = channel
@@ -33,19 +34,19 @@ public final class DeadLetterPass {
     }
 
     /// The next message, or nil at the end of the queue.
-    public func next() async throws -> (message: ParkedMessage, delivery: AMQPDelivery)? {
+    func next() async throws -> (message: ParkedMessage, delivery: AMQPDelivery)? {
         guard let delivery = try await channel.get(queue: queue, noAck: false) else { return nil }
         examined += 1
         return (ParkedMessage(delivery: delivery, deadLetterQueue: queue), delivery)
     }
 
-    public func remove(_ delivery: AMQPDelivery) { channel.ack(delivery.deliveryTag) }
-    public func keep(_ delivery: AMQPDelivery) { held.append(delivery.deliveryTag) }
+    func remove(_ delivery: AMQPDelivery) { channel.ack(delivery.deliveryTag) }
+    func keep(_ delivery: AMQPDelivery) { held.append(delivery.deliveryTag) }
 
     /// Returns the kept messages to the queue (in their order) and closes the channel, after a
     /// grace for the broker to apply the acks (a quorum queue may see a close before acks still
     /// on their way, and would hand those messages out again).
-    public func finish() async {
+    func finish() async {
         guard channel.isOpen else { return }
         for tag in held { channel.nack(tag, requeue: true) }
         held.removeAll()
@@ -56,26 +57,26 @@ public final class DeadLetterPass {
 }
 
 /// The operations of `courier dlq` on the broker, for one app's dead-letter queue.
-public struct DeadLetterQueue: Sendable {
-    public let connection: AMQPConnection
-    package let topology: Topology
-    public var settleGrace: Duration = .milliseconds(250)
+struct DeadLetterQueue: Sendable {
+    let connection: AMQPConnection
+    let topology: Topology
+    var settleGrace: Duration = .milliseconds(250)
 
-    package init(connection: AMQPConnection, topology: Topology) {
+    init(connection: AMQPConnection, topology: Topology) {
         self.connection = connection
         self.topology = topology
     }
 
-    public var name: String { topology.deadLetterQueue }
+    var name: String { topology.deadLetterQueue }
 
-    public func pass() async throws -> DeadLetterPass {
+    func pass() async throws -> DeadLetterPass {
         try await requireQueue(name)
         return DeadLetterPass(channel: try await connection.openChannel(), queue: name, settleGrace: settleGrace)
     }
 
     /// Messages and consumers of a queue; throws ``OpsError/Code/notFound`` when it does not exist.
     @discardableResult
-    public func requireQueue(_ queue: String) async throws -> AMQPQueueInfo {
+    func requireQueue(_ queue: String) async throws -> AMQPQueueInfo {
         let channel = try await connection.openChannel()
         do {
             let info = try await channel.declareQueuePassive(queue)
@@ -89,7 +90,7 @@ public struct DeadLetterQueue: Sendable {
     }
 
     /// Every message in the queue (that `filter` matches, when given), the queue left as it was.
-    public func browse(_ filter: DeadLetterFilter? = nil, stop: StopSignal? = nil) async throws -> [ParkedMessage] {
+    func browse(_ filter: DeadLetterFilter? = nil, stop: StopSignal? = nil) async throws -> [ParkedMessage] {
         try await sweep(filter ?? DeadLetterFilter(all: true), removing: false, stop: stop)
     }
 
@@ -121,40 +122,71 @@ public struct DeadLetterQueue: Sendable {
 
     // MARK: Replay
 
-    public struct ReplayOptions: Sendable {
+    struct ReplayOptions: Sendable {
         /// Only counts what would be replayed; the queue is left as it was.
-        public var dryRun = false
+        var dryRun = false
         /// At most this many messages per second (nil: as fast as the broker confirms).
-        public var rate: Double?
+        var rate: Double?
         /// Written in `x-courier-replayed-by`.
-        public var by: String
-        public init(dryRun: Bool = false, rate: Double? = nil, by: String) {
+        var by: String
+        init(dryRun: Bool = false, rate: Double? = nil, by: String) {
             self.dryRun = dryRun
             self.rate = rate
             self.by = by
         }
     }
 
-    public struct ReplayProgress: Sendable {
-        public var examined: Int
-        public var replayed: Int
-        public var failed: Int
-        public var elapsed: Duration
+    struct ReplayProgress: Sendable {
+        var examined: Int
+        var replayed: Int
+        var failed: Int
+        var elapsed: Duration
     }
 
-    public struct ReplaySummary: Sendable {
+    /// What became of the copy a replay published of one parked message. Only a copy the broker
+    /// confirmed lets the parked message go; any other outcome keeps it parked, and its
+    /// description is the reason `dlq replay` prints.
+    enum CopyOutcome: Sendable, Equatable, CustomStringConvertible {
+        case confirmed
+        case nacked
+        case returned(replyText: String)
+        /// Written to the socket without a confirmation (the channel was not in confirm mode).
+        case unconfirmed
+        case publishFailed(String)
+
+        init(_ outcome: AMQPPublishOutcome) {
+            switch outcome {
+            case .acked: self = .confirmed
+            case .nacked: self = .nacked
+            case .returned(let returned): self = .returned(replyText: returned.replyText)
+            case .sent: self = .unconfirmed
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .confirmed: "confirmed"
+            case .nacked: "the broker refused the copy (nack)"
+            case .returned(let replyText): "the broker returned the copy: \(replyText)"
+            case .unconfirmed: "not confirmed"
+            case .publishFailed(let error): "publishing the copy failed: \(error)"
+            }
+        }
+    }
+
+    struct ReplaySummary: Sendable {
         /// Replayed (or, in a dry run, would be).
-        public var replayed: [ParkedMessage] = []
+        var replayed: [ParkedMessage] = []
         /// Matched but not replayed, with why (the broker did not confirm the copy, …).
-        public var failed: [(message: ParkedMessage, reason: String)] = []
+        var failed: [(message: ParkedMessage, reason: CopyOutcome)] = []
         /// Matched, but parked from another queue than this app's (left in place).
-        public var foreign: [ParkedMessage] = []
+        var foreign: [ParkedMessage] = []
         /// Replayed by this pass, failed again and parked anew while it ran (left in place: a
         /// pass never replays a message twice — the cause is not fixed yet).
-        public var parkedAgain: [ParkedMessage] = []
-        public var examined = 0
-        public var interrupted = false
-        public var elapsed: Duration = .zero
+        var parkedAgain: [ParkedMessage] = []
+        var examined = 0
+        var interrupted = false
+        var elapsed: Duration = .zero
     }
 
     /// Sends each matching message back to **its original queue only** — by the default
@@ -165,7 +197,7 @@ public struct DeadLetterQueue: Sendable {
     /// Interrupted (``StopSignal``, Ctrl-C) it settles the message in hand and returns; killed,
     /// the broker returns every unacknowledged message: at most the one in flight is duplicated,
     /// and its event id makes the handlers apply it once.
-    public func replay(
+    func replay(
         _ filter: DeadLetterFilter, options: ReplayOptions, stop: StopSignal? = nil,
         progress: (@Sendable (ReplayProgress) -> Void)? = nil
     ) async throws -> ReplaySummary {
@@ -211,20 +243,14 @@ public struct DeadLetterQueue: Sendable {
                     nextSend = max(nextSend, now) + interval
                 }
                 let properties = ReplayCopy.properties(of: message, replayedAt: Date(), by: options.by)
-                let outcome: String
+                let outcome: CopyOutcome
                 do {
-                    switch try await publisher.publish(
-                        delivery.body, exchange: "", routingKey: target, properties: properties, mandatory: true)
-                    {
-                    case .acked: outcome = "acked"
-                    case .nacked: outcome = "the broker refused the copy (nack)"
-                    case .returned(let returned): outcome = "the broker returned the copy: \(returned.replyText)"
-                    case .sent: outcome = "not confirmed"
-                    }
+                    outcome = CopyOutcome(
+                        try await publisher.publish(delivery.body, exchange: "", routingKey: target, properties: properties, mandatory: true))
                 } catch {
-                    outcome = "publishing the copy failed: \(error)"
+                    outcome = .publishFailed("\(error)")
                 }
-                if outcome == "acked" {
+                if outcome == .confirmed {
                     pass.remove(delivery)
                     summary.replayed.append(message)
                     replayedIDs.insert(message.failureID)
@@ -253,7 +279,7 @@ public struct DeadLetterQueue: Sendable {
 
     /// Removes the matching messages — and when `only` is given, only those of them whose
     /// failure id is in it (what the operator confirmed) — and returns them.
-    public func purge(_ filter: DeadLetterFilter, only: Set<String>? = nil, stop: StopSignal? = nil) async throws -> [ParkedMessage] {
+    func purge(_ filter: DeadLetterFilter, only: Set<String>? = nil, stop: StopSignal? = nil) async throws -> [ParkedMessage] {
         try await sweep(filter, only: only, removing: true, stop: stop)
     }
 
@@ -262,7 +288,7 @@ public struct DeadLetterQueue: Sendable {
     /// Publishes exported messages into this app's dead-letter queue (confirmed, persistent), as
     /// parked messages of this app: their original queue becomes this app's queue, so a replay
     /// here sends them to it. Returns them as parked, for the failure index.
-    public func importMessages(_ messages: [ExportedMessage]) async throws -> [ParkedMessage] {
+    func importMessages(_ messages: [ExportedMessage]) async throws -> [ParkedMessage] {
         try await requireQueue(name)
         let publisher = try await connection.openChannel()
         try await publisher.confirmSelect()

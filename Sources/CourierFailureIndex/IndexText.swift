@@ -10,20 +10,20 @@
 /// Swift strings are always valid Unicode: invalid UTF-8 from the wire never reaches here as
 /// text. AMQP long strings that are not UTF-8 are decoded as bytes and stored as
 /// `{"$bytes": base64}` (``FieldJSON``), losslessly.
-public enum IndexText {
+package enum IndexText {
     /// The default bound of a text column: far above what any of Courier's own values need
     /// (error messages are cut at 1 KiB by the engine), small enough to keep a row cheap.
-    public static let maximumBytes = 8 * 1024
+    package static let maximumBytes = 8 * 1024
     /// The bound of the text columns that are part of an index (failure id, dead-letter queue,
     /// fingerprint): well under the ~2.7 KB a btree entry can hold.
-    public static let maximumKeyBytes = 1024
+    package static let maximumKeyBytes = 1024
     /// What a NUL becomes.
-    public static let nulEscape = "\\u0000"
+    package static let nulEscape = "\\u0000"
 
     /// `text` with each NUL written as `\u0000`, then — when longer than `maxBytes` bytes of
     /// UTF-8 — cut on a Unicode scalar boundary and marked `…[truncated N bytes]` (N: the bytes
     /// of the escaped text left out). The result is at most `maxBytes` bytes (at least 64).
-    public static func safe(_ text: String, maxBytes: Int = maximumBytes) -> String {
+    package static func safe(_ text: String, maxBytes: Int = maximumBytes) -> String {
         var escaped = text
         if text.utf8.contains(0) { escaped = text.replacingOccurrences(of: "\u{0}", with: nulEscape) }
         let total = escaped.utf8.count
@@ -37,7 +37,7 @@ public enum IndexText {
         return kept + "…[truncated \(total - kept.utf8.count) bytes]"
     }
 
-    public static func safe(_ text: String?, maxBytes: Int = maximumBytes) -> String? {
+    package static func safe(_ text: String?, maxBytes: Int = maximumBytes) -> String? {
         text.map { safe($0, maxBytes: maxBytes) }
     }
 }

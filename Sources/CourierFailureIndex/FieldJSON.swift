@@ -9,7 +9,7 @@ import Foundation
 /// `{"$timestamp": 1764000000}`, `{"$bytes": "<base64>"}`, `{"$decimal": "12.5"}`. Reading them
 /// back gives the same AMQP value, except that every integer comes back as a 64-bit one. A float
 /// that JSON cannot write (NaN, ±infinity) is `{"$double": "nan"}` (`"inf"`, `"-inf"`).
-public enum FieldJSON: Sendable, Hashable, Codable {
+package enum FieldJSON: Sendable, Hashable, Codable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -18,7 +18,7 @@ public enum FieldJSON: Sendable, Hashable, Codable {
     case array([FieldJSON])
     case object([String: FieldJSON])
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -37,7 +37,7 @@ public enum FieldJSON: Sendable, Hashable, Codable {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
@@ -50,14 +50,14 @@ public enum FieldJSON: Sendable, Hashable, Codable {
         }
     }
 
-    public var stringValue: String? {
+    package var stringValue: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
     // MARK: AMQP ⇄ JSON
 
-    public init(_ value: AMQPFieldValue) {
+    package init(_ value: AMQPFieldValue) {
         switch value {
         case .bool(let v): self = .bool(v)
         case .int8(let v): self = .int(Int64(v))
@@ -96,14 +96,14 @@ public enum FieldJSON: Sendable, Hashable, Codable {
         }
     }
 
-    public init(_ table: AMQPTable) {
+    package init(_ table: AMQPTable) {
         var object: [String: FieldJSON] = [:]
         for (key, value) in table { object[key] = FieldJSON(value) }
         self = .object(object)
     }
 
     /// The AMQP value this JSON stands for (see the type's documentation for the mapping).
-    public var amqpValue: AMQPFieldValue {
+    package var amqpValue: AMQPFieldValue {
         switch self {
         case .null: return .void
         case .bool(let v): return .bool(v)
@@ -136,7 +136,7 @@ public enum FieldJSON: Sendable, Hashable, Codable {
     /// This value as a `jsonb` column can hold it: Postgres rejects `\u0000` in a jsonb string
     /// (and key), so every NUL is written as the six characters `\u0000` (``IndexText``).
     /// Nothing is cut: a header that fit in an AMQP frame fits in jsonb.
-    public var postgresSafe: FieldJSON {
+    package var postgresSafe: FieldJSON {
         func escaped(_ text: String) -> String { text.utf8.contains(0) ? IndexText.safe(text, maxBytes: .max) : text }
         switch self {
         case .string(let text): return .string(escaped(text))
@@ -150,15 +150,15 @@ public enum FieldJSON: Sendable, Hashable, Codable {
     }
 
     /// An object as an AMQP table, its keys sorted (JSON objects have no order); empty otherwise.
-    public var amqpTable: AMQPTable {
+    package var amqpTable: AMQPTable {
         guard case .object(let object) = self else { return AMQPTable() }
         return AMQPTable(object.keys.sorted().map { (key: $0, value: object[$0]!.amqpValue) })
     }
 }
 
 /// The basic properties of a parked message as JSON (`content_type`, `message_id`, …, `headers`).
-public enum PropertiesJSON {
-    public static func encode(_ properties: AMQPProperties) -> [String: FieldJSON] {
+package enum PropertiesJSON {
+    package static func encode(_ properties: AMQPProperties) -> [String: FieldJSON] {
         var object: [String: FieldJSON] = [:]
         func put(_ key: String, _ value: String?) { if let value { object[key] = .string(value) } }
         put("content_type", properties.contentType)
@@ -178,7 +178,7 @@ public enum PropertiesJSON {
         return object
     }
 
-    public static func decode(_ object: [String: FieldJSON]) -> AMQPProperties {
+    package static func decode(_ object: [String: FieldJSON]) -> AMQPProperties {
         func string(_ key: String) -> String? { object[key]?.stringValue }
         func int(_ key: String) -> Int64? {
             if case .int(let value)? = object[key] { return value }

@@ -5,61 +5,61 @@ import Foundation
 
 /// Queries and updates of the failure index (``FailureIndexSchema``) for one dead-letter queue.
 /// Every method runs on the connection's own thread (`isolated`), one statement each.
-public struct FailureIndex: Sendable {
-    public enum Status: String, Sendable, CaseIterable, Codable {
+package struct FailureIndex: Sendable {
+    package enum Status: String, Sendable, CaseIterable, Codable {
         case parked, replayed, purged, gone
     }
 
     /// A row: the parked message and what has happened to it since.
-    public struct Entry: Sendable {
-        public var message: ParkedMessage
-        public var status: Status
-        public var recordedAt: Date
-        public var replayCount: Int
-        public var replayedAt: Date?
-        public var replayedBy: String?
-        public var settledAt: Date?
+    package struct Entry: Sendable {
+        package var message: ParkedMessage
+        package var status: Status
+        package var recordedAt: Date
+        package var replayCount: Int
+        package var replayedAt: Date?
+        package var replayedBy: String?
+        package var settledAt: Date?
     }
 
-    public struct Group: Sendable, Codable, Equatable {
-        public var key: String
-        public var errorClass: String?
-        public var sampleMessage: String?
-        public var count: Int
-        public var oldest: Date
-        public var newest: Date
+    package struct Group: Sendable, Codable, Equatable {
+        package var key: String
+        package var errorClass: String?
+        package var sampleMessage: String?
+        package var count: Int
+        package var oldest: Date
+        package var newest: Date
     }
 
-    public struct Stats: Sendable, Codable {
-        public var total: Int
-        public var oldest: Date?
-        public var newest: Date?
-        public var byFingerprint: [Group]
-        public var byErrorClass: [Group]
-        public var byEventType: [Group]
+    package struct Stats: Sendable, Codable {
+        package var total: Int
+        package var oldest: Date?
+        package var newest: Date?
+        package var byFingerprint: [Group]
+        package var byErrorClass: [Group]
+        package var byEventType: [Group]
     }
 
-    public let deadLetterQueue: String
+    package let deadLetterQueue: String
 
-    public init(deadLetterQueue: String) {
+    package init(deadLetterQueue: String) {
         self.deadLetterQueue = deadLetterQueue
     }
 
     // MARK: Writing
 
     /// What ``recordEach(_:on:)`` did.
-    public struct Recorded: Sendable {
+    package struct Recorded: Sendable {
         /// Rows new or revived.
-        public var written = 0
+        package var written = 0
         /// Messages whose row could not be written, with why (``summary(of:)``).
-        public var failed: [(failureID: String, error: String)] = []
+        package var failed: [(failureID: String, error: String)] = []
     }
 
     /// Records parked messages; a failure id already there is left as it is (a message read
     /// again), unless it was marked gone — then it is parked again (it came back, e.g. imported).
     /// Returns how many rows were new or revived; throws the first row that could not be written.
     @discardableResult
-    public func record(_ messages: [ParkedMessage], on connection: isolated PostgresConnection) throws -> Int {
+    package func record(_ messages: [ParkedMessage], on connection: isolated PostgresConnection) throws -> Int {
         var written = 0
         for message in messages { written += try insert(message, on: connection) }
         return written
@@ -69,7 +69,7 @@ public struct FailureIndex: Sendable {
     /// transaction each row has a savepoint of its own, and the refused ones are returned —
     /// `courier dlq sync` indexes everything it can and names the rest. Errors of the connection
     /// itself still throw.
-    public func recordEach(_ messages: [ParkedMessage], on connection: isolated PostgresConnection) throws -> Recorded {
+    package func recordEach(_ messages: [ParkedMessage], on connection: isolated PostgresConnection) throws -> Recorded {
         var recorded = Recorded()
         let savepoints = connection.isInTransaction
         for message in messages {
@@ -117,7 +117,7 @@ public struct FailureIndex: Sendable {
     /// What went wrong writing a row, for a log line or the operator: the error's kind, message
     /// and SQLSTATE. Not the server's `detail`, which can quote the failing row — the message's
     /// headers and body, kilobytes of a publisher's data.
-    public static func summary(of error: any Error) -> String {
+    package static func summary(of error: any Error) -> String {
         guard let error = error as? PostgresError else {
             // Other errors (an encoder's, say) may quote the whole value: publisher text, possibly
             // 100 KB of it. Their kind and a short start are enough for the log.
@@ -135,7 +135,7 @@ public struct FailureIndex: Sendable {
         return Date(timeIntervalSince1970: min(max(seconds, 0), TimeInterval(WireValue.latestTimestamp)))
     }
 
-    public func markReplayed(_ ids: [String], by: String, at date: Date = Date(), on connection: isolated PostgresConnection) throws {
+    package func markReplayed(_ ids: [String], by: String, at date: Date = Date(), on connection: isolated PostgresConnection) throws {
         guard !ids.isEmpty else { return }
         try connection.execute(
             """
@@ -146,7 +146,7 @@ public struct FailureIndex: Sendable {
             """, [ids, date, IndexText.safe(by), deadLetterQueue, WireValue.maximumCount])
     }
 
-    public func markPurged(_ ids: [String], at date: Date = Date(), on connection: isolated PostgresConnection) throws {
+    package func markPurged(_ ids: [String], at date: Date = Date(), on connection: isolated PostgresConnection) throws {
         guard !ids.isEmpty else { return }
         try connection.execute(
             """
@@ -158,7 +158,7 @@ public struct FailureIndex: Sendable {
     /// Rows still `parked` that were recorded before `before` but whose message is not among
     /// `present` (a full read of the queue) become `gone`. Returns how many.
     @discardableResult
-    public func markGone(
+    package func markGone(
         notIn present: [String], recordedBefore before: Date, on connection: isolated PostgresConnection
     ) throws -> Int {
         try connection.execute(
@@ -171,7 +171,7 @@ public struct FailureIndex: Sendable {
     // MARK: Reading
 
     /// Newest first.
-    public func list(
+    package func list(
         _ filter: DeadLetterFilter, statuses: [Status] = [.parked], limit: Int, on connection: isolated PostgresConnection
     ) throws -> [Entry] {
         var (clause, bindings) = whereClause(filter, statuses: statuses)
@@ -183,7 +183,7 @@ public struct FailureIndex: Sendable {
     }
 
     /// The rows whose id is `id` or starts with it (8 characters at least), any status.
-    public func find(_ id: String, on connection: isolated PostgresConnection) throws -> [Entry] {
+    package func find(_ id: String, on connection: isolated PostgresConnection) throws -> [Entry] {
         let (clause, bindings) = whereClause(DeadLetterFilter(ids: [id]), statuses: Status.allCases)
         return try connection.query(
             "SELECT \(Self.columns) FROM courier_failures WHERE \(clause) ORDER BY failed_at DESC LIMIT 10", bindings
@@ -191,12 +191,12 @@ public struct FailureIndex: Sendable {
     }
 
     /// How many rows the filter selects (parked ones by default).
-    public func count(_ filter: DeadLetterFilter, statuses: [Status] = [.parked], on connection: isolated PostgresConnection) throws -> Int {
+    package func count(_ filter: DeadLetterFilter, statuses: [Status] = [.parked], on connection: isolated PostgresConnection) throws -> Int {
         let (clause, bindings) = whereClause(filter, statuses: statuses)
         return try connection.query("SELECT count(*)::bigint FROM courier_failures WHERE \(clause)", bindings).first?.decode(Int.self, column: 0) ?? 0
     }
 
-    public func stats(_ filter: DeadLetterFilter, statuses: [Status] = [.parked], on connection: isolated PostgresConnection) throws -> Stats {
+    package func stats(_ filter: DeadLetterFilter, statuses: [Status] = [.parked], on connection: isolated PostgresConnection) throws -> Stats {
         let (clause, bindings) = whereClause(filter, statuses: statuses)
         let totals = try connection.query(
             "SELECT count(*)::bigint, min(failed_at), max(failed_at) FROM courier_failures WHERE \(clause)", bindings)

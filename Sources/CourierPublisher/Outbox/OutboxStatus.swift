@@ -1,8 +1,8 @@
 import CourierPostgres
 import Foundation
 
-/// The outbox's backlog (`event_store` rows the relay has not published yet) and the failure
-/// index's count, for `courier status`.
+/// The outbox's backlog (`event_store` rows the relay has not published yet): what `courier
+/// status` prints and courierd's metrics refresher reports.
 public struct OutboxStatus: Sendable, Codable, Equatable {
     public var unpublished: Int
     /// When the oldest unpublished event happened (its `timestamp`), nil with no backlog.

@@ -5,64 +5,54 @@ import CourierEngine
 /// `courier status`). AMQP 0-9-1 can tell whether an exchange or queue exists (a passive
 /// declare) and whether an existing one has the wanted arguments (declaring it again with them
 /// is refused when they differ); it cannot list bindings, so those are declared, not verified.
-public struct BrokerInspection: Sendable {
-    public let connection: AMQPConnection
-    package let topology: Topology
+struct BrokerInspection: Sendable {
+    let connection: AMQPConnection
+    let topology: Topology
 
-    package init(connection: AMQPConnection, topology: Topology) {
+    init(connection: AMQPConnection, topology: Topology) {
         self.connection = connection
         self.topology = topology
     }
 
-    public struct QueueDepth: Sendable, Codable, Equatable {
-        public var queue: String
-        /// `app`, `retry`, `dead-letter`, `unrouted`.
-        public var role: String
-        public var exists: Bool
-        public var messages: Int
-        public var consumers: Int
+    /// Depths of the app queue, each retry queue, the dead-letter queue and the unrouted queue
+    /// (``Topology/queueDepths(on:)``, as courierd's metrics read them).
+    func queueDepths() async throws -> [QueueDepth] {
+        try await topology.queueDepths(on: connection)
     }
 
-    /// Depths of the app queue, each retry queue, the dead-letter queue and the unrouted queue.
-    public func queueDepths() async throws -> [QueueDepth] {
-        var roles: [(String, String)] = [(topology.appQueue, "app")]
-        for delay in topology.settings.retrySchedule.delays { roles.append((topology.retryQueue(for: delay), "retry")) }
-        roles.append((topology.deadLetterQueue, "dead-letter"))
-        roles.append((Topology.unroutedName, "unrouted"))
-        var depths: [QueueDepth] = []
-        for (queue, role) in roles {
-            if let info = try await passiveQueue(queue) {
-                depths.append(
-                    QueueDepth(queue: queue, role: role, exists: true, messages: Int(info.messageCount), consumers: Int(info.consumerCount)))
-            } else {
-                depths.append(QueueDepth(queue: queue, role: role, exists: false, messages: 0, consumers: 0))
-            }
-        }
-        return depths
-    }
-
-    public struct Difference: Sendable, Codable, Equatable, CustomStringConvertible {
+    struct Difference: Sendable, Codable, Equatable, CustomStringConvertible {
         /// `exchange`, `queue`.
-        public var kind: String
-        public var name: String
-        /// `missing`, or `arguments` (exists with other arguments).
-        public var problem: String
-        public var detail: String
-        public var description: String { "\(kind) \(name): \(problem == "missing" ? "missing" : detail)" }
+        var kind: String
+        var name: String
+        var problem: Problem
+        var detail: String
+        var description: String { "\(kind) \(name): \(problem == .missing ? "missing" : detail)" }
+
+        enum Problem: String, Sendable, Codable {
+            case missing
+            /// It exists with other arguments.
+            case arguments
+        }
     }
 
-    public struct Item: Sendable, Codable, Equatable {
-        public var kind: String
-        public var name: String
+    struct Item: Sendable, Codable, Equatable {
+        var kind: String
+        var name: String
         /// Exchange type, queue arguments or binding, as wanted.
-        public var wanted: String
-        /// `ok`, `missing`, `differs`, or for bindings `not checkable`.
-        public var state: String
-        public var detail: String?
+        var wanted: String
+        var state: State
+        var detail: String?
+
+        /// What the broker has of it (in `--json`, the raw value).
+        enum State: String, Sendable, Codable {
+            case ok, missing, differs
+            /// A binding: AMQP cannot list them.
+            case notCheckable = "not checkable"
+        }
     }
 
     /// Every exchange, queue and binding the configuration wants, each with what the broker has.
-    public func compare() async throws -> [Item] {
+    func compare() async throws -> [Item] {
         var items: [Item] = []
         for exchange in topology.exchanges {
             let wanted = "\(exchange.type.rawValue)\(exchange.arguments.isEmpty ? "" : " \(exchange.arguments)")"
@@ -89,62 +79,50 @@ public struct BrokerInspection: Sendable {
             items.append(
                 Item(
                     kind: "binding", name: "\(binding.exchange) → \(binding.queue)", wanted: binding.routingKey.isEmpty ? "(all)" : binding.routingKey,
-                    state: "not checkable", detail: "AMQP cannot list bindings; `courier topology declare` binds idempotently"))
+                    state: .notCheckable, detail: "AMQP cannot list bindings; `courier topology declare` binds idempotently"))
         }
         return items
     }
 
     /// The differences only (empty: the broker has everything, with the wanted arguments).
-    public func verify() async throws -> [Difference] {
+    func verify() async throws -> [Difference] {
         try await compare().compactMap { item in
             switch item.state {
-            case "missing": Difference(kind: item.kind, name: item.name, problem: "missing", detail: "does not exist")
-            case "differs": Difference(kind: item.kind, name: item.name, problem: "arguments", detail: item.detail ?? "")
-            default: nil
+            case .missing: Difference(kind: item.kind, name: item.name, problem: .missing, detail: "does not exist")
+            case .differs: Difference(kind: item.kind, name: item.name, problem: .arguments, detail: item.detail ?? "")
+            case .ok, .notCheckable: nil
             }
         }
     }
 
     /// Declares everything (idempotent); fails naming the first conflict.
-    public func declare() async throws {
+    func declare() async throws {
         try await topology.declare(on: connection)
     }
 
     // MARK: Helpers
 
-    private func passiveQueue(_ name: String) async throws -> AMQPQueueInfo? {
-        let channel = try await connection.openChannel()
-        do {
-            let info = try await channel.declareQueuePassive(name)
-            try? await channel.close()
-            return info
-        } catch {
-            guard Self.isNotFound(error) else { throw error }
-            return nil
-        }
-    }
-
     /// Passive declare first (never creates anything); only when it exists, the declare with the
     /// wanted arguments, which the broker refuses when they differ.
     private func check(
         kind: String, name: String, _ declare: @Sendable (AMQPChannel, _ passive: Bool) async throws -> Void
-    ) async throws -> (String, String?) {
+    ) async throws -> (Item.State, String?) {
         let channel = try await connection.openChannel()
         do {
             try await declare(channel, true)
         } catch {
             guard Self.isNotFound(error) else { throw error }
-            return ("missing", nil)
+            return (.missing, nil)
         }
         do {
             try await declare(channel, false)
             try? await channel.close()
-            return ("ok", nil)
+            return (.ok, nil)
         } catch {
             guard let amqp = error as? AMQPError, amqp.replyCode == 406 else { throw error }
             let text = amqp.replyText ?? "\(error)"
-            guard let mismatch = TopologyMismatch(replyText: text), let argument = mismatch.argument else { return ("differs", text) }
-            return ("differs", "\(argument) is \(mismatch.existing.map { "'\($0)'" } ?? "unset") on the broker, the configuration wants \(mismatch.wanted.map { "'\($0)'" } ?? "it unset")")
+            guard let mismatch = TopologyMismatch(replyText: text), let argument = mismatch.argument else { return (.differs, text) }
+            return (.differs, "\(argument) is \(mismatch.existing.map { "'\($0)'" } ?? "unset") on the broker, the configuration wants \(mismatch.wanted.map { "'\($0)'" } ?? "it unset")")
         }
     }
 

@@ -1,5 +1,6 @@
 import CourierAMQP
 import CourierEngine
+import CourierFailureIndex
 import Foundation
 
 /// What `courier dlq replay` sends back to the original queue for a parked message. Pure.
@@ -10,14 +11,14 @@ import Foundation
 /// `x-courier-original-*` headers stay, so the event keeps its type and identity (a replay of an
 /// event that was partly applied changes nothing that was). Lineage is added: when, how many
 /// times, by whom, and from which parking.
-public enum ReplayCopy {
+enum ReplayCopy {
     /// Headers the broker writes about deliveries and deaths.
-    public static let brokerHeaders: Set<String> = [
+    static let brokerHeaders: Set<String> = [
         "x-death", "x-delivery-count", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
         "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason",
     ]
 
-    public static func properties(of message: ParkedMessage, replayedAt: Date, by: String) -> AMQPProperties {
+    static func properties(of message: ParkedMessage, replayedAt: Date, by: String) -> AMQPProperties {
         var properties = message.properties
         var headers = AMQPTable()
         let stripped = brokerHeaders.union(CourierHeader.failureHeaders)

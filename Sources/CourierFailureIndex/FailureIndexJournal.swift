@@ -7,11 +7,11 @@ import Logging
 /// and a warning says how to re-index: `courier dlq sync`. Every value of the message is made
 /// storable before the insert (``FailureIndex/record(_:on:)``), so this is for Postgres being
 /// away or refusing for a reason of its own, not for what a publisher sent.
-public struct FailureIndexJournal: DeadLetterJournal {
+package struct FailureIndexJournal: DeadLetterJournal {
     let pool: PostgresPool
     let logger: Logger
 
-    public init(pool: PostgresPool, logger: Logger) {
+    package init(pool: PostgresPool, logger: Logger) {
         self.pool = pool
         self.logger = logger
     }

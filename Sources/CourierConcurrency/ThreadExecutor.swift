@@ -17,23 +17,23 @@ import Synchronization
 /// non-blocking I/O, then sleeps in `poll(2)` on the source's socket *and* a self-pipe that
 /// `enqueue` writes to. New work therefore wakes the thread at once — acks, publishes and
 /// shutdown are never starved by a wait for network input — and network input wakes it too.
-public final class ThreadExecutor: SerialExecutor, TaskExecutor {
+package final class ThreadExecutor: SerialExecutor, TaskExecutor {
     /// What the thread should wait for once its queue is empty.
-    public struct Wait: Sendable, Equatable {
+    package struct Wait: Sendable, Equatable {
         /// A file descriptor to wait on for readability, or -1.
-        public var fileDescriptor: Int32
+        package var fileDescriptor: Int32
         /// The longest sleep in milliseconds; -1 means until woken.
-        public var timeoutMilliseconds: Int32
+        package var timeoutMilliseconds: Int32
 
-        public init(fileDescriptor: Int32 = -1, timeoutMilliseconds: Int32 = -1) {
+        package init(fileDescriptor: Int32 = -1, timeoutMilliseconds: Int32 = -1) {
             self.fileDescriptor = fileDescriptor
             self.timeoutMilliseconds = timeoutMilliseconds
         }
 
         /// Do not sleep: there is more I/O work to do right away.
-        public static let again = Wait(fileDescriptor: -1, timeoutMilliseconds: 0)
+        package static let again = Wait(fileDescriptor: -1, timeoutMilliseconds: 0)
         /// Sleep until new work is enqueued.
-        public static let idle = Wait()
+        package static let idle = Wait()
     }
 
     private enum Work: Sendable {
@@ -50,7 +50,7 @@ public final class ThreadExecutor: SerialExecutor, TaskExecutor {
     }
 
     /// The thread's name, as shown by `top -H` and in crash reports.
-    public let name: String
+    package let name: String
     private let state = Mutex(State())
     /// A non-blocking self-pipe: `enqueue` writes a byte to wake the thread out of `poll(2)`.
     private let wakeReadFD: Int32
@@ -59,7 +59,7 @@ public final class ThreadExecutor: SerialExecutor, TaskExecutor {
     private let finished = Atomic<Bool>(false)
 
     /// Starts a new thread named `name` (Linux keeps at most 15 characters of it).
-    public init(name: String) {
+    package init(name: String) {
         self.name = name
         var fds: [Int32] = [-1, -1]
         let rc = pipe(&fds)
@@ -83,27 +83,27 @@ public final class ThreadExecutor: SerialExecutor, TaskExecutor {
 
     // MARK: SerialExecutor
 
-    public func enqueue(_ job: consuming ExecutorJob) {
+    package func enqueue(_ job: consuming ExecutorJob) {
         submit(.job(UnownedJob(job)))
     }
 
-    public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+    package func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
     }
 
     /// As a task executor, the thread can also run a task's nonisolated code: a loop that
     /// consumes deliveries and acks them then stays on the connection's thread instead of
     /// bouncing between it and the cooperative pool (`withTaskExecutorPreference`).
-    public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
+    package func asUnownedTaskExecutor() -> UnownedTaskExecutor {
         UnownedTaskExecutor(ordinary: self)
     }
 
-    public func checkIsolated() {
+    package func checkIsolated() {
         precondition(isCurrentThread, "not on the '\(name)' executor thread")
     }
 
     /// True when called from this executor's thread.
-    public var isCurrentThread: Bool {
+    package var isCurrentThread: Bool {
         Self.currentThreadID() == threadID.load(ordering: .acquiring)
     }
 
@@ -113,13 +113,13 @@ public final class ThreadExecutor: SerialExecutor, TaskExecutor {
     ///
     /// This is the low-latency path for fire-and-forget operations (an ack, a publish) that must
     /// not wait for a task hop. `body` may use `assumeIsolated` on an actor that runs here.
-    public func execute(_ body: @escaping @Sendable () -> Void) {
+    package func execute(_ body: @escaping @Sendable () -> Void) {
         submit(.closure(body))
     }
 
     /// Installs (or removes, with `nil`) the I/O source polled between batches of work.
     /// The executor keeps a strong reference until it is replaced or the executor shuts down.
-    public func setIOSource(_ source: (any ThreadExecutorIOSource)?) {
+    package func setIOSource(_ source: (any ThreadExecutorIOSource)?) {
         state.withLock { $0.ioSource = source }
         wake()
     }
@@ -127,7 +127,7 @@ public final class ThreadExecutor: SerialExecutor, TaskExecutor {
     /// Makes the thread call its I/O source's `service` soon — right after the work it is running,
     /// or at once when it sleeps. For state the source keeps in its own lock-protected lists
     /// (queued acks): cheaper than a closure, and no wake-up when the thread is busy anyway.
-    public func requestService() {
+    package func requestService() {
         let mustWake = state.withLock { state -> Bool in
             state.serviceRequested = true
             if state.sleeping {
@@ -142,7 +142,7 @@ public final class ThreadExecutor: SerialExecutor, TaskExecutor {
     /// Asks the thread to finish: queued work still runs, then the thread exits and releases the
     /// executor. Call it when nothing can enqueue work any more — typically from the `deinit` of
     /// the actor that runs here — since work submitted after the thread has exited never runs.
-    public func shutdown() {
+    package func shutdown() {
         state.withLock {
             $0.stopRequested = true
             $0.ioSource = nil
@@ -151,7 +151,7 @@ public final class ThreadExecutor: SerialExecutor, TaskExecutor {
     }
 
     /// True once the thread has exited after ``shutdown()``.
-    public var isFinished: Bool { finished.load(ordering: .acquiring) }
+    package var isFinished: Bool { finished.load(ordering: .acquiring) }
 
     private func submit(_ work: Work) {
         let mustWake = state.withLock { state -> Bool in
@@ -229,7 +229,7 @@ public final class ThreadExecutor: SerialExecutor, TaskExecutor {
 }
 
 /// Non-blocking I/O done on a ``ThreadExecutor``'s thread between batches of work.
-public protocol ThreadExecutorIOSource: AnyObject, Sendable {
+package protocol ThreadExecutorIOSource: AnyObject, Sendable {
     /// Called on the executor thread whenever its queue has been drained: handle what is already
     /// buffered, read from the socket only when `socketReady` (it was readable, or the wait's
     /// timeout passed), and say what to wait for next. Return ``ThreadExecutor/Wait/again`` to be

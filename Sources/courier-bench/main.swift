@@ -296,11 +296,10 @@ func backlogDrain(_ configuration: AMQPConfiguration, connection: AMQPConnection
     }
 }
 
-final class FailureCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func record() { lock.withLock { value += 1 } }
-    var count: Int { lock.withLock { value } }
+final class FailureCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func record() { value.add(1, ordering: .relaxed) }
+    var count: Int { value.load(ordering: .relaxed) }
 }
 
 /// A fresh app queue (durable, classic) declared through Courier's topology, so the engine can

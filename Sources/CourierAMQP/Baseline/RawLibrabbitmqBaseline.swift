@@ -8,14 +8,14 @@ import Foundation
 /// They live here because this module is the only one allowed to import librabbitmq. Each loop
 /// runs on a thread of its own (never on the cooperative pool) and is as lean as a hand-written
 /// C consumer or publisher would be.
-public enum RawLibrabbitmqBaseline {
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
+package enum RawLibrabbitmqBaseline {
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
     }
 
     /// Publishes `count` persistent copies of `body` to `queue` (default exchange) with streaming
     /// confirms, at most `window` unconfirmed at a time. Returns when all are confirmed.
-    public static func publishWithConfirms(
+    package static func publishWithConfirms(
         _ configuration: AMQPConfiguration, queue: String, body: [UInt8], count: Int, window: Int
     ) async throws -> Duration {
         try await onOwnThread {
@@ -74,7 +74,7 @@ public enum RawLibrabbitmqBaseline {
     /// unconfirmed at a time. Returns when all are confirmed; a returned (unroutable) message is an
     /// error. What a publisher of real events sends (message ids, headers...): the yardstick for a
     /// library that sends them.
-    public static func publishWithConfirms(
+    package static func publishWithConfirms(
         _ configuration: AMQPConfiguration, exchange: String, routingKey: String, mandatory: Bool,
         messages: [(body: [UInt8], properties: AMQPProperties)], window: Int
     ) async throws -> Duration {
@@ -130,7 +130,7 @@ public enum RawLibrabbitmqBaseline {
 
     /// Consumes `count` messages from `queue` with manual acks: prefetch `prefetch`, acking each
     /// message when `ackEvery` is 1, else one `multiple` ack per `ackEvery` messages.
-    public static func consume(
+    package static func consume(
         _ configuration: AMQPConfiguration, queue: String, count: Int, prefetch: UInt16, ackEvery: Int
     ) async throws -> Duration {
         try await onOwnThread {

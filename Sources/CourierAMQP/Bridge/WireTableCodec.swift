@@ -4,9 +4,9 @@ import CRabbitMQ
 ///
 /// Lets tests prove that every ``AMQPFieldValue`` survives the exact bytes the broker sees, and
 /// lets tools store headers (e.g. `x-death`) in their wire form.
-public enum WireTableCodec {
+package enum WireTableCodec {
     /// The wire bytes of `table`, starting with its 4-byte length as AMQP frames carry it.
-    public static func encode(_ table: AMQPTable) throws(AMQPError) -> [UInt8] {
+    package static func encode(_ table: AMQPTable) throws(AMQPError) -> [UInt8] {
         if let key = table.unencodableKey {
             // librabbitmq would write the key's length in one byte and corrupt the table.
             throw AMQPError(code: .unencodable, operation: "encode table", replyText: "a key of \(key.utf8.count) bytes; at most 255")
@@ -31,7 +31,7 @@ public enum WireTableCodec {
     }
 
     /// Decodes what ``encode(_:)`` produced.
-    public static func decode(_ bytes: [UInt8]) throws(AMQPError) -> AMQPTable {
+    package static func decode(_ bytes: [UInt8]) throws(AMQPError) -> AMQPTable {
         var pool = amqp_pool_t()
         init_amqp_pool(&pool, 4096)
         defer { empty_amqp_pool(&pool) }

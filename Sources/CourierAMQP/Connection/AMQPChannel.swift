@@ -1,15 +1,15 @@
 import Synchronization
 
 /// The kind of an exchange.
-public struct AMQPExchangeType: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral {
-    public var rawValue: String
-    public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { self.rawValue = value }
+package struct AMQPExchangeType: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral {
+    package var rawValue: String
+    package init(rawValue: String) { self.rawValue = rawValue }
+    package init(stringLiteral value: String) { self.rawValue = value }
 
-    public static let direct: Self = "direct"
-    public static let fanout: Self = "fanout"
-    public static let topic: Self = "topic"
-    public static let headers: Self = "headers"
+    package static let direct: Self = "direct"
+    package static let fanout: Self = "fanout"
+    package static let topic: Self = "topic"
+    package static let headers: Self = "headers"
 }
 
 /// One AMQP channel of an ``AMQPConnection``: a cheap, `Sendable` handle.
@@ -19,23 +19,23 @@ public struct AMQPExchangeType: RawRepresentable, Hashable, Sendable, Expressibl
 /// code and text when the broker refuses them — which also closes the channel, as AMQP says; open
 /// a new one to go on. Acks and streaming publishes are fire-and-forget calls that never wait for
 /// a task hop: they are queued to the connection thread in order.
-public struct AMQPChannel: Sendable, Hashable {
-    public let id: UInt16
-    public let connection: AMQPConnection
+package struct AMQPChannel: Sendable, Hashable {
+    package let id: UInt16
+    package let connection: AMQPConnection
     let shared: ChannelShared
 
-    public static func == (lhs: AMQPChannel, rhs: AMQPChannel) -> Bool {
+    package static func == (lhs: AMQPChannel, rhs: AMQPChannel) -> Bool {
         lhs.id == rhs.id && lhs.connection === rhs.connection && lhs.shared === rhs.shared
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         hasher.combine(id)
         hasher.combine(ObjectIdentifier(shared))
     }
 
     // MARK: Exchanges
 
-    public func declareExchange(
+    package func declareExchange(
         _ name: String,
         type: AMQPExchangeType,
         durable: Bool = true,
@@ -49,13 +49,13 @@ public struct AMQPChannel: Sendable, Hashable {
     }
 
     /// Checks the exchange exists (404 NOT_FOUND closes the channel when it does not).
-    public func declareExchangePassive(_ name: String) async throws {
+    package func declareExchangePassive(_ name: String) async throws {
         try await connection.declareExchange(
             channel: id, name: name, type: "", passive: true, durable: false, autoDelete: false,
             internal: false, arguments: [:])
     }
 
-    public func deleteExchange(_ name: String, ifUnused: Bool = false) async throws {
+    package func deleteExchange(_ name: String, ifUnused: Bool = false) async throws {
         try await connection.deleteExchange(channel: id, name: name, ifUnused: ifUnused)
     }
 
@@ -63,7 +63,7 @@ public struct AMQPChannel: Sendable, Hashable {
 
     /// Declares a queue; an empty name asks the broker for a generated one (returned in the info).
     @discardableResult
-    public func declareQueue(
+    package func declareQueue(
         _ name: String,
         durable: Bool = true,
         exclusive: Bool = false,
@@ -76,7 +76,7 @@ public struct AMQPChannel: Sendable, Hashable {
     }
 
     /// The queue's depth and consumer count, without changing it (404 when it does not exist).
-    public func declareQueuePassive(_ name: String) async throws -> AMQPQueueInfo {
+    package func declareQueuePassive(_ name: String) async throws -> AMQPQueueInfo {
         try await connection.declareQueue(
             channel: id, name: name, passive: true, durable: false, exclusive: false,
             autoDelete: false, arguments: [:])
@@ -84,22 +84,22 @@ public struct AMQPChannel: Sendable, Hashable {
 
     /// Deletes a queue; returns how many messages it held.
     @discardableResult
-    public func deleteQueue(_ name: String, ifUnused: Bool = false, ifEmpty: Bool = false) async throws -> UInt32 {
+    package func deleteQueue(_ name: String, ifUnused: Bool = false, ifEmpty: Bool = false) async throws -> UInt32 {
         try await connection.deleteQueue(channel: id, name: name, ifUnused: ifUnused, ifEmpty: ifEmpty)
     }
 
     /// Removes every ready message; returns how many.
     @discardableResult
-    public func purgeQueue(_ name: String) async throws -> UInt32 {
+    package func purgeQueue(_ name: String) async throws -> UInt32 {
         try await connection.purgeQueue(channel: id, name: name)
     }
 
-    public func bindQueue(_ queue: String, exchange: String, routingKey: String, arguments: AMQPTable = [:]) async throws {
+    package func bindQueue(_ queue: String, exchange: String, routingKey: String, arguments: AMQPTable = [:]) async throws {
         try await connection.bindQueue(
             channel: id, queue: queue, exchange: exchange, routingKey: routingKey, arguments: arguments, bind: true)
     }
 
-    public func unbindQueue(_ queue: String, exchange: String, routingKey: String, arguments: AMQPTable = [:]) async throws {
+    package func unbindQueue(_ queue: String, exchange: String, routingKey: String, arguments: AMQPTable = [:]) async throws {
         try await connection.bindQueue(
             channel: id, queue: queue, exchange: exchange, routingKey: routingKey, arguments: arguments, bind: false)
     }
@@ -107,13 +107,13 @@ public struct AMQPChannel: Sendable, Hashable {
     // MARK: Consuming
 
     /// Limits unacknowledged deliveries on this channel (per consumer unless `global`).
-    public func qos(prefetchCount: UInt16, global: Bool = false) async throws {
+    package func qos(prefetchCount: UInt16, global: Bool = false) async throws {
         try await connection.qos(channel: id, prefetchCount: prefetchCount, global: global)
     }
 
     /// Starts a consumer. With `noAck: false` (the default) every delivery must be acked,
     /// nacked or rejected.
-    public func consume(
+    package func consume(
         queue: String,
         consumerTag: String = "",
         noAck: Bool = false,
@@ -126,51 +126,51 @@ public struct AMQPChannel: Sendable, Hashable {
     }
 
     /// Stops a consumer; its sequence ends normally once drained.
-    public func cancel(consumerTag: String) async throws {
+    package func cancel(consumerTag: String) async throws {
         try await connection.cancel(channel: id, consumerTag: consumerTag)
     }
 
     /// Fetches one message (`basic.get`), or `nil` when the queue is empty.
-    public func get(queue: String, noAck: Bool = false) async throws -> AMQPDelivery? {
+    package func get(queue: String, noAck: Bool = false) async throws -> AMQPDelivery? {
         try await connection.get(channel: id, queue: queue, noAck: noAck)
     }
 
     /// Acknowledges `deliveryTag` (and with `multiple` every earlier one). Queued in order on the
     /// connection thread; returns at once.
-    public func ack(_ deliveryTag: UInt64, multiple: Bool = false) {
+    package func ack(_ deliveryTag: UInt64, multiple: Bool = false) {
         connection.settleDelivery(shared: shared, PendingSettlement(kind: .ack, deliveryTag: deliveryTag, multiple: multiple))
     }
 
     /// Acknowledges many deliveries at once: one hand-over to the connection's thread instead of
     /// one per tag (the ledger still sends a run as one `multiple` ack where that is equivalent).
-    public func ack(_ deliveryTags: [UInt64]) {
+    package func ack(_ deliveryTags: [UInt64]) {
         guard !deliveryTags.isEmpty else { return }
         connection.settleDeliveries(shared: shared, deliveryTags.map { PendingSettlement(kind: .ack, deliveryTag: $0, multiple: false) })
     }
 
     /// Negatively acknowledges; without `requeue` the message is dead-lettered (or dropped when the
     /// queue has no dead-letter exchange).
-    public func nack(_ deliveryTag: UInt64, multiple: Bool = false, requeue: Bool) {
+    package func nack(_ deliveryTag: UInt64, multiple: Bool = false, requeue: Bool) {
         connection.settleDelivery(
             shared: shared, PendingSettlement(kind: .nack, deliveryTag: deliveryTag, multiple: multiple, requeue: requeue))
     }
 
     /// Rejects one delivery. On RabbitMQ 4.3+ only `reject` with requeue counts toward a quorum
     /// queue's delivery limit.
-    public func reject(_ deliveryTag: UInt64, requeue: Bool) {
+    package func reject(_ deliveryTag: UInt64, requeue: Bool) {
         connection.settleDelivery(shared: shared, PendingSettlement(kind: .reject, deliveryTag: deliveryTag, requeue: requeue))
     }
 
     /// Sends the acks, nacks and rejects queued so far, and returns once they are written to the
     /// socket (not yet processed by the broker). For the moment before a risky operation.
-    public func flush() async {
+    package func flush() async {
         await connection.flushSettlementsNow(channel: id)
     }
 
     // MARK: Publishing
 
     /// Puts the channel in confirm mode: from now on the broker acks or nacks every publish.
-    public func confirmSelect() async throws {
+    package func confirmSelect() async throws {
         try await connection.confirmSelect(channel: id)
     }
 
@@ -181,7 +181,7 @@ public struct AMQPChannel: Sendable, Hashable {
     /// Returns `.acked`, `.nacked` or (mandatory, unroutable) `.returned`; `.sent` outside confirm
     /// mode. Throws when the channel or connection is gone before the answer.
     @discardableResult
-    public func publish(
+    package func publish(
         _ body: [UInt8],
         exchange: String,
         routingKey: String,
@@ -198,7 +198,7 @@ public struct AMQPChannel: Sendable, Hashable {
 
     /// Publishes without waiting: `onOutcome` is called on the connection thread when the broker
     /// answers (keep it short). Pair with ``waitForConfirmWindow(below:)`` to bound what is in flight.
-    public func publish(
+    package func publish(
         _ body: [UInt8],
         exchange: String,
         routingKey: String,
@@ -213,27 +213,27 @@ public struct AMQPChannel: Sendable, Hashable {
 
     /// Publishes not yet answered: queued for the connection thread, or written and awaiting
     /// their confirm.
-    public var outstandingConfirms: Int { shared.outstanding.load(ordering: .relaxed) }
+    package var outstandingConfirms: Int { shared.outstanding.load(ordering: .relaxed) }
 
     /// Returns once fewer than `limit` publishes await their confirm (at once when already so).
-    public func waitForConfirmWindow(below limit: Int) async {
+    package func waitForConfirmWindow(below limit: Int) async {
         await shared.waitUntilOutstanding(below: limit)
     }
 
     /// Returns once every publish so far has been answered (or failed).
-    public func waitForConfirms() async {
+    package func waitForConfirms() async {
         await shared.waitUntilOutstanding(below: 1)
     }
 
     // MARK: Lifecycle
 
     /// Closes the channel: its consumers end, unanswered publishes fail.
-    public func close() async throws {
+    package func close() async throws {
         try await connection.closeChannel(id)
     }
 
     /// True until the channel was closed by either side (or its connection died).
-    public var isOpen: Bool { !shared.closed.load(ordering: .acquiring) }
+    package var isOpen: Bool { !shared.closed.load(ordering: .acquiring) }
 }
 
 /// An ack, nack or reject on its way to the connection thread.

@@ -10,7 +10,7 @@ extension AMQPConnection {
     // MARK: Channels
 
     /// Opens a new channel.
-    public func openChannel() throws -> AMQPChannel {
+    package func openChannel() throws -> AMQPChannel {
         let conn = try live("channel.open")
         let limit = min(negotiatedChannelMax, 65535)
         guard let id = (1...limit).lazy.map({ UInt16($0) }).first(where: { channels[$0] == nil }) else {

@@ -16,18 +16,18 @@ import Synchronization
 /// run on Swift's cooperative pool. Between operations the thread reads frames without blocking
 /// — deliveries, publisher confirms, returns, heartbeats, closes — and sleeps in `poll(2)` on the
 /// socket and its wake-up pipe, so an ack or a publish queued from any task is sent at once.
-public actor AMQPConnection {
-    public nonisolated let configuration: AMQPConfiguration
+package actor AMQPConnection {
+    package nonisolated let configuration: AMQPConfiguration
     nonisolated let executor: ThreadExecutor
     let logger: Logger
 
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    package nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// The connection's thread as a task executor. A consuming loop run under
     /// `withTaskExecutorPreference(connection.taskExecutor)` receives deliveries and sends acks
     /// without a thread hop; keep such a loop light (hand heavy work to other tasks), since the
     /// same thread also reads the socket and answers heartbeats.
-    public nonisolated var taskExecutor: any TaskExecutor { executor }
+    package nonisolated var taskExecutor: any TaskExecutor { executor }
 
     var state: amqp_connection_state_t?
     var failure: AMQPError?
@@ -44,16 +44,16 @@ public actor AMQPConnection {
     var holdingSince: ContinuousClock.Instant?
     static let handOverWindow: Duration = .microseconds(500)
     /// True while the broker has blocked publishing (`connection.blocked`, resource alarm).
-    public internal(set) var isBlocked = false
+    package internal(set) var isBlocked = false
     /// The broker's reason for the block (e.g. "low on memory"), while blocked.
-    public internal(set) var blockedReason: String?
+    package internal(set) var blockedReason: String?
     var blockedObserver: (@Sendable (_ blockedReason: String?) -> Void)?
 
     /// Hears every `connection.blocked` (with the broker's reason) and `connection.unblocked`
     /// (nil) from now on; called on the connection's thread, so it must be quick.
     /// Publishes on a blocked connection are not lost: they wait in the socket until the alarm
     /// clears, and their confirms arrive then.
-    public func observeBlocking(_ observer: @escaping @Sendable (_ blockedReason: String?) -> Void) {
+    package func observeBlocking(_ observer: @escaping @Sendable (_ blockedReason: String?) -> Void) {
         blockedObserver = observer
         if isBlocked { observer(blockedReason ?? "blocked") }
     }
@@ -105,7 +105,7 @@ public actor AMQPConnection {
     /// With several nodes (``AMQPConfiguration/nodes``) it tries them from a random one on and
     /// takes the first it reaches; a node that refuses the login (or any error but "cannot reach")
     /// ends the attempt, as the next node of the same cluster would refuse it too.
-    public static func connect(
+    package static func connect(
         _ configuration: AMQPConfiguration,
         logger: Logger = Logger(label: "courier.amqp")
     ) async throws -> AMQPConnection {
@@ -133,23 +133,23 @@ public actor AMQPConnection {
     }
 
     /// Connects to `url` (see ``AMQPConfiguration/init(url:)``).
-    public static func connect(url: String, logger: Logger = Logger(label: "courier.amqp")) async throws -> AMQPConnection {
+    package static func connect(url: String, logger: Logger = Logger(label: "courier.amqp")) async throws -> AMQPConnection {
         try await connect(try AMQPConfiguration(url: url), logger: logger)
     }
 
     /// The negotiated heartbeat interval in seconds (0: none).
-    public var heartbeat: Int { heartbeatSeconds }
+    package var heartbeat: Int { heartbeatSeconds }
 
     /// The largest frame the broker accepts on this connection (`frame_max`, negotiated at login;
     /// 0 before). A message's properties must fit one frame: see ``AMQPProperties/headerFrameSize``.
-    public nonisolated var maximumFrameSize: Int { negotiatedFrameMax.load(ordering: .relaxed) }
+    package nonisolated var maximumFrameSize: Int { negotiatedFrameMax.load(ordering: .relaxed) }
 
     /// True until the connection was closed by either side or failed.
-    public var isOpen: Bool { state != nil && failure == nil }
+    package var isOpen: Bool { state != nil && failure == nil }
 
     /// Suspends until the connection closes or fails; returns the failure (`nil` after ``close()``).
     /// Cancelling the waiting task ends the wait early, returning nil.
-    public func waitUntilClosed() async -> AMQPError? {
+    package func waitUntilClosed() async -> AMQPError? {
         if state == nil { return failure }
         let id = nextCloseWaiter
         nextCloseWaiter += 1
@@ -281,7 +281,7 @@ public actor AMQPConnection {
 
     /// Closes the connection cleanly (`connection.close`): consumers end, unanswered publishes
     /// fail with `connectionClosed`. Safe to call twice.
-    public func close() {
+    package func close() {
         guard state != nil else { return }
         flushAllSettlements()
         if let conn = state, failure == nil {

@@ -10,28 +10,28 @@ import Synchronization
 /// The sequence ends with an ``AMQPError`` when the broker cancels the consumer (code
 /// ``AMQPError/Code/consumerCancelled``), the channel or the connection closes; it ends normally
 /// after ``AMQPChannel/cancel(consumerTag:)``.
-public struct AMQPConsumer: AsyncSequence, Sendable {
-    public typealias Element = AMQPDelivery
+package struct AMQPConsumer: AsyncSequence, Sendable {
+    package typealias Element = AMQPDelivery
 
-    public let consumerTag: String
-    public let channel: AMQPChannel
+    package let consumerTag: String
+    package let channel: AMQPChannel
     let buffer: DeliveryBuffer
 
-    public func makeAsyncIterator() -> Iterator { Iterator(buffer: buffer) }
+    package func makeAsyncIterator() -> Iterator { Iterator(buffer: buffer) }
 
     /// Stops this consumer; deliveries already received stay in the sequence.
-    public func cancel() async throws {
+    package func cancel() async throws {
         try await channel.cancel(consumerTag: consumerTag)
     }
 
-    public struct Iterator: AsyncIteratorProtocol {
+    package struct Iterator: AsyncIteratorProtocol {
         let buffer: DeliveryBuffer
         private var local: [AMQPDelivery] = []
         private var index = 0
 
         init(buffer: DeliveryBuffer) { self.buffer = buffer }
 
-        public mutating func next() async throws -> AMQPDelivery? {
+        package mutating func next() async throws -> AMQPDelivery? {
             if index == local.count {
                 local = try await buffer.take()
                 index = 0
@@ -42,7 +42,7 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
         }
 
         /// Up to `max` deliveries: what is already here, or waits for at least one. Empty at the end.
-        public mutating func nextBatch(max: Int) async throws -> [AMQPDelivery] {
+        package mutating func nextBatch(max: Int) async throws -> [AMQPDelivery] {
             if index == local.count {
                 local = try await buffer.take()
                 index = 0

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// RabbitMQ's own headers use several of these: `x-death` is an array of tables whose `count` is a
 /// `long` and whose `time` is a `timestamp`; `x-delivery-count` is a `long`.
-public enum AMQPFieldValue: Sendable, Hashable {
+package enum AMQPFieldValue: Sendable, Hashable {
     case bool(Bool)
     case int8(Int8)
     case uint8(UInt8)
@@ -31,7 +31,7 @@ public enum AMQPFieldValue: Sendable, Hashable {
 
 extension AMQPFieldValue {
     /// The value as a signed integer, whatever its width (headers from other clients vary).
-    public var intValue: Int64? {
+    package var intValue: Int64? {
         switch self {
         case .int8(let v): Int64(v)
         case .uint8(let v): Int64(v)
@@ -47,7 +47,7 @@ extension AMQPFieldValue {
     }
 
     /// The value as text: strings, and UTF-8 byte arrays.
-    public var stringValue: String? {
+    package var stringValue: String? {
         switch self {
         case .string(let s): s
         case .bytes(let b): String(validating: b, as: UTF8.self)
@@ -55,17 +55,17 @@ extension AMQPFieldValue {
         }
     }
 
-    public var tableValue: AMQPTable? {
+    package var tableValue: AMQPTable? {
         if case .table(let t) = self { return t }
         return nil
     }
 
-    public var arrayValue: [AMQPFieldValue]? {
+    package var arrayValue: [AMQPFieldValue]? {
         if case .array(let a) = self { return a }
         return nil
     }
 
-    public var boolValue: Bool? {
+    package var boolValue: Bool? {
         if case .bool(let b) = self { return b }
         return nil
     }
@@ -74,17 +74,17 @@ extension AMQPFieldValue {
 extension AMQPFieldValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
     ExpressibleByFloatLiteral, ExpressibleByArrayLiteral
 {
-    public init(stringLiteral value: String) { self = .string(value) }
+    package init(stringLiteral value: String) { self = .string(value) }
     /// Integer literals become `long` (`l`), the type RabbitMQ expects for `x-message-ttl`,
     /// `x-delivery-limit` and friends.
-    public init(integerLiteral value: Int64) { self = .int64(value) }
-    public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(floatLiteral value: Double) { self = .double(value) }
-    public init(arrayLiteral elements: AMQPFieldValue...) { self = .array(elements) }
+    package init(integerLiteral value: Int64) { self = .int64(value) }
+    package init(booleanLiteral value: Bool) { self = .bool(value) }
+    package init(floatLiteral value: Double) { self = .double(value) }
+    package init(arrayLiteral elements: AMQPFieldValue...) { self = .array(elements) }
 }
 
 extension AMQPFieldValue: CustomStringConvertible {
-    public var description: String {
+    package var description: String {
         switch self {
         case .bool(let v): "\(v)"
         case .int8(let v): "\(v)"

@@ -1,28 +1,28 @@
 /// The basic properties of a message. `nil` means "not set" (the flag is absent on the wire).
-public struct AMQPProperties: Sendable, Hashable {
-    public enum DeliveryMode: UInt8, Sendable {
+package struct AMQPProperties: Sendable, Hashable {
+    package enum DeliveryMode: UInt8, Sendable {
         case transient = 1
         case persistent = 2
     }
 
-    public var contentType: String?
-    public var contentEncoding: String?
-    public var headers: AMQPTable?
-    public var deliveryMode: DeliveryMode?
-    public var priority: UInt8?
-    public var correlationID: String?
-    public var replyTo: String?
+    package var contentType: String?
+    package var contentEncoding: String?
+    package var headers: AMQPTable?
+    package var deliveryMode: DeliveryMode?
+    package var priority: UInt8?
+    package var correlationID: String?
+    package var replyTo: String?
     /// Per-message TTL in milliseconds, as a decimal string (AMQP says so).
-    public var expiration: String?
-    public var messageID: String?
+    package var expiration: String?
+    package var messageID: String?
     /// Seconds since the Unix epoch.
-    public var timestamp: UInt64?
-    public var type: String?
-    public var userID: String?
-    public var appID: String?
-    public var clusterID: String?
+    package var timestamp: UInt64?
+    package var type: String?
+    package var userID: String?
+    package var appID: String?
+    package var clusterID: String?
 
-    public init(
+    package init(
         contentType: String? = nil,
         contentEncoding: String? = nil,
         headers: AMQPTable? = nil,
@@ -55,5 +55,5 @@ public struct AMQPProperties: Sendable, Hashable {
     }
 
     /// `delivery_mode = 2`: the broker writes the message to disk in a durable queue.
-    public var isPersistent: Bool { deliveryMode == .persistent }
+    package var isPersistent: Bool { deliveryMode == .persistent }
 }

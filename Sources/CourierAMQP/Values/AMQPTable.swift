@@ -2,21 +2,21 @@
 ///
 /// Order is kept so a table read from a message and published again is byte-for-byte the same;
 /// lookups by key return the first match (keys are unique in tables RabbitMQ produces).
-public struct AMQPTable: Sendable, Hashable {
-    public private(set) var entries: [(key: String, value: AMQPFieldValue)]
+package struct AMQPTable: Sendable, Hashable {
+    package private(set) var entries: [(key: String, value: AMQPFieldValue)]
 
-    public init() { entries = [] }
+    package init() { entries = [] }
 
-    public init(_ entries: [(key: String, value: AMQPFieldValue)]) {
+    package init(_ entries: [(key: String, value: AMQPFieldValue)]) {
         self.entries = entries
     }
 
-    public var isEmpty: Bool { entries.isEmpty }
-    public var count: Int { entries.count }
-    public var keys: [String] { entries.map(\.key) }
+    package var isEmpty: Bool { entries.isEmpty }
+    package var count: Int { entries.count }
+    package var keys: [String] { entries.map(\.key) }
 
     /// Reads, replaces (keeping the position), appends, or with `nil` removes the entry for `key`.
-    public subscript(key: String) -> AMQPFieldValue? {
+    package subscript(key: String) -> AMQPFieldValue? {
         get { entries.first(where: { $0.key == key })?.value }
         set {
             if let index = entries.firstIndex(where: { $0.key == key }) {
@@ -33,16 +33,16 @@ public struct AMQPTable: Sendable, Hashable {
 
     /// Removes every entry whose key is in `keys` — every occurrence: a table read from the wire
     /// may repeat a key, and the subscript only sees the first.
-    public mutating func removeAll(keys: Set<String>) {
+    package mutating func removeAll(keys: Set<String>) {
         entries.removeAll { keys.contains($0.key) }
     }
 
-    public static func == (lhs: AMQPTable, rhs: AMQPTable) -> Bool {
+    package static func == (lhs: AMQPTable, rhs: AMQPTable) -> Bool {
         lhs.entries.count == rhs.entries.count
             && zip(lhs.entries, rhs.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         hasher.combine(entries.count)
         for entry in entries {
             hasher.combine(entry.key)
@@ -52,19 +52,19 @@ public struct AMQPTable: Sendable, Hashable {
 }
 
 extension AMQPTable: ExpressibleByDictionaryLiteral {
-    public init(dictionaryLiteral elements: (String, AMQPFieldValue)...) {
+    package init(dictionaryLiteral elements: (String, AMQPFieldValue)...) {
         self.entries = elements.map { (key: $0.0, value: $0.1) }
     }
 }
 
 extension AMQPTable: Sequence {
-    public func makeIterator() -> IndexingIterator<[(key: String, value: AMQPFieldValue)]> {
+    package func makeIterator() -> IndexingIterator<[(key: String, value: AMQPFieldValue)]> {
         entries.makeIterator()
     }
 }
 
 extension AMQPTable: CustomStringConvertible {
-    public var description: String {
+    package var description: String {
         "{" + entries.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}"
     }
 }

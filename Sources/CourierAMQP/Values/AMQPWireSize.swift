@@ -9,7 +9,7 @@
 /// unit tests compare them with its output byte for byte.
 extension AMQPFieldValue {
     /// The encoded size: the type octet and the value.
-    public var wireSize: Int {
+    package var wireSize: Int {
         1 + payloadSize
     }
 
@@ -31,7 +31,7 @@ extension AMQPFieldValue {
 
 extension AMQPTable {
     /// The encoded size, its 4-byte length prefix included.
-    public var wireSize: Int {
+    package var wireSize: Int {
         entries.reduce(4) { $0 + 1 + $1.key.utf8.count + $1.value.wireSize }
     }
 
@@ -59,7 +59,7 @@ extension AMQPFieldValue {
 extension AMQPProperties {
     /// The size of the content-header frame that carries these properties: the frame's 8 bytes
     /// of envelope, class id, weight, body size, the property flags and every property set.
-    public var headerFrameSize: Int {
+    package var headerFrameSize: Int {
         var size = 8 + 2 + 2 + 8 + 2
         for property in Self.shortStringProperties {
             if let text = self[keyPath: property.path] { size += 1 + text.utf8.count }
@@ -73,7 +73,7 @@ extension AMQPProperties {
 
     /// Why these properties cannot be encoded at all, or nil: a short-string property or a
     /// header name longer than 255 bytes.
-    public var encodingProblem: String? {
+    package var encodingProblem: String? {
         for property in Self.shortStringProperties {
             if let text = self[keyPath: property.path], text.utf8.count > 255 {
                 return "the \(property.name) property is \(text.utf8.count) bytes; a short string holds at most 255"

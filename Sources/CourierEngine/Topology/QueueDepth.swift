@@ -3,15 +3,15 @@ import CourierAMQP
 /// How many messages and consumers one queue of a ``Topology`` has, read with a passive declare
 /// (never creating anything): `courier status` prints these, courierd's metrics refresher turns
 /// them into gauges.
-public struct QueueDepth: Sendable, Codable, Equatable {
-    public var queue: String
+package struct QueueDepth: Sendable, Codable, Equatable {
+    package var queue: String
     /// `app`, `retry`, `dead-letter`, `unrouted`.
-    public var role: String
-    public var exists: Bool
-    public var messages: Int
-    public var consumers: Int
+    package var role: String
+    package var exists: Bool
+    package var messages: Int
+    package var consumers: Int
 
-    public init(queue: String, role: String, exists: Bool, messages: Int, consumers: Int) {
+    package init(queue: String, role: String, exists: Bool, messages: Int, consumers: Int) {
         self.queue = queue
         self.role = role
         self.exists = exists
@@ -24,7 +24,7 @@ extension Topology {
     /// Depths of the app queue, each retry queue, the dead-letter queue and the unrouted queue,
     /// one channel per queue (a missing queue closes its channel without hiding the others; it
     /// reads as not existing).
-    public func queueDepths(on connection: AMQPConnection) async throws -> [QueueDepth] {
+    package func queueDepths(on connection: AMQPConnection) async throws -> [QueueDepth] {
         var roles: [(String, String)] = [(appQueue, "app")]
         for delay in settings.retrySchedule.delays { roles.append((retryQueue(for: delay), "retry")) }
         roles.append((deadLetterQueue, "dead-letter"))

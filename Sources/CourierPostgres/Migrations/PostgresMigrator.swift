@@ -14,16 +14,16 @@ import Logging
 ///
 /// The schema must exist. Migration SQL may hold several statements but must not manage
 /// transactions itself.
-public struct PostgresMigrator: Sendable {
+package struct PostgresMigrator: Sendable {
     /// The migrations to apply (validated and ordered when migrating).
-    public var migrations: [PostgresMigration]
+    package var migrations: [PostgresMigration]
     /// The schema migrations run in and the tracking table lives in.
-    public var schema: String
+    package var schema: String
     /// The tracking table's name.
-    public var table: String
+    package var table: String
     private let logger: Logger
 
-    public init(
+    package init(
         migrations: [PostgresMigration],
         schema: String = "public",
         table: String = "courier_schema_migrations",
@@ -40,7 +40,7 @@ public struct PostgresMigrator: Sendable {
     /// - Throws: ``PostgresError/Code/invalidMigration`` for invalid migrations;
     ///   ``PostgresError/Code/migrationFailed`` if an applied migration changed or one fails (it is
     ///   rolled back; those before it stay applied); connection errors as they are.
-    public func migrate(on connection: isolated PostgresConnection) async throws -> [Int] {
+    package func migrate(on connection: isolated PostgresConnection) async throws -> [Int] {
         let ordered = try PostgresMigration.ordered(migrations)
         let quotedSchema = try connection.quoteIdentifier(schema)
         let trackingTable = "\(quotedSchema).\(try connection.quoteIdentifier(table))"
@@ -81,7 +81,7 @@ public struct PostgresMigrator: Sendable {
 
     /// `CREATE TABLE IF NOT EXISTS` of a tracking table (`qualifiedName` already quoted): for
     /// an upgrade that moves tables a migration made and records that migration as applied.
-    public static func createTrackingTableSQL(_ qualifiedName: String) -> String {
+    package static func createTrackingTableSQL(_ qualifiedName: String) -> String {
         """
         CREATE TABLE IF NOT EXISTS \(qualifiedName) (
             version bigint PRIMARY KEY,
@@ -137,7 +137,7 @@ extension PostgresConnection {
     /// `CREATE SCHEMA IF NOT EXISTS name`, safe when several processes start at once: the
     /// statement alone is not (two of them can both find the schema missing, and the second fails
     /// with a duplicate key in `pg_namespace`), so it runs under a transaction-level advisory lock.
-    public func createSchemaIfNeeded(_ name: String) async throws {
+    package func createSchemaIfNeeded(_ name: String) async throws {
         let quoted = try quoteIdentifier(name)
         try await withTransaction { connection in
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", ["courier.create-schema:\(name)"])

@@ -11,7 +11,7 @@ extension PostgresConnection {
     ///
     /// Listen on a dedicated connection, not one leased from a pool.
     /// - Parameter channel: the channel name, case-sensitive; it is quoted for you.
-    public func listen(
+    package func listen(
         _ channel: String,
         bufferingPolicy: AsyncStream<PostgresNotification>.Continuation.BufferingPolicy = .unbounded
     ) throws -> AsyncStream<PostgresNotification> {
@@ -35,7 +35,7 @@ extension PostgresConnection {
 
     /// Sends a notification (`SELECT pg_notify($1, $2)`); it is delivered when the transaction
     /// commits (at once outside a transaction).
-    public func notify(channel: String, payload: String = "") throws {
+    package func notify(channel: String, payload: String = "") throws {
         try execute("SELECT pg_notify($1, $2)", [channel, payload])
     }
 

@@ -10,7 +10,7 @@
 #                       (deploy/local/with-test-env.sh); the suites that stop services run alone
 #                       afterwards, the cluster suite last
 #   make unit           only the service-free tests (every suite not tagged `.integration`): no
-#                       RabbitMQ, no PostgreSQL, no apt-get, no set-up; seconds once built
+#                       RabbitMQ, no PostgreSQL (only missing Debian packages installed); seconds once built
 #   make check-observability
 #                       validate deploy/observability/: promtool check rules (the alerting rules),
 #                       promtool check config (the example prometheus.yml), promtool test rules
@@ -117,12 +117,13 @@ test: setup check-observability
 	done
 	$(MAKE) --no-print-directory test-cluster
 
-# Neither `setup` nor with-test-env.sh: the tests tagged `.integration` (they need the broker, the
+# Not `setup` (only the packages the build needs) nor with-test-env.sh: the tests tagged `.integration` (they need the broker, the
 # database or spawned processes) are skipped, so this runs where no service is (the C libraries'
 # headers must be installed, as for any build). `swift test --skip tag:integration` did not skip
 # them with this toolchain (6.3.1), so the tag is read from the sources instead: the type (or test
 # function) declared on the line after each `.tags(.integration)` becomes a --skip pattern.
 unit:
+	$(SERVICES) packages
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	skip=$$(grep -rh -A1 --include='*.swift' '[.]tags[(][.]integration' Tests | \
 	    sed -nE 's/^(final )?(struct|class|enum|actor) ([A-Za-z0-9_]+).*/[.]\3\\b/p; s/^ *func ([A-Za-z0-9_]+)[(].*/\/\1[(]/p' | paste -sd'|'); \

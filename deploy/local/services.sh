@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Project-local RabbitMQ node + PostgreSQL cluster for Courier development and tests.
 #
-#   deploy/local/services.sh [up|down|status|env]
+#   deploy/local/services.sh [up|down|status|env|packages]
 #
 #   up      (default) install missing Debian packages, start our own RabbitMQ node and
 #           PostgreSQL cluster (data under $REPO/.local/), create the `courier` user/role/db,
@@ -9,6 +9,7 @@
 #   down    stop our node and cluster (never the system services, never anything else).
 #   status  print the state of both.
 #   env     print the path of the env file.
+#   packages  only install the missing Debian packages (what `make unit` needs to build).
 #   stop-postgres [immediate] | stop-rabbitmq
 #           stop one of the two (for outage tests and chaos; `up` starts it again).
 #
@@ -153,7 +154,8 @@ case "${1:-up}" in
             take_lock; rmq_stop ;;
     status) cmd_status ;;
     env)    echo "$ENV_FILE" ;;
+    packages) ensure_packages ;;
     -h|--help|help)
-        sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
-    *)      die "unknown command '$1' (expected: up | down | status | env | stop-postgres [immediate] | stop-rabbitmq)" ;;
+        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//' ;;
+    *)      die "unknown command '$1' (expected: up | down | status | env | packages | stop-postgres [immediate] | stop-rabbitmq)" ;;
 esac

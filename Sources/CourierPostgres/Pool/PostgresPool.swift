@@ -14,15 +14,15 @@ import Logging
 ///     try await conn.query("SELECT count(*) FROM events").first!.decode(Int.self, column: 0)
 /// }
 /// ```
-package actor PostgresPool {
+public actor PostgresPool {
     /// How many connections are open, idle or waited for.
-    package struct Statistics: Sendable, Equatable {
+    public struct Statistics: Sendable, Equatable {
         /// Connections open or being opened (leased plus idle).
-        package var open: Int
+        public var open: Int
         /// Open connections not leased.
-        package var idle: Int
+        public var idle: Int
         /// Tasks waiting for a connection.
-        package var waiting: Int
+        public var waiting: Int
     }
 
     /// What a waiter is given when capacity frees up.
@@ -39,9 +39,9 @@ package actor PostgresPool {
     }
 
     /// Where connections point.
-    package nonisolated let configuration: PostgresConfiguration
+    public nonisolated let configuration: PostgresConfiguration
     /// The most connections open at once.
-    package nonisolated let maximumConnections: Int
+    public nonisolated let maximumConnections: Int
     private let logger: Logger
 
     private var idle: [PostgresConnection] = []
@@ -53,7 +53,7 @@ package actor PostgresPool {
 
     /// Creates a pool; no connection opens until one is needed.
     /// - Parameter maximumConnections: at least 1.
-    package init(
+    public init(
         configuration: PostgresConfiguration,
         maximumConnections: Int = 10,
         logger: Logger = Logger(label: "courier.postgres.pool")
@@ -65,7 +65,7 @@ package actor PostgresPool {
     }
 
     /// Current usage.
-    package var statistics: Statistics {
+    public var statistics: Statistics {
         Statistics(open: openCount, idle: idle.count, waiting: waiters.count)
     }
 
@@ -76,7 +76,7 @@ package actor PostgresPool {
     ///   cannot be opened; ``PostgresError/Code/connectionClosed`` once the pool is closed;
     ///   `CancellationError` if the task is cancelled while waiting.
     @discardableResult
-    package nonisolated(nonsending) func withConnection<T: Sendable>(
+    public nonisolated(nonsending) func withConnection<T: Sendable>(
         _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
         let connection = try await acquire()
@@ -93,7 +93,7 @@ package actor PostgresPool {
     /// Leases a connection and runs `body` in a transaction on it
     /// (see ``PostgresConnection/withTransaction(_:)``).
     @discardableResult
-    package nonisolated(nonsending) func withTransaction<T: Sendable>(
+    public nonisolated(nonsending) func withTransaction<T: Sendable>(
         _ body: (isolated PostgresConnection) async throws -> T
     ) async throws -> T {
         try await withConnection { connection in try await connection.withTransaction(body) }
@@ -101,7 +101,7 @@ package actor PostgresPool {
 
     /// Closes the pool: waiters fail, idle connections close now and leased ones when released.
     /// Later leases fail with ``PostgresError/Code/connectionClosed``.
-    package func close() async {
+    public func close() async {
         isClosed = true
         let waiting = waiters
         waiters = []

@@ -7,7 +7,7 @@ import Testing
 
 /// A task that is cancelled — before it starts waiting, or while it waits — never hangs on a
 /// connection: supervisors cancel their engines at any moment (a shutdown just after a reconnect).
-@Suite("Cancelling waits on a connection")
+@Suite("Cancelling waits on a connection", .tags(.integration))
 struct CancellationTests {
     @Test("waitUntilClosed in a task cancelled before, at or during the wait returns, 120 times in a row")
     func waitUntilClosedEndsOnCancel() async throws {

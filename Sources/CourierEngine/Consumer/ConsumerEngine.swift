@@ -167,12 +167,11 @@ package struct ConsumerEngine: Sendable {
     /// Hands what the planner admits to the handler, then carries out the plan.
     private func handle(_ batch: [AMQPDelivery], planner: SettlementPlanner, channel: AMQPChannel, publisher: AMQPChannel) async throws -> String? {
         let received = metrics.received(batch)
-        let admitted = planner.admitted(batch)
         let handled: [HandlingOutcome]
-        if admitted.count == batch.count {
-            handled = await run(batch)  // the common case, without copying the batch
-        } else {
+        if let admitted = planner.admitted(batch) {
             handled = admitted.isEmpty ? [] : await run(admitted.map { batch[$0] })
+        } else {
+            handled = await run(batch)  // the common case, without copying the batch
         }
         // What a copy may take: the publishing connection's frame, less what the broker adds.
         let copyFrameMax = publisher.connection.maximumFrameSize - FailureHeaders.brokerHeadroom
@@ -199,7 +198,7 @@ package struct ConsumerEngine: Sendable {
         var copies: [(AMQPDelivery, DeliveryAction)] = []
         for step in plan.steps {
             switch step {
-            case .ack(let indices) where indices.count == batch.count:
+            case .ackAll:
                 var tags: [UInt64] = []
                 tags.reserveCapacity(batch.count)
                 for delivery in batch { tags.append(delivery.deliveryTag) }

@@ -47,9 +47,11 @@ package struct SettlementPlanner: Sendable {
         return HandlingOrder(together: batch.indices.filter { !suspect(batch[$0]) }, alone: suspects)
     }
 
-    /// The deliveries of `batch` the handler sees, as indices, in order: all but those too large.
-    package func admitted(_ batch: [AMQPDelivery]) -> [Int] {
-        batch.indices.filter { batch[$0].body.count <= maximumMessageBytes }
+    /// The deliveries of `batch` the handler sees, as indices, in order: all but those too large;
+    /// nil when that is all of them (the common case, without an index list).
+    package func admitted(_ batch: [AMQPDelivery]) -> [Int]? {
+        guard batch.contains(where: { $0.body.count > maximumMessageBytes }) else { return nil }
+        return batch.indices.filter { batch[$0].body.count <= maximumMessageBytes }
     }
 
     /// How to settle `batch`, given the handler's outcomes for its ``admitted(_:)`` deliveries
@@ -61,10 +63,10 @@ package struct SettlementPlanner: Sendable {
     ///   - queue: the queue the batch came from, written as the copy's origin.
     package func plan(_ batch: [AMQPDelivery], handled: [HandlingOutcome], copyFrameMax: Int, queue: String) -> SettlementPlan {
         // The common case: every delivery admitted and handled — one ack for all, nothing to decide.
-        if handled.count == batch.count, handled.allSatisfy({ $0 == .handled }),
+        if handled.count == batch.count, handled.allSatisfy({ if case .handled = $0 { true } else { false } }),
             !batch.contains(where: { $0.body.count > maximumMessageBytes })
         {
-            return SettlementPlan(steps: [.ack(Array(batch.indices))], pausedBy: nil)
+            return SettlementPlan(steps: [.ackAll], pausedBy: nil)
         }
         var outcomes = [HandlingOutcome?](repeating: nil, count: batch.count)
         var answers = handled.makeIterator()
@@ -145,6 +147,8 @@ package struct SettlementPlanner: Sendable {
 /// What ``SettlementPlanner/plan(_:handled:copyFrameMax:queue:)`` decided for a batch.
 package struct SettlementPlan: Sendable, Equatable {
     package enum Step: Sendable, Equatable {
+        /// Ack every delivery of the batch at once: the common case, without an index list.
+        case ackAll
         /// Ack these deliveries (indices into the batch) at once.
         case ack([Int])
         /// `nack` with requeue: a dependency every message needs is down.

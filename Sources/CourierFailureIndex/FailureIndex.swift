@@ -200,31 +200,42 @@ package struct FailureIndex: Sendable {
         let (clause, bindings) = whereClause(filter, statuses: statuses)
         let totals = try connection.query(
             "SELECT count(*)::bigint, min(failed_at), max(failed_at) FROM courier_failures WHERE \(clause)", bindings)
-        func groups(_ key: String, withClass: Bool) throws -> [Group] {
-            let extra = withClass ? ", min(error_class), min(error_message)" : ""
-            return try connection.query(
-                """
-                SELECT \(key), count(*)::bigint, min(failed_at), max(failed_at)\(extra)
-                  FROM courier_failures WHERE \(clause)
-                 GROUP BY \(key) ORDER BY count(*) DESC, \(key)
-                """, bindings
-            ).map { row in
-                Group(
-                    key: try row.decode(String.self, column: 0),
-                    errorClass: withClass ? try row.decode(String.self, column: 4) : nil,
-                    sampleMessage: withClass ? try row.decode(String.self, column: 5) : nil,
-                    count: try row.decode(Int.self, column: 1),
-                    oldest: try row.decode(Date.self, column: 2),
-                    newest: try row.decode(Date.self, column: 3))
-            }
-        }
         return Stats(
             total: try totals.first?.decode(Int.self, column: 0) ?? 0,
             oldest: try totals.first?.decode(Date?.self, column: 1),
             newest: try totals.first?.decode(Date?.self, column: 2),
-            byFingerprint: try groups("fingerprint", withClass: true),
-            byErrorClass: try groups("error_class", withClass: false),
-            byEventType: try groups("event_type", withClass: false))
+            byFingerprint: try groups("fingerprint", withClass: true, filter, statuses: statuses, on: connection),
+            byErrorClass: try groups("error_class", withClass: false, filter, statuses: statuses, on: connection),
+            byEventType: try groups("event_type", withClass: false, filter, statuses: statuses, on: connection))
+    }
+
+    /// The parked rows per error class, most first: what courierd's `courier_parked_messages`
+    /// gauge shows (one query, not the whole of ``stats(_:statuses:on:)``).
+    package func parkedByErrorClass(on connection: isolated PostgresConnection) throws -> [Group] {
+        try groups("error_class", withClass: false, DeadLetterFilter(), statuses: [.parked], on: connection)
+    }
+
+    /// The rows the filter selects, grouped by `key` (a column name of ours), most first.
+    private func groups(
+        _ key: String, withClass: Bool, _ filter: DeadLetterFilter, statuses: [Status], on connection: isolated PostgresConnection
+    ) throws -> [Group] {
+        let (clause, bindings) = whereClause(filter, statuses: statuses)
+        let extra = withClass ? ", min(error_class), min(error_message)" : ""
+        return try connection.query(
+            """
+            SELECT \(key), count(*)::bigint, min(failed_at), max(failed_at)\(extra)
+              FROM courier_failures WHERE \(clause)
+             GROUP BY \(key) ORDER BY count(*) DESC, \(key)
+            """, bindings
+        ).map { row in
+            Group(
+                key: try row.decode(String.self, column: 0),
+                errorClass: withClass ? try row.decode(String.self, column: 4) : nil,
+                sampleMessage: withClass ? try row.decode(String.self, column: 5) : nil,
+                count: try row.decode(Int.self, column: 1),
+                oldest: try row.decode(Date.self, column: 2),
+                newest: try row.decode(Date.self, column: 3))
+        }
     }
 
     // MARK: SQL

@@ -164,7 +164,7 @@ package struct AMQPChannel: Sendable, Hashable {
     /// Sends the acks, nacks and rejects queued so far, and returns once they are written to the
     /// socket (not yet processed by the broker). For the moment before a risky operation.
     package func flush() async {
-        await connection.flushSettlementsNow(channel: id)
+        await connection.flushSettlements(channel: id)
     }
 
     // MARK: Publishing

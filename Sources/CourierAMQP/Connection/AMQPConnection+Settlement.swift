@@ -57,10 +57,6 @@ extension AMQPConnection {
         _ = sendAcks()
     }
 
-    func flushSettlementsNow(channel: UInt16) {
-        flushSettlements(channel: channel)
-    }
-
     func flushAllSettlements() {
         for id in channels.keys { flushSettlements(channel: id) }
     }

@@ -1,5 +1,6 @@
 import CourierAMQP
 import CourierEngine
+import CourierFailureIndex
 import CourierPublisher
 import CourierPostgres
 import Foundation
@@ -113,27 +114,24 @@ actor MetricsRefresher {
     }
 
     func refreshPostgres() async {
-        let parkedSQL = """
-            SELECT error_class, count(*)::bigint FROM \(schema).courier_failures
-            WHERE dead_letter_queue = $1 AND status = 'parked' GROUP BY error_class ORDER BY 2 DESC, 1
-            """
         // The bundle flusher's health: a bundle minutes past due means it is not flushing.
         let bundlesSQL = """
             SELECT count(*)::bigint, COALESCE(GREATEST(extract(epoch FROM now() - min(due_at)), 0), 0)::float8,
                    count(*) FILTER (WHERE attempts > 0)::bigint
             FROM \(schema).card_activity_bundles
             """
-        let queue = topology.deadLetterQueue
+        let index = FailureIndex(deadLetterQueue: topology.deadLetterQueue)
         let started = ContinuousClock.now
         do {
             let (backlog, age, parked, bundles) = try await pool.withConnection { connection in
                 // The same reading as `courier status` (the pool's search_path finds Courier's schema).
                 let outbox = try await OutboxStatus.read(on: connection)
-                let classes = try await connection.query(prepared: parkedSQL, [queue])
+                // The same grouping as `courier dlq stats`.
+                let classes = try await index.parkedByErrorClass(on: connection)
                 let pending = try await connection.query(prepared: bundlesSQL)
                 return (
                     outbox?.unpublished ?? 0, outbox?.ageSeconds ?? 0,
-                    try classes.map { (try $0.decode(String.self, column: 0), try $0.decode(Int.self, column: 1)) },
+                    classes.map { ($0.key, $0.count) },
                     (
                         try pending.first?.decode(Int.self, column: 0) ?? 0, try pending.first?.decode(Double.self, column: 1) ?? 0,
                         try pending.first?.decode(Int.self, column: 2) ?? 0
